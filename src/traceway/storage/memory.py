@@ -1,0 +1,127 @@
+"""An in-memory store: the test double every part of Traceway can rely on.
+
+It implements Writer, Reader and Retention with the same observable behaviour
+as the durable backends (it passes the shared conformance suite), but keeps
+nothing across restarts. One lock guards everything: it is meant for tests and
+small demos, not for throughput.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Iterable
+
+from traceway.model import SpanBatch, SpanRecord
+from traceway.storage.api import DependencyLink, Operation, StorageError, TraceQuery
+from traceway.storage.tagmatch import span_matches
+
+
+class MemoryStore:
+    """Writer + Reader + Retention over Python lists, safe to share between threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # Spans are kept as written (duplicates included) and de-duplicated on
+        # read, as the Writer contract describes for every backend.
+        self._traces: dict[bytes, list[SpanRecord]] = {}
+        self._closed = False
+
+    # -- Writer -------------------------------------------------------------
+
+    def write(self, batch: SpanBatch) -> None:
+        rows = list(batch.rows())
+        with self._lock:
+            if self._closed:
+                raise StorageError("the memory store is closed")
+            for record in rows:
+                self._traces.setdefault(record.trace_id, []).append(record)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+
+    # -- Reader -------------------------------------------------------------
+
+    def get_trace(self, trace_id: bytes, start_min_ns: int | None = None,
+                  start_max_ns: int | None = None) -> SpanBatch:
+        with self._lock:
+            return _sorted_trace(self._traces.get(trace_id, ()))
+
+    def find_traces(self, query: TraceQuery) -> list[SpanBatch]:
+        if query.limit <= 0:
+            return []
+        with self._lock:
+            latest: dict[bytes, int] = {}
+            for trace_id, records in self._traces.items():
+                for record in records:
+                    if record.start_ns > latest.get(trace_id, -1) and _matches(record, query):
+                        latest[trace_id] = record.start_ns
+            newest = sorted(latest, key=lambda tid: (-latest[tid], tid))[:query.limit]
+            return [_sorted_trace(self._traces[tid]) for tid in newest]
+
+    def services(self) -> list[str]:
+        with self._lock:
+            return sorted({r.service for records in self._traces.values() for r in records})
+
+    def operations(self, service: str, span_kind: int | None = None) -> list[Operation]:
+        with self._lock:
+            pairs = {(r.name, r.kind) for records in self._traces.values() for r in records
+                     if r.service == service and (span_kind is None or r.kind == span_kind)}
+        return [Operation(name, kind) for name, kind in sorted(pairs)]
+
+    def dependencies(self, start_min_ns: int, start_max_ns: int) -> list[DependencyLink]:
+        calls: Counter[tuple[str, str]] = Counter()
+        with self._lock:
+            for records in self._traces.values():
+                spans = _distinct(records)
+                service_of = {r.span_id: r.service for r in spans}
+                for r in spans:
+                    if not (start_min_ns <= r.start_ns <= start_max_ns and r.parent_span_id):
+                        continue
+                    parent_service = service_of.get(r.parent_span_id)
+                    if parent_service is not None and parent_service != r.service:
+                        calls[parent_service, r.service] += 1
+        return [DependencyLink(parent, child, count)
+                for (parent, child), count in sorted(calls.items())]
+
+    # -- Retention ----------------------------------------------------------
+
+    def delete_before(self, start_ns: int) -> int:
+        deleted = 0
+        with self._lock:
+            for trace_id in list(self._traces):
+                records = self._traces[trace_id]
+                kept = [r for r in records if r.start_ns >= start_ns]
+                deleted += len(records) - len(kept)
+                if kept:
+                    self._traces[trace_id] = kept
+                else:
+                    del self._traces[trace_id]
+        return deleted
+
+
+def _distinct(records: Iterable[SpanRecord]) -> list[SpanRecord]:
+    return list(dict.fromkeys(records))
+
+
+def _sorted_trace(records: Iterable[SpanRecord]) -> SpanBatch:
+    # sorted() is stable, so spans that start together keep their write order.
+    return SpanBatch.from_rows(sorted(_distinct(records), key=lambda r: r.start_ns))
+
+
+def _matches(record: SpanRecord, query: TraceQuery) -> bool:
+    """Every condition of ``query`` on this one span; the costly tag check last."""
+    if not query.start_min_ns <= record.start_ns <= query.start_max_ns:
+        return False
+    if query.service is not None and record.service != query.service:
+        return False
+    if query.operation is not None and record.name != query.operation:
+        return False
+    if query.span_kind is not None and record.kind != query.span_kind:
+        return False
+    if query.duration_min_ns is not None and record.duration_ns < query.duration_min_ns:
+        return False
+    if query.duration_max_ns is not None and record.duration_ns > query.duration_max_ns:
+        return False
+    return span_matches(record, query.tags)
