@@ -1,0 +1,12 @@
+import pytest
+
+from traceway.storage.conformance import StorageConformance
+from traceway.storage.memory import MemoryStore
+
+
+class TestMemoryStore(StorageConformance):
+    @pytest.fixture
+    def store(self):
+        store = MemoryStore()
+        yield store
+        store.close()
