@@ -1,0 +1,221 @@
+"""OTLP (protobuf and JSON) <-> SpanBatch. Pure functions.
+
+``spans_from_otlp`` is the ingest hot path: it touches only the fields that
+become columns and re-encodes the rest of each span as ``detail`` bytes, never
+looking at attributes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, Span, TracesData
+
+from traceway.model import SpanBatch, SpanRecord
+
+UNKNOWN_SERVICE = "unknown_service"
+_ZERO_TRACE_ID = bytes(16)
+_ZERO_SPAN_ID = bytes(8)
+# Fields kept as SpanBatch columns; the rest of the span is the ``detail``.
+_COLUMN_FIELDS = ("trace_id", "span_id", "parent_span_id", "name", "kind",
+                  "start_time_unix_nano", "end_time_unix_nano", "status")
+
+
+class InvalidPayloadError(ValueError):
+    """The request body is not a valid OTLP/Zipkin payload; the message says why."""
+
+
+@dataclass(slots=True)
+class DecodedSpans:
+    """A converter's result: the valid spans, and what was rejected and why."""
+
+    batch: SpanBatch
+    rejected: int = 0
+    error_message: str = ""
+
+
+def spans_from_otlp_proto(body: bytes) -> DecodedSpans:
+    try:
+        request = ExportTraceServiceRequest.FromString(body)
+    except DecodeError as exc:
+        raise InvalidPayloadError(f"body is not an OTLP ExportTraceServiceRequest: {exc}") from None
+    return spans_from_otlp(request)
+
+
+def spans_from_otlp_json(body: bytes) -> DecodedSpans:
+    """OTLP/JSON as the OTLP specification defines it (hex ids, any case)."""
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidPayloadError(f"body is not JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise InvalidPayloadError("body must be a JSON object with resourceSpans")
+    _hex_ids_to_base64(document)
+    request = ExportTraceServiceRequest()
+    try:
+        json_format.ParseDict(document, request, ignore_unknown_fields=True)
+    except json_format.ParseError as exc:
+        raise InvalidPayloadError(f"body is not OTLP/JSON: {exc}") from None
+    return spans_from_otlp(request)
+
+
+def spans_from_otlp(request: ExportTraceServiceRequest | TracesData) -> DecodedSpans:
+    """Split each span into columns and ``detail``; reject spans with bad ids.
+
+    Mutates ``request``: the column fields are cleared from its spans.
+    """
+    batch = SpanBatch()
+    trace_ids, span_ids, parents = batch.trace_id, batch.span_id, batch.parent_span_id
+    services, names, kinds = batch.service, batch.name, batch.kind
+    starts, durations = batch.start_ns, batch.duration_ns
+    status_codes, status_messages = batch.status_code, batch.status_message
+    details, resources, scopes = batch.detail, batch.resource, batch.scope
+    rejected = 0
+    reasons: list[str] = []
+    for resource_spans in request.resource_spans:
+        resource = resource_spans.resource
+        service = service_name(resource)
+        resource_bytes = resource.SerializeToString()
+        for scope_spans in resource_spans.scope_spans:
+            scope_bytes = scope_spans.scope.SerializeToString()
+            for span in scope_spans.spans:
+                trace_id = span.trace_id
+                span_id = span.span_id
+                parent = span.parent_span_id
+                problem = _id_problem(trace_id, span_id, parent)
+                if problem:
+                    rejected += 1
+                    if len(reasons) < 3:
+                        reasons.append(problem)
+                    continue
+                trace_ids.append(trace_id)
+                span_ids.append(span_id)
+                parents.append(b"" if parent == _ZERO_SPAN_ID else parent)
+                services.append(service)
+                names.append(span.name)
+                kinds.append(span.kind)
+                start = span.start_time_unix_nano
+                starts.append(start)
+                durations.append(max(0, span.end_time_unix_nano - start))
+                status = span.status
+                status_codes.append(status.code)
+                status_messages.append(status.message)
+                for name in _COLUMN_FIELDS:
+                    span.ClearField(name)
+                details.append(span.SerializeToString())
+                resources.append(resource_bytes)
+                scopes.append(scope_bytes)
+    message = ""
+    if rejected:
+        message = f"{rejected} span(s) rejected: " + "; ".join(reasons)
+    return DecodedSpans(batch, rejected, message)
+
+
+def _id_problem(trace_id: bytes, span_id: bytes, parent: bytes) -> str:
+    if len(trace_id) != 16 or trace_id == _ZERO_TRACE_ID:
+        return f"trace id must be 16 non-zero bytes, got {trace_id.hex() or 'empty'}"
+    if len(span_id) != 8 or span_id == _ZERO_SPAN_ID:
+        return f"span id must be 8 non-zero bytes, got {span_id.hex() or 'empty'}"
+    if parent and len(parent) != 8:
+        return f"parent span id must be empty or 8 bytes, got {parent.hex()}"
+    return ""
+
+
+def service_name(resource: Resource) -> str:
+    for kv in resource.attributes:
+        if kv.key == "service.name":
+            return kv.value.string_value or UNKNOWN_SERVICE
+    return UNKNOWN_SERVICE
+
+
+def span_to_otlp(record: SpanRecord) -> Span:
+    """The full OTLP span: ``detail`` with the column fields put back."""
+    span = Span.FromString(record.detail)
+    span.trace_id = record.trace_id
+    span.span_id = record.span_id
+    span.parent_span_id = record.parent_span_id
+    span.name = record.name
+    span.kind = record.kind  # type: ignore[assignment]
+    span.start_time_unix_nano = record.start_ns
+    span.end_time_unix_nano = record.start_ns + record.duration_ns
+    span.status.code = record.status_code  # type: ignore[assignment]
+    span.status.message = record.status_message
+    if not record.status_code and not record.status_message:
+        span.ClearField("status")
+    return span
+
+
+def batch_to_otlp(batch: SpanBatch) -> TracesData:
+    """Group spans back into ResourceSpans/ScopeSpans, preserving span order."""
+    data = TracesData()
+    by_resource: dict[bytes, tuple[ResourceSpans, dict[bytes, object]]] = {}
+    for record in batch.rows():
+        entry = by_resource.get(record.resource)
+        if entry is None:
+            resource_spans = data.resource_spans.add()
+            resource_spans.resource.CopyFrom(Resource.FromString(record.resource))
+            entry = by_resource[record.resource] = (resource_spans, {})
+        resource_spans, by_scope = entry
+        scope_spans = by_scope.get(record.scope)
+        if scope_spans is None:
+            scope_spans = resource_spans.scope_spans.add()
+            scope_spans.scope.CopyFrom(InstrumentationScope.FromString(record.scope))
+            by_scope[record.scope] = scope_spans
+        scope_spans.spans.append(span_to_otlp(record))  # type: ignore[attr-defined]
+    return data
+
+
+def otlp_to_json(message: TracesData | ExportTraceServiceRequest) -> dict:
+    """OTLP/JSON: camelCase names, hex ids, enums as integers."""
+    document = json_format.MessageToDict(message, use_integers_for_enums=True)
+    _base64_ids_to_hex(document)
+    return document
+
+
+_ID_KEYS = ("traceId", "spanId", "parentSpanId")
+
+
+def _spans_of(document: dict):
+    for resource_spans in document.get("resourceSpans") or ():
+        if not isinstance(resource_spans, dict):
+            continue
+        for scope_spans in resource_spans.get("scopeSpans") or ():
+            if not isinstance(scope_spans, dict):
+                continue
+            for span in scope_spans.get("spans") or ():
+                if isinstance(span, dict):
+                    yield span
+                    for link in span.get("links") or ():
+                        if isinstance(link, dict):
+                            yield link
+
+
+def _hex_ids_to_base64(document: dict) -> None:
+    for span in _spans_of(document):
+        for key in _ID_KEYS:
+            value = span.get(key)
+            if isinstance(value, str):
+                try:
+                    raw = bytes.fromhex(value)
+                except ValueError:
+                    raw = b"\xff"  # a wrong-length id: rejected later, its siblings kept
+                span[key] = base64.b64encode(raw).decode()
+
+
+def _base64_ids_to_hex(document: dict) -> None:
+    for span in _spans_of(document):
+        for key in _ID_KEYS:
+            value = span.get(key)
+            if isinstance(value, str):
+                try:
+                    span[key] = base64.b64decode(value).hex()
+                except binascii.Error:
+                    pass

@@ -1,0 +1,128 @@
+"""The storage contract: every backend implements Writer and Reader.
+
+The collector depends only on Writer, the query side only on Reader. A backend
+is a sibling package (``storage/memory``, ``storage/duckdb``, later
+``storage/clickhouse``) that passes the shared conformance suite in
+``traceway.storage.conformance``. SQL never leaves a backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from traceway.model import SpanBatch
+
+
+class StorageError(Exception):
+    """The backend could not do what was asked; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class TraceQuery:
+    """What a trace search asks for. All conditions hold on one span.
+
+    ``tags`` match when one span of the trace has ``key`` equal to the value's
+    string form in its attributes, its events' attributes, its links'
+    attributes, its resource or its scope attributes, or in one of the derived
+    tags the Jaeger view shows (``span.kind``, ``error``, ``otel.status_code``,
+    ``otel.status_description``, ``otel.scope.name``, ``otel.scope.version``,
+    ``w3c.tracestate``, ``event``). Values compare literally: no wildcards.
+    """
+
+    start_min_ns: int
+    start_max_ns: int
+    service: str | None = None
+    operation: str | None = None
+    span_kind: int | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    duration_min_ns: int | None = None
+    duration_max_ns: int | None = None
+    limit: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    name: str
+    span_kind: int  # OTLP SpanKind number
+
+
+@dataclass(frozen=True, slots=True)
+class DependencyLink:
+    parent: str
+    child: str
+    call_count: int
+
+
+@runtime_checkable
+class Writer(Protocol):
+    def write(self, batch: SpanBatch) -> None:
+        """Store every span of ``batch`` durably.
+
+        When this returns, the spans survive a crash of the process (``kill
+        -9``) and are visible to readers. Writing the same span twice stores
+        it twice; readers de-duplicate identical spans.
+        Raises StorageError when nothing was stored.
+        """
+        ...
+
+    def close(self) -> None:
+        """Flush and release resources; the writer is unusable afterwards."""
+        ...
+
+
+@runtime_checkable
+class Reader(Protocol):
+    def get_trace(self, trace_id: bytes, start_min_ns: int | None = None,
+                  start_max_ns: int | None = None) -> SpanBatch:
+        """All stored spans of the 16-byte ``trace_id``, ordered by start time.
+
+        The optional window is a hint that may narrow the lookup; spans of the
+        trace outside it may still be returned. An unknown trace returns an
+        empty batch.
+        """
+        ...
+
+    def find_traces(self, query: TraceQuery) -> list[SpanBatch]:
+        """Up to ``query.limit`` whole traces with at least one matching span.
+
+        Newest first (by the latest matching span's start). Each trace holds
+        all its stored spans, not only the matching ones.
+        """
+        ...
+
+    def services(self) -> list[str]:
+        """Names of all services with stored spans, sorted."""
+        ...
+
+    def operations(self, service: str, span_kind: int | None = None) -> list[Operation]:
+        """Distinct (span name, kind) pairs of ``service``, sorted by name then kind.
+
+        An unknown service returns an empty list.
+        """
+        ...
+
+    def dependencies(self, start_min_ns: int, start_max_ns: int) -> list[DependencyLink]:
+        """Caller -> callee service calls in spans started in the window.
+
+        A call is a span whose parent span belongs to another service; counted
+        once per child span. Sorted by parent, then child.
+        """
+        ...
+
+
+@runtime_checkable
+class Retention(Protocol):
+    """Optional: a backend that can delete old data."""
+
+    def delete_before(self, start_ns: int) -> int:
+        """Delete spans that started before ``start_ns``; return how many."""
+        ...
+
+
+@runtime_checkable
+class SizeReporter(Protocol):
+    """Optional: a backend that knows its size on disk."""
+
+    def size_bytes(self) -> int:
+        ...

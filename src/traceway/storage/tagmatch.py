@@ -1,0 +1,93 @@
+"""Tag-search semantics shared by every backend.
+
+A tag ``key=value`` matches a span when the span shows ``key`` with that
+string value anywhere a user can see it: its attributes, its events'
+attributes, its links' attributes, its resource, its scope's attributes, or
+one of the derived tags of the Jaeger view (see ``derived_pairs``).
+
+Backends may pre-filter with ``encoded_patterns`` (the exact protobuf bytes a
+matching attribute has inside ``detail``/resource/scope) and must then confirm
+candidates with ``span_matches``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator, Mapping
+
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from traceway.convert.attributes import string_pairs
+from traceway.model import SpanRecord, StatusCode
+
+SPAN_KIND_NAMES = {1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
+SPAN_KIND_BY_NAME = {name: kind for kind, name in SPAN_KIND_NAMES.items()}
+STATUS_NAMES = {StatusCode.OK: "OK", StatusCode.ERROR: "ERROR"}
+
+_INT = re.compile(r"-?\d+")
+
+
+def derived_pairs(record: SpanRecord, span: Span, scope: InstrumentationScope) -> Iterator[tuple[str, str]]:
+    """Tags Traceway shows that are not attributes (as Jaeger maps OTLP)."""
+    kind = SPAN_KIND_NAMES.get(record.kind)
+    if kind:
+        yield "span.kind", kind
+    status = STATUS_NAMES.get(record.status_code)  # type: ignore[call-overload]
+    if status:
+        yield "otel.status_code", status
+    if record.status_code == StatusCode.ERROR:
+        yield "error", "true"
+    if record.status_message:
+        yield "otel.status_description", record.status_message
+    if scope.name:
+        yield "otel.scope.name", scope.name
+    if scope.version:
+        yield "otel.scope.version", scope.version
+    if span.trace_state:
+        yield "w3c.tracestate", span.trace_state
+    for event in span.events:
+        yield "event", event.name
+
+
+def span_tag_pairs(record: SpanRecord) -> Iterator[tuple[str, str]]:
+    """Every (key, string value) a tag search can match on this span."""
+    span = Span.FromString(record.detail)
+    scope = InstrumentationScope.FromString(record.scope)
+    yield from string_pairs(span.attributes)
+    for event in span.events:
+        yield from string_pairs(event.attributes)
+    for link in span.links:
+        yield from string_pairs(link.attributes)
+    yield from string_pairs(Resource.FromString(record.resource).attributes)
+    yield from string_pairs(scope.attributes)
+    yield from derived_pairs(record, span, scope)
+
+
+def span_matches(record: SpanRecord, tags: Mapping[str, str]) -> bool:
+    if not tags:
+        return True
+    wanted = set(tags.items())
+    for pair in span_tag_pairs(record):
+        wanted.discard(pair)
+        if not wanted:
+            return True
+    return False
+
+
+def encoded_patterns(key: str, value: str) -> list[bytes]:
+    """Protobuf encodings of a KeyValue whose string form is ``value``."""
+    candidates = [AnyValue(string_value=value)]
+    if _INT.fullmatch(value) and -(2**63) <= int(value) < 2**63:
+        candidates.append(AnyValue(int_value=int(value)))
+    try:
+        number = float(value)
+    except ValueError:
+        pass
+    else:
+        if number == number and value.strip() == value:
+            candidates.append(AnyValue(double_value=number))
+    if value in ("true", "false"):
+        candidates.append(AnyValue(bool_value=value == "true"))
+    return [KeyValue(key=key, value=v).SerializeToString() for v in candidates]
