@@ -1,0 +1,3 @@
+from traceway.storage.duckdb.store import DuckDBStore
+
+__all__ = ["DuckDBStore"]

@@ -1,0 +1,247 @@
+"""DuckDBReader: every query Traceway asks of the DuckDB file."""
+
+from __future__ import annotations
+
+import threading
+from typing import Iterable
+
+import duckdb
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from traceway.model import SpanBatch, SpanRecord
+from traceway.storage.api import DependencyLink, Operation, TraceQuery
+from traceway.storage.duckdb.schema import SPAN_COLUMNS, id_halves, ids8_from, ids16_from
+from traceway.storage.tagmatch import SPAN_KIND_BY_NAME, encoded_patterns, span_matches
+
+_CANDIDATE_CHUNK = 2048
+# How far a parent may start before its child, when joining for dependencies.
+_PARENT_MARGIN_NS = 3_600 * 10**9
+
+
+class DuckDBReader:
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+        self._bodies: dict[tuple[str, int], bytes] = {}
+        self._bodies_lock = threading.Lock()
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        return self._con.cursor()
+
+    # -- trace by id --------------------------------------------------------
+    def get_trace(self, trace_id: bytes, start_min_ns: int | None = None,
+                  start_max_ns: int | None = None) -> SpanBatch:
+        hi, lo = id_halves(trace_id)
+        cur = self._cursor()
+        try:
+            found = cur.execute(
+                "SELECT min(start_ns), max(end_ns) FROM trace_index WHERE trace_hi = ? AND trace_lo = ?",
+                [hi, lo]).fetchone()
+            if not found or found[0] is None:
+                return SpanBatch()
+            return self._spans(cur, [(hi, lo, found[0], found[1])])
+        finally:
+            cur.close()
+
+    def _spans(self, cur: duckdb.DuckDBPyConnection,
+               ranges: list[tuple[int, int, int, int]]) -> SpanBatch:
+        """Spans of the given (hi, lo, first start, last end) traces, one
+        UNION branch per trace so each is pruned to its own time range."""
+        parts, params = [], []
+        for hi, lo, first, last in ranges:
+            parts.append(f"SELECT {SPAN_COLUMNS} FROM spans WHERE trace_hi = ? AND trace_lo = ? "
+                         "AND start_ns BETWEEN ? AND ?")
+            params += [hi, lo, first, last]
+        sql = " UNION ALL ".join(parts) + " ORDER BY start_ns, span_id"
+        return self._batch(cur.execute(sql, params).fetchnumpy(), cur)
+
+    def _batch(self, cols: dict, cur: duckdb.DuckDBPyConnection) -> SpanBatch:
+        n = len(cols["trace_hi"])
+        if not n:
+            return SpanBatch()
+        resources = self._bodies_of(cur, "resources", cols["resource_id"])
+        scopes = self._bodies_of(cur, "scopes", cols["scope_id"])
+        batch = SpanBatch(
+            trace_id=ids16_from(cols["trace_hi"], cols["trace_lo"]),
+            span_id=ids8_from(cols["span_id"]),
+            parent_span_id=ids8_from(cols["parent_id"]),
+            service=list(cols["service"]), name=list(cols["name"]),
+            kind=cols["kind"].tolist(), start_ns=cols["start_ns"].tolist(),
+            duration_ns=cols["duration_ns"].tolist(), status_code=cols["status_code"].tolist(),
+            status_message=list(cols["status_message"]),
+            detail=[d.encode("latin-1") for d in cols["detail"]],
+            resource=[resources[r] for r in cols["resource_id"].tolist()],
+            scope=[scopes[s] for s in cols["scope_id"].tolist()],
+        )
+        return _without_duplicates(batch)
+
+    def _bodies_of(self, cur: duckdb.DuckDBPyConnection, table: str, ids: Iterable) -> dict[int, bytes]:
+        wanted = set(int(i) for i in ids)
+        with self._bodies_lock:
+            found = {i: self._bodies[(table, i)] for i in wanted if (table, i) in self._bodies}
+        missing = list(wanted - found.keys())
+        if missing:
+            rows = cur.execute(f"SELECT id, body FROM {table} WHERE id IN (SELECT unnest(?))",
+                               [missing]).fetchall()
+            with self._bodies_lock:
+                if len(self._bodies) > 100_000:
+                    self._bodies.clear()
+                for rid, body in rows:
+                    found[rid] = self._bodies[(table, rid)] = body.encode("latin-1")
+        return found
+
+    # -- search -------------------------------------------------------------
+    def find_traces(self, query: TraceQuery) -> list[SpanBatch]:
+        where, params = _span_conditions(query)
+        cur = self._cursor()
+        try:
+            if query.tags:
+                latest = self._matching_traces_by_tags(cur, query, where, params)
+            else:
+                latest = cur.execute(
+                    f"SELECT trace_hi, trace_lo FROM spans WHERE {where} GROUP BY ALL "
+                    "ORDER BY max(start_ns) DESC LIMIT ?", params + [query.limit]).fetchall()
+            if not latest:
+                return []
+            ranges = self._trace_ranges(cur, latest)
+            traces = self._spans(cur, ranges).split_by_trace()
+        finally:
+            cur.close()
+        order = {hi_lo: i for i, hi_lo in enumerate(latest)}
+        traces.sort(key=lambda t: order.get(id_halves(t.trace_id[0]), len(order)))
+        return traces
+
+    def _matching_traces_by_tags(self, cur, query: TraceQuery, where: str,
+                                 params: list) -> list[tuple[int, int]]:
+        for key, value in query.tags.items():
+            condition, extra = _tag_prefilter(key, value)
+            where += f" AND ({condition})"
+            params = params + extra
+        cur.execute(f"SELECT {SPAN_COLUMNS} FROM spans WHERE {where} ORDER BY start_ns DESC", params)
+        found: dict[tuple[int, int], None] = {}
+        side = self._cursor()  # for body look-ups while ``cur`` streams
+        try:
+            while len(found) < query.limit:
+                chunk = cur.fetchmany(_CANDIDATE_CHUNK)
+                if not chunk:
+                    break
+                for row, record in zip(chunk, self._records(side, chunk)):
+                    key = (row[0], row[1])
+                    if key not in found and span_matches(record, query.tags):
+                        found[key] = None
+                        if len(found) >= query.limit:
+                            break
+        finally:
+            side.close()
+        return list(found)
+
+    def _records(self, cur, rows: list[tuple]) -> list[SpanRecord]:
+        resources = self._bodies_of(cur, "resources", (r[11] for r in rows))
+        scopes = self._bodies_of(cur, "scopes", (r[12] for r in rows))
+        return [SpanRecord(b"", b"", b"", r[4], r[5], r[6], r[7], r[8], r[9], r[10],
+                           r[13].encode("latin-1"), resources[r[11]], scopes[r[12]]) for r in rows]
+
+    def _trace_ranges(self, cur, traces: list[tuple[int, int]]) -> list[tuple[int, int, int, int]]:
+        his = list({hi for hi, _ in traces})
+        rows = cur.execute(
+            "SELECT trace_hi, trace_lo, min(start_ns), max(end_ns) FROM trace_index "
+            "WHERE trace_hi IN (SELECT unnest(?)) GROUP BY ALL", [his]).fetchall()
+        wanted = set(traces)
+        return [r for r in rows if (r[0], r[1]) in wanted]
+
+    # -- services, operations, dependencies ---------------------------------
+    def services(self) -> list[str]:
+        cur = self._cursor()
+        try:
+            return [s for (s,) in cur.execute(
+                "SELECT DISTINCT service FROM operations ORDER BY service").fetchall()]
+        finally:
+            cur.close()
+
+    def operations(self, service: str, span_kind: int | None = None) -> list[Operation]:
+        sql = "SELECT name, kind FROM operations WHERE service = ?"
+        params: list = [service]
+        if span_kind is not None:
+            sql += " AND kind = ?"
+            params.append(span_kind)
+        cur = self._cursor()
+        try:
+            rows = cur.execute(sql + " ORDER BY name, kind", params).fetchall()
+        finally:
+            cur.close()
+        return [Operation(name, kind) for name, kind in rows]
+
+    def dependencies(self, start_min_ns: int, start_max_ns: int) -> list[DependencyLink]:
+        cur = self._cursor()
+        try:
+            rows = cur.execute("""
+                SELECT p.service, c.service, count(*) FROM spans c JOIN spans p
+                  ON c.trace_hi = p.trace_hi AND c.trace_lo = p.trace_lo AND c.parent_id = p.span_id
+                WHERE c.start_ns BETWEEN ? AND ? AND c.parent_id <> 0
+                  AND p.start_ns BETWEEN ? AND ? AND p.service <> c.service
+                GROUP BY ALL ORDER BY 1, 2""",
+                [start_min_ns, start_max_ns, start_min_ns - _PARENT_MARGIN_NS,
+                 start_max_ns]).fetchall()
+        finally:
+            cur.close()
+        return [DependencyLink(parent, child, count) for parent, child, count in rows]
+
+
+def _span_conditions(query: TraceQuery) -> tuple[str, list]:
+    conditions = ["start_ns BETWEEN ? AND ?"]
+    params: list = [query.start_min_ns, query.start_max_ns]
+    for column, value, op in (("service", query.service, "="), ("name", query.operation, "="),
+                              ("kind", query.span_kind, "="),
+                              ("duration_ns", query.duration_min_ns, ">="),
+                              ("duration_ns", query.duration_max_ns, "<=")):
+        if value is not None:
+            conditions.append(f"{column} {op} ?")
+            params.append(value)
+    return " AND ".join(conditions), params
+
+
+def _latin1(raw: bytes) -> str:
+    return raw.decode("latin-1")
+
+
+def _tag_prefilter(key: str, value: str) -> tuple[str, list]:
+    """A SQL condition true for every span that may match ``key=value``
+    (exactly confirmed later by ``span_matches``)."""
+    patterns = [_latin1(p) for p in encoded_patterns(key, value)]
+    any_pattern = " OR ".join(["contains({col}, ?)"] * len(patterns))
+    conditions = [any_pattern.format(col="detail"),
+                  f"resource_id IN (SELECT id FROM resources WHERE {any_pattern.format(col='body')})",
+                  f"scope_id IN (SELECT id FROM scopes WHERE {any_pattern.format(col='body')})"]
+    params: list = patterns * 3
+    derived = _derived_condition(key, value)
+    if derived:
+        conditions.append(derived[0])
+        params += derived[1]
+    return " OR ".join(f"({c})" for c in conditions), params
+
+
+def _derived_condition(key: str, value: str) -> tuple[str, list] | None:
+    if key == "span.kind" and value in SPAN_KIND_BY_NAME:
+        return "kind = ?", [SPAN_KIND_BY_NAME[value]]
+    if key == "error" and value == "true":
+        return "status_code = 2", []
+    if key == "otel.status_code" and value in ("OK", "ERROR"):
+        return "status_code = ?", [1 if value == "OK" else 2]
+    if key == "otel.status_description":
+        return "status_message = ?", [value]
+    if key == "otel.scope.name":
+        return "scope_id IN (SELECT id FROM scopes WHERE name = ?)", [value]
+    if key == "otel.scope.version":
+        return "scope_id IN (SELECT id FROM scopes WHERE version = ?)", [value]
+    if key == "w3c.tracestate":
+        return "contains(detail, ?)", [_latin1(Span(trace_state=value).SerializeToString())]
+    if key == "event":
+        return "contains(detail, ?)", [_latin1(Span.Event(name=value).SerializeToString())]
+    return None
+
+
+def _without_duplicates(batch: SpanBatch) -> SpanBatch:
+    if len(set(batch.span_id)) == len(batch):
+        return batch
+    rows = list(batch.rows())
+    unique = list(dict.fromkeys(rows))
+    return batch if len(unique) == len(rows) else SpanBatch.from_rows(unique)

@@ -1,0 +1,90 @@
+"""DuckDB schema and the column encodings it uses.
+
+Ids are unsigned 64-bit integers (a trace id is two: hi and lo, big-endian
+halves), which DuckDB compares and stores at fixed width. ``detail`` and the
+resource/scope bodies are OTLP protobuf bytes kept as latin-1 text: one
+character per byte, so DuckDB's vectorised ``contains`` can pre-filter tag
+searches on the exact encoded attribute, and ZSTD compresses them.
+
+Trace lookup uses ``trace_index``: one row per trace per write, with an ART
+index on ``trace_hi``. It gives a trace's time range, and the spans table,
+written in arrival order, is pruned to that range by DuckDB's per-row-group
+min/max of ``start_ns``. So lookup cost follows the trace's time span, not the
+size of the store.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+
+DDL = [
+    """CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS spans (
+        trace_hi UBIGINT NOT NULL,
+        trace_lo UBIGINT NOT NULL,
+        span_id UBIGINT NOT NULL,
+        parent_id UBIGINT NOT NULL,          -- 0 for a root span
+        service VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        kind UTINYINT NOT NULL,
+        start_ns BIGINT NOT NULL,
+        duration_ns BIGINT NOT NULL,
+        status_code UTINYINT NOT NULL,
+        status_message VARCHAR NOT NULL,
+        resource_id BIGINT NOT NULL,
+        scope_id BIGINT NOT NULL,
+        detail VARCHAR NOT NULL USING COMPRESSION zstd
+    )""",
+    """CREATE TABLE IF NOT EXISTS trace_index (
+        trace_hi UBIGINT NOT NULL,
+        trace_lo UBIGINT NOT NULL,
+        start_ns BIGINT NOT NULL,
+        end_ns BIGINT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS trace_index_hi ON trace_index (trace_hi)",
+    """CREATE TABLE IF NOT EXISTS resources (
+        id BIGINT PRIMARY KEY, service VARCHAR NOT NULL, body VARCHAR NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS scopes (
+        id BIGINT PRIMARY KEY, name VARCHAR NOT NULL, version VARCHAR NOT NULL,
+        body VARCHAR NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS operations (
+        service VARCHAR NOT NULL, name VARCHAR NOT NULL, kind UTINYINT NOT NULL,
+        PRIMARY KEY (service, name, kind))""",
+]
+
+SPAN_COLUMNS = ("trace_hi, trace_lo, span_id, parent_id, service, name, kind, start_ns, "
+                "duration_ns, status_code, status_message, resource_id, scope_id, detail")
+
+_BIG_U64 = np.dtype(">u8")
+
+
+def u64_pairs(ids16: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """16-byte ids -> (hi, lo) unsigned 64-bit columns."""
+    both = np.frombuffer(b"".join(ids16), dtype=_BIG_U64).astype(np.uint64)
+    return both[0::2], both[1::2]
+
+
+def u64s(ids8: list[bytes]) -> np.ndarray:
+    """8-byte ids (b"" meaning none) -> unsigned 64-bit column, 0 for none."""
+    joined = b"".join(i or b"\0" * 8 for i in ids8)
+    return np.frombuffer(joined, dtype=_BIG_U64).astype(np.uint64)
+
+
+def ids16_from(hi: np.ndarray, lo: np.ndarray) -> list[bytes]:
+    both = np.empty(len(hi) * 2, dtype=_BIG_U64)
+    both[0::2] = hi
+    both[1::2] = lo
+    raw = both.tobytes()
+    return [raw[i:i + 16] for i in range(0, len(raw), 16)]
+
+
+def ids8_from(values: np.ndarray) -> list[bytes]:
+    raw = np.asarray(values, dtype=np.uint64).astype(_BIG_U64).tobytes()
+    out = [raw[i:i + 8] for i in range(0, len(raw), 8)]
+    return [b"" if i == b"\0" * 8 else i for i in out]
+
+
+def id_halves(trace_id: bytes) -> tuple[int, int]:
+    return int.from_bytes(trace_id[:8], "big"), int.from_bytes(trace_id[8:], "big")

@@ -1,0 +1,153 @@
+"""DuckDBStore: the embedded default backend (Writer, Reader, Retention)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+
+from traceway.convert.otlp import service_name
+from traceway.model import SpanBatch
+from traceway.storage.api import StorageError
+from traceway.storage.duckdb.reader import DuckDBReader
+from traceway.storage.duckdb.schema import DDL, SCHEMA_VERSION, u64_pairs, u64s
+
+DATABASE_FILE = "traceway.duckdb"
+
+
+def body_id(body: bytes) -> int:
+    """A stable signed 64-bit id for a resource or scope encoding."""
+    return int.from_bytes(hashlib.blake2b(body, digest_size=8).digest(), "big", signed=True)
+
+
+class DuckDBStore(DuckDBReader):
+    """One DuckDB file in ``data_dir``. ``write`` is called from one thread at a
+    time (the pipeline's writer); reads run concurrently on their own cursors."""
+
+    def __init__(self, data_dir: str | os.PathLike[str], *, memory_limit: str = "1GB",
+                 threads: int = 2) -> None:
+        self.path = Path(data_dir) / DATABASE_FILE
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            con = duckdb.connect(str(self.path), config={
+                "memory_limit": memory_limit, "threads": threads})
+        except duckdb.IOException as exc:
+            raise StorageError(f"cannot open {self.path}: {exc}") from None
+        for statement in DDL:
+            con.execute(statement)
+        con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+        super().__init__(con)
+        self._write_con = con.cursor()
+        self._write_lock = threading.Lock()
+        self._known_resources = {r for (r,) in con.execute("SELECT id FROM resources").fetchall()}
+        self._known_scopes = {r for (r,) in con.execute("SELECT id FROM scopes").fetchall()}
+        self._known_operations = set(con.execute(
+            "SELECT service, name, kind FROM operations").fetchall())
+
+    # -- Writer -------------------------------------------------------------
+    def write(self, batch: SpanBatch) -> None:
+        if not len(batch):
+            return
+        with self._write_lock:
+            spans, resources, scopes, operations = self._tables(batch)
+            con = self._write_con
+            try:
+                con.execute("BEGIN")
+                con.register("batch_spans", spans)
+                con.execute("INSERT INTO spans SELECT * FROM batch_spans")
+                con.execute("""INSERT INTO trace_index SELECT trace_hi, trace_lo,
+                    min(start_ns), max(start_ns + duration_ns) FROM batch_spans GROUP BY ALL""")
+                con.unregister("batch_spans")
+                _insert_new(con, "resources", ("id", "service", "body"), resources)
+                _insert_new(con, "scopes", ("id", "name", "version", "body"), scopes)
+                _insert_new(con, "operations", ("service", "name", "kind"), operations)
+                con.execute("COMMIT")
+            except duckdb.Error as exc:
+                try:
+                    con.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass
+                raise StorageError(f"write failed: {exc}") from exc
+            self._known_resources.update(r[0] for r in resources)
+            self._known_scopes.update(s[0] for s in scopes)
+            self._known_operations.update(operations)
+
+    def _tables(self, batch: SpanBatch):
+        resource_ids: dict[bytes, int] = {}
+        new_resources = []
+        for body in dict.fromkeys(batch.resource):
+            rid = resource_ids[body] = body_id(body)
+            if rid not in self._known_resources:
+                new_resources.append((rid, service_name(Resource.FromString(body)),
+                                      body.decode("latin-1")))
+        scope_ids: dict[bytes, int] = {}
+        new_scopes = []
+        for body in dict.fromkeys(batch.scope):
+            sid = scope_ids[body] = body_id(body)
+            if sid not in self._known_scopes:
+                scope = InstrumentationScope.FromString(body)
+                new_scopes.append((sid, scope.name, scope.version, body.decode("latin-1")))
+        operations = [op for op in set(zip(batch.service, batch.name, batch.kind))
+                      if op not in self._known_operations]
+        hi, lo = u64_pairs(batch.trace_id)
+        spans = pa.table({
+            "trace_hi": hi, "trace_lo": lo,
+            "span_id": u64s(batch.span_id), "parent_id": u64s(batch.parent_span_id),
+            "service": batch.service, "name": batch.name,
+            "kind": np.array(batch.kind, dtype=np.uint8),
+            "start_ns": np.array(batch.start_ns, dtype=np.int64),
+            "duration_ns": np.array(batch.duration_ns, dtype=np.int64),
+            "status_code": np.array(batch.status_code, dtype=np.uint8),
+            "status_message": batch.status_message,
+            "resource_id": np.array([resource_ids[r] for r in batch.resource], dtype=np.int64),
+            "scope_id": np.array([scope_ids[s] for s in batch.scope], dtype=np.int64),
+            "detail": [d.decode("latin-1") for d in batch.detail],
+        })
+        return spans, new_resources, new_scopes, operations
+
+    # -- Retention ----------------------------------------------------------
+    def delete_before(self, start_ns: int) -> int:
+        with self._write_lock:
+            con = self._write_con
+            (deleted,) = con.execute("DELETE FROM spans WHERE start_ns < ?", [start_ns]).fetchone()
+            con.execute("DELETE FROM trace_index WHERE end_ns < ?", [start_ns])
+            return int(deleted)
+
+    def size_bytes(self) -> int:
+        total = 0
+        for suffix in ("", ".wal"):
+            try:
+                total += os.path.getsize(str(self.path) + suffix)
+            except OSError:
+                pass
+        return total
+
+    def checkpoint(self) -> None:
+        with self._write_lock:
+            self._write_con.execute("CHECKPOINT")
+
+    def close(self) -> None:
+        with self._write_lock:
+            try:
+                self._write_con.close()
+                self._con.close()
+            except duckdb.Error:
+                pass
+
+
+def _insert_new(con: duckdb.DuckDBPyConnection, table: str, names: tuple[str, ...],
+                rows: list[tuple]) -> None:
+    """Insert rows that may already exist (another writer, or a crash replay)."""
+    if not rows:
+        return
+    new_rows = pa.table(dict(zip(names, map(list, zip(*rows)))))
+    con.register("new_rows", new_rows)
+    con.execute(f"INSERT OR IGNORE INTO {table} SELECT * FROM new_rows")
+    con.unregister("new_rows")
