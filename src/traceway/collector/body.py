@@ -1,0 +1,69 @@
+"""Reading request bodies safely: size limits before and after gzip."""
+
+from __future__ import annotations
+
+import zlib
+
+from starlette.requests import Request
+
+MAX_BODY_BYTES = 64 << 20
+_CHUNK = 1 << 20
+
+
+class BodyError(Exception):
+    """The body cannot be accepted; ``status`` is the HTTP status to answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The decompressed body; BodyError(413) past ``limit`` bytes, before or
+    after decompression, without ever holding more than ``limit`` in memory."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BodyError(413, f"body of {declared} bytes exceeds the limit of {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyError(413, f"body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding in ("gzip", "x-gzip"):
+        return gunzip(body, limit)
+    if encoding == "deflate":
+        return _inflate(zlib.decompressobj(), body, limit)
+    raise BodyError(415, f"unsupported Content-Encoding {encoding!r}; use gzip or none")
+
+
+def gunzip(body: bytes, limit: int = MAX_BODY_BYTES) -> bytes:
+    return _inflate(zlib.decompressobj(16 + zlib.MAX_WBITS), body, limit)
+
+
+def _inflate(inflater, body: bytes, limit: int) -> bytes:
+    out, size = [], 0
+    data = body
+    try:
+        while data:
+            piece = inflater.decompress(data, _CHUNK)
+            size += len(piece)
+            if size > limit:
+                raise BodyError(413, f"decompressed body exceeds the limit of {limit} bytes")
+            out.append(piece)
+            data = inflater.unconsumed_tail
+            if inflater.eof:
+                break
+        if not inflater.eof:
+            raise BodyError(400, "compressed body is truncated")
+    except zlib.error as exc:
+        raise BodyError(400, f"body is not valid compressed data: {exc}") from None
+    return b"".join(out)

@@ -1,0 +1,75 @@
+"""The one ingest path every receiver feeds: count, queue, wait for disk."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import Future
+
+from traceway.convert.otlp import DecodedSpans
+from traceway.pipeline.batcher import QueueClosedError, QueueFullError, WriteQueue
+from traceway.telemetry import Telemetry
+
+RETRY_AFTER_SECONDS = 2
+
+
+class OverloadedError(Exception):
+    """Spans were not accepted because the server is saturated or stopping;
+    the sender should retry after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: int = RETRY_AFTER_SECONDS,
+                 shutting_down: bool = False) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.shutting_down = shutting_down
+
+
+class WriteFailedError(Exception):
+    """The store failed to write accepted-for-processing spans."""
+
+
+class Ingest:
+    def __init__(self, queue: WriteQueue, telemetry: Telemetry) -> None:
+        self._queue = queue
+        self._telemetry = telemetry
+
+    def submit(self, decoded: DecodedSpans, protocol: str) -> Future[None] | None:
+        """Queue the valid spans; None when there are none to write."""
+        t = self._telemetry
+        count = len(decoded.batch)
+        t.spans_received.labels(protocol).inc(count + decoded.rejected)
+        if decoded.rejected:
+            t.spans_rejected.labels(protocol).inc(decoded.rejected)
+        if not count:
+            return None
+        try:
+            return self._queue.submit(decoded.batch)
+        except QueueFullError as exc:
+            t.spans_dropped.labels(protocol, "queue_full").inc(count)
+            raise OverloadedError(str(exc)) from None
+        except QueueClosedError as exc:
+            t.spans_dropped.labels(protocol, "shutting_down").inc(count)
+            raise OverloadedError(str(exc), shutting_down=True) from None
+
+    def settle(self, future: Future[None] | None, count: int, protocol: str) -> None:
+        """Account for a finished write; raise WriteFailedError if it failed."""
+        if future is None:
+            return
+        error = future.exception()
+        if error is None:
+            self._telemetry.spans_accepted.labels(protocol).inc(count)
+            return
+        self._telemetry.spans_dropped.labels(protocol, "write_failed").inc(count)
+        raise WriteFailedError(f"spans were not stored: {error}")
+
+    async def accept(self, decoded: DecodedSpans, protocol: str) -> None:
+        """Return once every valid span in ``decoded`` is durably stored."""
+        future = self.submit(decoded, protocol)
+        if future is not None:
+            await asyncio.wait([asyncio.wrap_future(future)])
+        self.settle(future, len(decoded.batch), protocol)
+
+    def accept_blocking(self, decoded: DecodedSpans, protocol: str) -> None:
+        future = self.submit(decoded, protocol)
+        if future is not None:
+            future.exception()  # waits
+        self.settle(future, len(decoded.batch), protocol)

@@ -1,0 +1,45 @@
+"""OTLP/gRPC receiver: opentelemetry.proto.collector.trace.v1.TraceService/Export."""
+
+from __future__ import annotations
+
+import grpc
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+from traceway.collector.body import MAX_BODY_BYTES
+from traceway.collector.ingest import Ingest, OverloadedError, WriteFailedError
+from traceway.convert.otlp import InvalidPayloadError, spans_from_otlp_proto
+
+SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
+
+
+def otlp_grpc_server(ingest: Ingest, address: str) -> grpc.aio.Server:
+    """A gRPC server bound to ``address`` (``host:port``), not yet started."""
+
+    # The request arrives as raw bytes (no deserializer) so a malformed message
+    # is answered INVALID_ARGUMENT by us rather than INTERNAL by grpcio.
+    async def export(body: bytes, context: grpc.aio.ServicerContext) -> ExportTraceServiceResponse:
+        try:
+            decoded = spans_from_otlp_proto(body)
+        except InvalidPayloadError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        try:
+            await ingest.accept(decoded, "otlp_grpc")
+        except (OverloadedError, WriteFailedError) as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"{exc}; retry later")
+        answer = ExportTraceServiceResponse()
+        if decoded.rejected:
+            answer.partial_success.rejected_spans = decoded.rejected
+            answer.partial_success.error_message = decoded.error_message
+        return answer
+
+    handler = grpc.method_handlers_generic_handler(SERVICE, {
+        "Export": grpc.unary_unary_rpc_method_handler(
+            export, response_serializer=ExportTraceServiceResponse.SerializeToString)})
+    server = grpc.aio.server(options=[
+        ("grpc.max_receive_message_length", MAX_BODY_BYTES),
+        ("grpc.max_send_message_length", 16 << 20),
+    ])
+    server.add_generic_rpc_handlers((handler,))
+    if server.add_insecure_port(address) == 0:
+        raise OSError(f"cannot listen for OTLP/gRPC on {address}")
+    return server

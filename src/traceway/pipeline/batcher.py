@@ -1,0 +1,117 @@
+"""The bounded write queue with group commit.
+
+Receivers submit a batch and wait for its future; one writer thread takes
+everything queued (up to ``max_batch_spans``), writes it in one transaction
+and resolves every waiting future. So an acknowledgement always means "on
+disk", and concurrent requests share one commit. The queue is bounded in
+bytes: when full, ``submit`` fails at once with QueueFullError so receivers can
+answer 429/UNAVAILABLE instead of growing memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future
+
+from traceway.model import SpanBatch
+from traceway.storage.api import Writer
+from traceway.telemetry import Telemetry
+
+log = logging.getLogger(__name__)
+
+
+class QueueFullError(Exception):
+    """The write queue holds its maximum; retry later."""
+
+
+class QueueClosedError(Exception):
+    """The server is shutting down and accepts no more spans."""
+
+
+class WriteQueue:
+    def __init__(self, writer: Writer, telemetry: Telemetry, *, max_bytes: int = 512 << 20,
+                 max_batch_spans: int = 20_000) -> None:
+        self._writer = writer
+        self._telemetry = telemetry
+        self.max_bytes = max_bytes
+        self._max_batch_spans = max_batch_spans
+        self._pending: deque[tuple[SpanBatch, int, Future[None]]] = deque()
+        self._bytes = 0
+        self._spans = 0
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="traceway-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, batch: SpanBatch) -> Future[None]:
+        """Queue ``batch``; the future resolves once it is durably written."""
+        size = batch.approx_bytes()
+        future: Future[None] = Future()
+        with self._cond:
+            if self._closed:
+                raise QueueClosedError("server is shutting down")
+            # An oversized single batch is still admitted into an empty queue.
+            if self._bytes and self._bytes + size > self.max_bytes:
+                raise QueueFullError(
+                    f"write queue full ({self._bytes >> 20} MiB of {self.max_bytes >> 20} MiB)")
+            self._pending.append((batch, size, future))
+            self._bytes += size
+            self._spans += len(batch)
+            self._cond.notify()
+        self._update_gauges()
+        return future
+
+    @property
+    def depth_spans(self) -> int:
+        return self._spans
+
+    def close(self, timeout: float | None = None) -> None:
+        """Stop accepting, write everything already queued, then return."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join(timeout)
+
+    def _take(self) -> list[tuple[SpanBatch, int, Future[None]]] | None:
+        with self._cond:
+            while not self._pending and not self._closed:
+                self._cond.wait()
+            if not self._pending:
+                return None
+            taken, spans = [], 0
+            while self._pending and (not taken or spans + len(self._pending[0][0])
+                                     <= self._max_batch_spans):
+                item = self._pending.popleft()
+                taken.append(item)
+                spans += len(item[0])
+            return taken
+
+    def _run(self) -> None:
+        while (taken := self._take()) is not None:
+            batch = SpanBatch.concat(item[0] for item in taken)
+            started = time.perf_counter()
+            try:
+                self._writer.write(batch)
+            except Exception as exc:  # every waiter must hear about it
+                log.error("store write of %d spans failed: %s", len(batch), exc)
+                error: BaseException | None = exc
+            else:
+                error = None
+                self._telemetry.write_seconds.observe(time.perf_counter() - started)
+                self._telemetry.write_batch_spans.observe(len(batch))
+            with self._cond:
+                self._bytes -= sum(item[1] for item in taken)
+                self._spans -= len(batch)
+            self._update_gauges()
+            for _, _, future in taken:
+                if error is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(error)
+
+    def _update_gauges(self) -> None:
+        self._telemetry.queue_spans.set(self._spans)
+        self._telemetry.queue_bytes.set(self._bytes)

@@ -1,0 +1,52 @@
+"""Traceway's own metrics, exposed as Prometheus text on ``/metrics``.
+
+One ``Telemetry`` per server (its own registry), so several servers can run
+in one process (tests) without clashing.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class Telemetry:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.spans_received = Counter(
+            "traceway_spans_received", "Spans received, valid or not.", ["protocol"], registry=r)
+        self.spans_accepted = Counter(
+            "traceway_spans_accepted", "Spans committed to the store.", ["protocol"], registry=r)
+        self.spans_rejected = Counter(
+            "traceway_spans_rejected", "Invalid spans refused (bad ids).", ["protocol"], registry=r)
+        self.spans_dropped = Counter(
+            "traceway_spans_dropped",
+            "Valid spans not stored: queue full or write failure (the sender was told).",
+            ["protocol", "reason"], registry=r)
+        self.requests = Counter(
+            "traceway_requests", "Export requests by outcome.", ["protocol", "outcome"], registry=r)
+        self.queue_spans = Gauge(
+            "traceway_queue_spans", "Spans waiting to be written.", registry=r)
+        self.queue_bytes = Gauge(
+            "traceway_queue_bytes", "Approximate bytes of spans waiting to be written.", registry=r)
+        self.write_batch_spans = Histogram(
+            "traceway_write_batch_spans", "Spans per store write (group commit).", registry=r,
+            buckets=(1, 10, 100, 512, 1000, 2500, 5000, 10000, 20000, 50000))
+        self.write_seconds = Histogram(
+            "traceway_write_duration_seconds", "Latency of one store write.", registry=r,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+        self.store_bytes = Gauge(
+            "traceway_store_size_bytes", "Size of the store on disk.", registry=r)
+        self.retention_deleted = Counter(
+            "traceway_retention_deleted_spans", "Spans deleted by retention.", registry=r)
+
+    def watch_store_size(self, size: Callable[[], int]) -> None:
+        self.store_bytes.set_function(size)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
