@@ -1,0 +1,134 @@
+"""`traceway serve`: receivers, write pipeline, store and query API in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from traceway.collector.ingest import Ingest
+from traceway.collector.otlp_grpc import otlp_grpc_server
+from traceway.collector.otlp_http import otlp_http_app
+from traceway.collector.zipkin_http import zipkin_http_app
+from traceway.pipeline.batcher import WriteQueue
+from traceway.pipeline.retention import RetentionLoop
+from traceway.query.jaeger_api import jaeger_routes
+from traceway.settings import Settings
+from traceway.storage.duckdb import DuckDBStore
+from traceway.telemetry import CONTENT_TYPE, Telemetry
+
+log = logging.getLogger("traceway")
+
+
+class _Listener(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to TracewayServer."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):  # type: ignore[override]
+        yield
+
+    def install_signal_handlers(self) -> None:  # older uvicorn
+        pass
+
+
+def ui_app(store: DuckDBStore, telemetry: Telemetry) -> Starlette:
+    def metrics(request: Request) -> Response:
+        return Response(telemetry.render(), media_type=CONTENT_TYPE)
+
+    routes = jaeger_routes(store) + [Route("/metrics", metrics)]
+    try:
+        from traceway.ui.routes import ui_routes
+    except ImportError:
+        pass
+    else:
+        routes += ui_routes()
+    return Starlette(routes=routes)
+
+
+class TracewayServer:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.telemetry = Telemetry()
+        self.store = DuckDBStore(settings.data_dir)
+        self.telemetry.watch_store_size(self.store.size_bytes)
+        self.queue = WriteQueue(self.store, self.telemetry,
+                                max_bytes=settings.max_queue_bytes_int)
+        self.ingest = Ingest(self.queue, self.telemetry)
+        self.retention = RetentionLoop(self.store, settings.retention_ns, self.telemetry)
+        self._listeners: list[_Listener] = []
+        self._tasks: list[asyncio.Task] = []
+        self._grpc = None
+        self._stopping = asyncio.Event()
+
+    def _listener(self, app: Starlette, port: int) -> tuple[_Listener, socket.socket]:
+        config = uvicorn.Config(app, host=self.settings.host, port=port, lifespan="off",
+                                access_log=False, log_config=None,
+                                timeout_graceful_shutdown=30, http="httptools")
+        # Bind here so a taken port is an OSError now, not an exit inside uvicorn.
+        sock = config.bind_socket()
+        return _Listener(config), sock
+
+    async def start(self) -> None:
+        s = self.settings
+        bound = [
+            self._listener(otlp_http_app(self.ingest), s.otlp_http_port),
+            self._listener(zipkin_http_app(self.ingest), s.zipkin_port),
+            self._listener(ui_app(self.store, self.telemetry), s.ui_port),
+        ]
+        self._listeners = [listener for listener, _ in bound]
+        self._grpc = otlp_grpc_server(self.ingest, f"{s.host}:{s.otlp_grpc_port}")
+        await self._grpc.start()
+        self._tasks = [asyncio.create_task(listener.serve(sockets=[sock]))
+                       for listener, sock in bound]
+        while not all(listener.started for listener in self._listeners):
+            for task in self._tasks:
+                if task.done():  # a port was taken, or similar
+                    raise OSError(f"a listener failed to start: {task.exception() or 'exited'}")
+            await asyncio.sleep(0.02)
+        self.retention.start()
+        log.info("traceway ready: OTLP gRPC %s:%d, OTLP HTTP %d, Zipkin %d, UI and API "
+                 "http://%s:%d", s.host, s.otlp_grpc_port, s.otlp_http_port, s.zipkin_port,
+                 s.host, s.ui_port)
+
+    async def stop(self) -> None:
+        """Stop accepting, finish in-flight requests, write what was queued."""
+        log.info("traceway stopping: draining accepted spans")
+        for listener in self._listeners:
+            listener.should_exit = True
+        if self._grpc is not None:
+            await self._grpc.stop(grace=30)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.to_thread(self.queue.close)
+        self.retention.stop()
+        self.store.close()
+        log.info("traceway stopped")
+
+    async def run_until_signalled(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stopping.set)
+        try:
+            await self.start()
+            await self._stopping.wait()
+        finally:
+            await self.stop()
+
+
+def serve(settings: Settings) -> int:
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    server = TracewayServer(settings)
+    try:
+        asyncio.run(server.run_until_signalled())
+    except OSError as exc:
+        log.error("%s", exc)
+        return 1
+    return 0

@@ -1,0 +1,65 @@
+"""Server settings: one name each, the same as CLI flag, env var and config key."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from traceway.query.params import BadParameterError, parse_duration_ns
+
+_SIZE = re.compile(r"(?i)^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$")
+_SIZE_UNITS = {None: 1, "b": 1, "kb": 10**3, "kib": 2**10, "mb": 10**6, "mib": 2**20,
+               "gb": 10**9, "gib": 2**30}
+
+
+def parse_size(text: str) -> int:
+    match = _SIZE.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a size like 512MiB or 1GB")
+    return int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "").lower() or None])
+
+
+def parse_retention(text: str) -> int:
+    try:
+        return parse_duration_ns(text, "retention")
+    except BadParameterError as exc:
+        raise ValueError(str(exc)) from None
+
+
+@dataclass
+class Settings:
+    data_dir: Path = Path("./traceway-data")
+    host: str = "127.0.0.1"
+    otlp_grpc_port: int = 4317
+    otlp_http_port: int = 4318
+    zipkin_port: int = 9411
+    ui_port: int = 16686
+    retention: str = "7d"
+    log_level: str = "info"
+    max_queue_bytes: str = "512MiB"
+
+    @property
+    def retention_ns(self) -> int:
+        return parse_retention(self.retention)
+
+    @property
+    def max_queue_bytes_int(self) -> int:
+        return parse_size(self.max_queue_bytes)
+
+
+SETTING_HELP = {
+    "data_dir": "directory of the embedded database",
+    "host": "address every listener binds (0.0.0.0 to accept remote senders)",
+    "otlp_grpc_port": "OTLP/gRPC receiver port",
+    "otlp_http_port": "OTLP/HTTP receiver port (POST /v1/traces)",
+    "zipkin_port": "Zipkin v2 receiver port (POST /api/v2/spans)",
+    "ui_port": "web UI, Jaeger-compatible query API and /metrics",
+    "retention": "delete spans older than this (e.g. 12h, 7d)",
+    "log_level": "debug, info, warning or error",
+    "max_queue_bytes": "memory for spans waiting to be written; beyond it senders get 429",
+}
+
+
+def setting_names() -> list[str]:
+    return [f.name for f in fields(Settings)]
