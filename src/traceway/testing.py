@@ -1,0 +1,92 @@
+"""Test helpers shipped with the product: a real `traceway serve` in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class ServerProcess:
+    """`traceway serve` on free loopback ports with its own data directory."""
+
+    data_dir: Path
+    extra_args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    otlp_grpc_port: int = field(default_factory=free_port)
+    otlp_http_port: int = field(default_factory=free_port)
+    zipkin_port: int = field(default_factory=free_port)
+    ui_port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+    log_path: Path | None = None
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://127.0.0.1:{self.ui_port}"
+
+    @property
+    def otlp_http_url(self) -> str:
+        return f"http://127.0.0.1:{self.otlp_http_port}"
+
+    @property
+    def otlp_grpc_address(self) -> str:
+        return f"127.0.0.1:{self.otlp_grpc_port}"
+
+    @property
+    def zipkin_url(self) -> str:
+        return f"http://127.0.0.1:{self.zipkin_port}/api/v2/spans"
+
+    def start(self, timeout_s: float = 20.0) -> ServerProcess:
+        self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
+        args = [sys.executable, "-m", "traceway.cli", "serve", "--data-dir", str(self.data_dir),
+                "--otlp-grpc-port", str(self.otlp_grpc_port),
+                "--otlp-http-port", str(self.otlp_http_port),
+                "--zipkin-port", str(self.zipkin_port), "--ui-port", str(self.ui_port),
+                *self.extra_args]
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
+                                        env={**os.environ, **self.env})
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"traceway serve exited with {self.process.returncode}:\n"
+                                   + self.log_path.read_text())
+            try:
+                self.api("/api/services")
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("traceway serve did not become ready:\n" + self.log_path.read_text())
+
+    def api(self, path: str) -> dict:
+        """GET a query-API path and decode its JSON (raises HTTPError on 4xx/5xx)."""
+        with urllib.request.urlopen(self.ui_url + path, timeout=30) as answer:
+            return json.loads(answer.read())
+
+    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 30.0) -> int:
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def kill9(self) -> None:
+        self.stop(signal.SIGKILL)
