@@ -117,6 +117,7 @@ def _convert(items: Iterable[Any], parse) -> DecodedSpans:
     for item in items:
         try:
             zspan = parse(item)
+            _check_not_zero(zspan)
         except _SpanError as exc:
             rejected += 1
             if len(reasons) < _MAX_REASONS:
@@ -143,6 +144,14 @@ def _convert(items: Iterable[Any], parse) -> DecodedSpans:
         ours = f"{rejected} span(s) rejected: " + "; ".join(reasons)
         decoded.error_message = "; ".join(filter(None, (ours, decoded.error_message)))
     return decoded
+
+
+def _check_not_zero(zspan: _ZipkinSpan) -> None:
+    # spans_from_otlp would reject these too, but with OTLP's words for the fields.
+    if not any(zspan.trace_id):
+        raise _SpanError("trace id must not be all zeros")
+    if not any(zspan.span_id):
+        raise _SpanError("span id must not be all zeros")
 
 
 def _pop_scope(tags: dict[str, str]) -> tuple[str, str]:
