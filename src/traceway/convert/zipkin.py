@@ -11,7 +11,7 @@ mapping follows the OpenTelemetry Collector's Zipkin receiver
   UNSPECIFIED, or INTERNAL when the tag ``span.kind`` is ``internal``.
 - ``timestamp``/``duration`` (µs) -> start/end (ns). A span without a timestamp
   starts at 0 and gets ``otel.zipkin.absentField.startTime = true``.
-- tags -> string attributes, except the ones that map to OTLP fields:
+- tags -> string attributes sorted by key, except the ones that map to OTLP fields:
   ``otel.status_code``/``otel.status_description`` and ``error`` -> status,
   ``w3c.tracestate`` -> trace state, ``otel.scope.name``/``otel.library.name``
   (and ``.version``) -> the instrumentation scope (default scope: ``zipkin``).
@@ -174,7 +174,8 @@ def _to_otlp(zspan: _ZipkinSpan) -> Span:
     start_ns = zspan.timestamp_us * 1000
     span.start_time_unix_nano = start_ns
     span.end_time_unix_nano = start_ns + zspan.duration_us * 1000
-    attributes: dict[str, str | int | bool] = dict(tags)
+    # Sorted like Zipkin's own model (a TreeMap); proto map order is arbitrary.
+    attributes: dict[str, str | int | bool] = dict(sorted(tags.items()))
     attributes.update(_endpoint_attributes(zspan.local, "net.host"))
     remote = zspan.remote
     if remote and remote.service_name:
