@@ -521,9 +521,18 @@ class StorageConformance:
         assert_same_spans(store.get_trace(trace_id(2)), [kept])
         assert_same_spans(store.get_trace(trace_id(3)), partial[1:])
         assert store.find_traces(self.around(t0, service="old")) == []
-        assert store.services() == ["kept", "svc"]
-        assert store.operations("old") == []
         assert store.delete_before(t0) == 0
+
+    def test_retention_forgets_services_with_no_spans_left(self, store, t0):
+        if not isinstance(store, Retention):
+            pytest.skip("backend does not implement Retention")
+        store.write(batch_of(make_span(1, 1, start_ns=t0 - 1, service="old", name="gone"),
+                             make_span(2, 1, start_ns=t0, service="kept", name="stays"),
+                             make_span(3, 1, start_ns=t0 - 1, service="kept", name="gone")))
+        store.delete_before(t0)
+        assert store.services() == ["kept"]
+        assert store.operations("old") == []
+        assert store.operations("kept") == [Operation("stays", SpanKind.INTERNAL)]
 
     def test_data_survives_reopen(self, store, reopen, t0):
         if reopen is None:
