@@ -1,0 +1,76 @@
+import { useEffect, useState } from "preact/hooks";
+import { navigate, useLocation } from "./router";
+import { SearchPage } from "./pages/SearchPage";
+import { TracePage } from "./pages/TracePage";
+import { DependenciesPage } from "./pages/DependenciesPage";
+import { OpenFilePage, openFiles } from "./pages/OpenFilePage";
+import { ThemeToggle } from "./components/ThemeToggle";
+
+export function App() {
+  const { path, query } = useLocation();
+  const [dragging, setDragging] = useState(false);
+
+  useEffect(() => {
+    if (path === "/") navigate("/search", true);
+  }, [path]);
+
+  // Dropping a trace file anywhere opens it, like the Open page does.
+  useEffect(() => {
+    let depth = 0;
+    const hasFiles = (e: DragEvent) => !!e.dataTransfer?.types.includes("Files");
+    const enter = (e: DragEvent) => { if (hasFiles(e)) { depth++; setDragging(true); } };
+    const leave = () => { if (--depth <= 0) { depth = 0; setDragging(false); } };
+    const over = (e: DragEvent) => { if (hasFiles(e)) e.preventDefault(); };
+    const drop = (e: DragEvent) => {
+      if (!hasFiles(e)) return;
+      e.preventDefault();
+      depth = 0;
+      setDragging(false);
+      void openFiles(e.dataTransfer!.files);
+    };
+    window.addEventListener("dragenter", enter);
+    window.addEventListener("dragleave", leave);
+    window.addEventListener("dragover", over);
+    window.addEventListener("drop", drop);
+    return () => {
+      window.removeEventListener("dragenter", enter);
+      window.removeEventListener("dragleave", leave);
+      window.removeEventListener("dragover", over);
+      window.removeEventListener("drop", drop);
+    };
+  }, []);
+
+  const traceMatch = /^\/trace\/([^/]+)$/.exec(path);
+  let page;
+  if (path === "/search" || path === "/") page = <SearchPage query={query} />;
+  else if (traceMatch) page = <TracePage traceID={decodeURIComponent(traceMatch[1])} query={query} />;
+  else if (path === "/dependencies") page = <DependenciesPage query={query} />;
+  else if (path === "/open") page = <OpenFilePage />;
+  else page = <div class="page"><div class="empty"><h2>Page not found</h2><p>No view lives at <code>{path}</code>. <a href="/search">Search traces</a>.</p></div></div>;
+
+  const section = traceMatch ? "trace" : path.slice(1);
+  return (
+    <>
+      <header class="topbar">
+        <a class="brand" href="/search" aria-label="Traceway home">
+          <img src="/favicon.svg" alt="" width="20" height="20" /> Traceway
+        </a>
+        <nav>
+          <a href="/search" class={section === "search" ? "active" : ""}>Search</a>
+          <a href="/dependencies" class={section === "dependencies" ? "active" : ""}>Service map</a>
+          <a href="/open" class={section === "open" ? "active" : ""}>Open file</a>
+        </nav>
+        <form class="jump" onSubmit={(e) => {
+          e.preventDefault();
+          const id = new FormData(e.currentTarget).get("id")?.toString().trim();
+          if (id) navigate(`/trace/${encodeURIComponent(id.toLowerCase())}`);
+        }}>
+          <input name="id" placeholder="Go to trace id…" aria-label="Trace id" spellcheck={false} />
+        </form>
+        <ThemeToggle />
+      </header>
+      <main>{page}</main>
+      {dragging && <div class="drop-overlay">Drop a Jaeger or OTLP JSON file to view it</div>}
+    </>
+  );
+}

@@ -1,0 +1,49 @@
+import type { Dependency, Envelope, JaegerTrace } from "./model/types";
+
+export class ApiError extends Error {
+  constructor(message: string, readonly status: number) {
+    super(message);
+  }
+}
+
+async function get<T>(path: string, signal?: AbortSignal): Promise<T> {
+  const res = await fetch(path, { signal, headers: { accept: "application/json" } });
+  let body: Envelope<T> | undefined;
+  try {
+    body = await res.json();
+  } catch {
+    body = undefined;
+  }
+  const msg = body?.errors?.map((e) => e.msg).join("; ");
+  if (!res.ok || !body) throw new ApiError(msg || `${res.status} ${res.statusText}`, res.status);
+  if (msg && (body.data === null || body.data === undefined)) throw new ApiError(msg, res.status);
+  return body.data;
+}
+
+export const fetchServices = (signal?: AbortSignal) =>
+  get<string[] | null>("/api/services", signal).then((s) => (s ?? []).sort());
+
+export const fetchOperations = (service: string, signal?: AbortSignal) =>
+  get<string[] | null>(`/api/services/${encodeURIComponent(service)}/operations`, signal).then((s) => (s ?? []).sort());
+
+export const searchTraces = (params: URLSearchParams, signal?: AbortSignal) =>
+  get<JaegerTrace[] | null>(`/api/traces?${params}`, signal).then((t) => t ?? []);
+
+export const fetchTrace = (id: string, signal?: AbortSignal) =>
+  get<JaegerTrace[] | null>(`/api/traces/${encodeURIComponent(id)}`, signal).then((t) => {
+    if (!t?.length) throw new ApiError(`trace ${id} not found`, 404);
+    return t[0];
+  });
+
+export const fetchDependencies = (endTs: number, lookbackMs: number, signal?: AbortSignal) =>
+  get<Dependency[] | null>(`/api/dependencies?endTs=${endTs}&lookback=${lookbackMs}`, signal).then((d) => d ?? []);
+
+/** Whether a trace is stored, for making span links clickable. */
+export async function traceExists(id: string): Promise<boolean> {
+  try {
+    await fetchTrace(id);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,116 @@
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { navigate } from "../router";
+import { findSpans } from "../model/find";
+import { visibleNodes, type SpanNode, type TraceTree } from "../model/tree";
+import { TraceHeader } from "./TraceHeader";
+import { Minimap } from "./Minimap";
+import { Waterfall } from "./Waterfall";
+import { SpanDetails } from "./SpanDetails";
+
+export type ViewRange = [number, number];
+
+/** The trace page once the data is here: header, minimap, waterfall and the selected span. */
+export function TraceView({ tree, fromFile, query }: { tree: TraceTree; fromFile: boolean; query: URLSearchParams }) {
+  const [collapsed, setCollapsed] = useState<Set<string>>(() => new Set());
+  const [range, setRange] = useState<ViewRange>([0, 1]);
+  const [find, setFind] = useState(query.get("find") ?? "");
+  const [scrollTo, setScrollTo] = useState<{ index: number } | null>(null);
+  const findInput = useRef<HTMLInputElement>(null);
+  const selectedKey = query.get("span") ?? null;
+  const selected = selectedKey ? tree.byKey.get(selectedKey) ?? null : null;
+
+  const rows = useMemo(() => visibleNodes(tree, collapsed), [tree, collapsed]);
+  const matches = useMemo(() => findSpans(tree, find), [tree, find]);
+  const matchList = useMemo(() => tree.nodes.filter((n) => matches.has(n.key)), [tree, matches]);
+
+  const setUrl = (patch: Record<string, string | null>) => {
+    const q = new URLSearchParams(location.search);
+    for (const [k, v] of Object.entries(patch)) if (v) q.set(k, v); else q.delete(k);
+    const s = q.toString();
+    navigate(`${location.pathname}${s ? `?${s}` : ""}`, true);
+  };
+  const select = (n: SpanNode | null) => setUrl({ span: n?.key ?? null });
+
+  useEffect(() => {
+    const t = setTimeout(() => setUrl({ find: find || null }), 300);
+    return () => clearTimeout(t);
+  }, [find]);
+
+  /** Shows a span: expands its collapsed ancestors and scrolls to it. */
+  const reveal = (n: SpanNode) => {
+    let next = collapsed;
+    for (let p = n.parent; p; p = p.parent) {
+      if (next.has(p.key)) { if (next === collapsed) next = new Set(collapsed); next.delete(p.key); }
+    }
+    if (next !== collapsed) setCollapsed(next);
+    const list = next === collapsed ? rows : visibleNodes(tree, next);
+    setScrollTo({ index: list.indexOf(n) });
+  };
+
+  const toggle = (n: SpanNode, open?: boolean) => {
+    if (!n.children.length) return;
+    const next = new Set(collapsed);
+    const isOpen = !next.has(n.key);
+    if (open ?? !isOpen) next.delete(n.key); else next.add(n.key);
+    setCollapsed(next);
+  };
+
+  const stepMatch = (dir: 1 | -1) => {
+    if (!matchList.length) return;
+    const cur = selected ? matchList.findIndex((n) => n.index >= selected.index + (dir > 0 ? 1 : 0)) : 0;
+    let i = dir > 0 ? (cur < 0 ? 0 : cur) : (cur < 0 ? matchList.length - 1 : cur - 1);
+    if (i < 0) i = matchList.length - 1;
+    select(matchList[i]);
+    reveal(matchList[i]);
+  };
+
+  const onKey = (e: KeyboardEvent) => {
+    if ((e.target as HTMLElement).closest("input, textarea, select")) return;
+    if (e.key === "/" || (e.key === "f" && (e.ctrlKey || e.metaKey))) { e.preventDefault(); findInput.current?.focus(); return; }
+    const i = selected ? rows.indexOf(selected) : -1;
+    let handled = true;
+    switch (e.key) {
+      case "ArrowDown": case "j": { const n = rows[Math.min(rows.length - 1, i + 1)]; select(n); setScrollTo({ index: rows.indexOf(n) }); break; }
+      case "ArrowUp": case "k": { const n = rows[Math.max(0, i - 1)]; select(n); setScrollTo({ index: rows.indexOf(n) }); break; }
+      case "ArrowRight": if (selected) toggle(selected, true); break;
+      case "ArrowLeft":
+        if (selected && selected.children.length && !collapsed.has(selected.key)) toggle(selected, false);
+        else if (selected?.parent) { select(selected.parent); reveal(selected.parent); }
+        break;
+      case "Escape": select(null); break;
+      default: handled = false;
+    }
+    if (handled) e.preventDefault();
+  };
+
+  const collapseAll = () => setCollapsed(new Set(tree.nodes.filter((n) => n.children.length && n.depth >= 1).map((n) => n.key)));
+
+  return (
+    <div class="trace-page" onKeyDown={onKey}>
+      <TraceHeader tree={tree} fromFile={fromFile} />
+      <div class="trace-toolbar">
+        <div class="find">
+          <input ref={findInput} type="search" placeholder="Find in trace (service, operation, tag=value)…" aria-label="Find in trace"
+            value={find} onInput={(e) => setFind(e.currentTarget.value)}
+            onKeyDown={(e) => { if (e.key === "Enter") { e.preventDefault(); stepMatch(e.shiftKey ? -1 : 1); } }} />
+          {find && <span class="match-count" data-testid="match-count">{matchList.length} {matchList.length === 1 ? "match" : "matches"}</span>}
+          {find && <button class="ghost" onClick={() => stepMatch(-1)} title="Previous match (Shift+Enter)" disabled={!matchList.length}>↑</button>}
+          {find && <button class="ghost" onClick={() => stepMatch(1)} title="Next match (Enter)" disabled={!matchList.length}>↓</button>}
+        </div>
+        <div class="toolbar-right">
+          <button class="ghost" onClick={() => setCollapsed(new Set())}>Expand all</button>
+          <button class="ghost" onClick={collapseAll}>Collapse all</button>
+          {(range[0] > 0 || range[1] < 1) && <button class="ghost" onClick={() => setRange([0, 1])}>Reset zoom</button>}
+        </div>
+      </div>
+      <Minimap tree={tree} range={range} onRange={setRange} />
+      <div class={`trace-body ${selected ? "with-details" : ""}`}>
+        <Waterfall tree={tree} rows={rows} collapsed={collapsed} range={range} matches={find ? matches : null}
+          selected={selected} onSelect={(n) => select(n === selected ? null : n)} onToggle={toggle}
+          scrollTo={scrollTo} />
+        {selected && <SpanDetails tree={tree} node={selected} fromFile={fromFile} onClose={() => select(null)}
+          onSelect={(n) => { select(n); reveal(n); }} />}
+      </div>
+    </div>
+  );
+}
