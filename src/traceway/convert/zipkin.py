@@ -14,13 +14,18 @@ mapping follows the OpenTelemetry Collector's Zipkin receiver
 - tags -> string attributes sorted by key, except the ones that map to OTLP fields:
   ``otel.status_code``/``otel.status_description`` and ``error`` -> status,
   ``w3c.tracestate`` -> trace state, ``otel.scope.name``/``otel.library.name``
-  (and ``.version``) -> the instrumentation scope (default scope: ``zipkin``).
-  Unlike the Collector, which sets ERROR only for ``error=true`` and otherwise
-  keeps the tag, any ``error`` tag means ERROR (Zipkin's convention) and its
-  value, unless ``true`` or empty, becomes the status message.
+  (and ``.version``) -> the instrumentation scope (default scope: ``zipkin``),
+  and ``otel.dropped_{attributes,events,links}_count`` -> the dropped counts
+  (as OpenTelemetry's Zipkin exporters write them; the Collector keeps them as
+  tags). Unlike the Collector, tags named like resource attributes
+  (``host.name``, ``telemetry.sdk.*``) stay span attributes; and where it sets
+  ERROR only for ``error=true`` (keeping any other ``error`` tag), here any
+  ``error`` tag means ERROR (Zipkin's convention) and its value, unless
+  ``true`` or empty, becomes the status message.
 - endpoints -> ``net.host.ip``/``net.host.port`` (local) and ``peer.service``,
   ``net.peer.ip``, ``net.peer.port`` (remote); IPv6 wins over IPv4.
-- annotations -> events named by their value.
+- annotations -> events named by their value (kept whole, also when it is the
+  JSON or ``name|attributes|count`` text some exporters write).
 - 64-bit trace ids are left-padded with zeros to 128 bits. A parent id equal to
   the span's own id is dropped.
 - The two halves of a shared (RPC) span, CLIENT and SERVER with one span id,
@@ -171,6 +176,7 @@ def _to_otlp(zspan: _ZipkinSpan) -> Span:
     span.trace_state = tags.pop("w3c.tracestate", "")
     span.kind = _kind(zspan.kind, tags)  # type: ignore[assignment]
     _set_status(span.status, tags)
+    _set_dropped_counts(span, tags)
     start_ns = zspan.timestamp_us * 1000
     span.start_time_unix_nano = start_ns
     span.end_time_unix_nano = start_ns + zspan.duration_us * 1000
@@ -217,6 +223,14 @@ def _set_status(status: Status, tags: dict[str, str]) -> None:
         status.code = Status.STATUS_CODE_ERROR  # type: ignore[assignment]
         if error not in ("", "true") and not status.message:
             status.message = error
+
+
+def _set_dropped_counts(span: Span, tags: dict[str, str]) -> None:
+    for field in ("dropped_attributes_count", "dropped_events_count", "dropped_links_count"):
+        value = tags.get(f"otel.{field}", "")
+        if value.isdigit() and int(value) < 2**32:
+            setattr(span, field, int(value))
+            del tags[f"otel.{field}"]
 
 
 def _endpoint_attributes(endpoint: _Endpoint | None, prefix: str) -> dict[str, str | int]:
