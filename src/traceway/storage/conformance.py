@@ -32,8 +32,7 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from traceway.model import SpanBatch, SpanKind, SpanRecord, StatusCode
-from traceway.storage.api import (DependencyLink, Operation, Reader, Retention, TraceQuery,
-                                  Writer)
+from traceway.storage.api import DependencyLink, Operation, Reader, Retention, TraceQuery, Writer
 
 SECOND_NS = 1_000_000_000
 HOUR_NS = 3600 * SECOND_NS
@@ -81,7 +80,8 @@ def make_span(trace: int | bytes, span: int | bytes, *, start_ns: int, parent: i
     for n, link_attributes in enumerate(links, start=1):
         detail.links.add(trace_id=trace_id(0xABC), span_id=span_id(n),
                          attributes=key_values(link_attributes))
-    resource_message = Resource(attributes=key_values({"service.name": service, **(resource or {})}))
+    resource_attributes = {"service.name": service, **(resource or {})}
+    resource_message = Resource(attributes=key_values(resource_attributes))
     scope = InstrumentationScope(name=scope_name, version=scope_version,
                                  attributes=key_values(scope_attributes))
     return SpanRecord(
@@ -98,7 +98,7 @@ def batch_of(*records: SpanRecord) -> SpanBatch:
     return SpanBatch.from_rows(records)
 
 
-def _order_key(record: SpanRecord) -> tuple:
+def _order_key(record: SpanRecord) -> tuple[int, bytes, str, bytes]:
     return (record.start_ns, record.span_id, record.name, record.detail)
 
 
@@ -175,6 +175,11 @@ def rich_tags_span(start_ns: int) -> SpanRecord:
         scope_name="my.scope", scope_version="1.2.3", scope_attributes={"scope.key": "scope-value"})
 
 
+def skip_unless_retention(store: Any) -> None:
+    if not isinstance(store, Retention):
+        pytest.skip("backend does not implement Retention")
+
+
 class StorageConformance:
     """Mix into a ``Test*`` class that provides the ``store`` fixture."""
 
@@ -198,10 +203,10 @@ class StorageConformance:
 
     # -- write and get_trace ----------------------------------------------
 
-    def test_store_implements_writer_and_reader(self, store):
+    def test_store_implements_writer_and_reader(self, store: Any) -> None:
         assert isinstance(store, Writer) and isinstance(store, Reader)
 
-    def test_get_trace_returns_every_field_intact(self, store, t0):
+    def test_get_trace_returns_every_field_intact(self, store: Any, t0: int) -> None:
         root = make_span(0xFEDCBA9876543210FEDCBA9876543210, 0xFFFFFFFFFFFFFFFE,
                          start_ns=t0 + 123, duration_ns=987_654_321, service="frontend",
                          name="GET /checkout", kind=SpanKind.SERVER, status_code=StatusCode.OK,
@@ -223,31 +228,31 @@ class StorageConformance:
                 assert type(getattr(record, column)) is bytes, column
         assert got.parent_span_id[0] == b""
 
-    def test_get_trace_orders_by_start(self, store, t0):
+    def test_get_trace_orders_by_start(self, store: Any, t0: int) -> None:
         spans = [make_span(5, n, start_ns=t0 + (n * 7919) % 100 * SECOND_NS) for n in range(1, 40)]
         store.write(batch_of(*spans))
         assert_same_spans(store.get_trace(trace_id(5)), spans)
 
-    def test_get_trace_with_window_returns_the_trace(self, store, t0):
+    def test_get_trace_with_window_returns_the_trace(self, store: Any, t0: int) -> None:
         spans = [make_span(6, 1, start_ns=t0), make_span(6, 2, parent=1, start_ns=t0 + SECOND_NS)]
         store.write(batch_of(*spans))
         got = store.get_trace(trace_id(6), t0 - HOUR_NS, t0 + HOUR_NS)
         assert_same_spans(got, spans)
 
-    def test_unknown_trace_returns_empty_batch(self, store, t0):
+    def test_unknown_trace_returns_empty_batch(self, store: Any, t0: int) -> None:
         assert len(store.get_trace(trace_id(404))) == 0
         store.write(batch_of(make_span(1, 1, start_ns=t0)))
         empty = store.get_trace(trace_id(404), t0 - HOUR_NS, t0 + HOUR_NS)
         assert isinstance(empty, SpanBatch) and len(empty) == 0
 
-    def test_spans_of_one_trace_from_separate_writes_are_joined(self, store, t0):
+    def test_spans_of_one_trace_from_separate_writes_are_joined(self, store: Any, t0: int) -> None:
         first = make_span(7, 1, start_ns=t0 + 10)
         second = make_span(7, 2, parent=1, start_ns=t0 + 20, service="other")
         store.write(batch_of(second))
         store.write(batch_of(first))
         assert_same_spans(store.get_trace(trace_id(7)), [first, second])
 
-    def test_many_traces_keep_their_own_spans(self, store, t0):
+    def test_many_traces_keep_their_own_spans(self, store: Any, t0: int) -> None:
         expected: dict[bytes, list[SpanRecord]] = {}
         batch = SpanBatch()
         for t in range(1, 201):
@@ -262,11 +267,11 @@ class StorageConformance:
         for tid, records in expected.items():
             assert_same_spans(store.get_trace(tid), records)
 
-    def test_empty_batch_is_accepted(self, store):
+    def test_empty_batch_is_accepted(self, store: Any) -> None:
         store.write(SpanBatch())
         assert store.services() == []
 
-    def test_large_trace_is_returned_whole(self, store, t0):
+    def test_large_trace_is_returned_whole(self, store: Any, t0: int) -> None:
         spans = [make_span(9, n, parent=n - 1 if n > 1 else b"", start_ns=t0 + n * 1000,
                            service="big", name=f"step-{n % 10}", attributes={"n": n})
                  for n in range(1, 5001)]
@@ -278,15 +283,16 @@ class StorageConformance:
 
     # -- services and operations ------------------------------------------
 
-    def test_services_are_distinct_and_sorted(self, store, t0):
+    def test_services_are_distinct_and_sorted(self, store: Any, t0: int) -> None:
         assert store.services() == []
         store.write(batch_of(*(make_span(n, 1, start_ns=t0, service=name)
                                for n, name in enumerate(["beta", "alpha", "gamma", "alpha"], 1))))
         assert store.services() == ["alpha", "beta", "gamma"]
 
-    def test_operations(self, store, t0):
-        pairs = [("gamma", SpanKind.CLIENT), ("alpha", SpanKind.CLIENT), ("beta", SpanKind.INTERNAL),
-                 ("alpha", SpanKind.SERVER), ("alpha", SpanKind.SERVER)]
+    def test_operations(self, store: Any, t0: int) -> None:
+        pairs = [("gamma", SpanKind.CLIENT), ("alpha", SpanKind.CLIENT),
+                 ("beta", SpanKind.INTERNAL), ("alpha", SpanKind.SERVER),
+                 ("alpha", SpanKind.SERVER)]
         spans = [make_span(1, n, start_ns=t0 + n, service="shop", name=name, kind=kind)
                  for n, (name, kind) in enumerate(pairs, 1)]
         spans.append(make_span(2, 1, start_ns=t0, service="other", name="delta"))
@@ -314,18 +320,18 @@ class StorageConformance:
             make_span(3, 7, parent=6, start_ns=t0, service="orphan"),  # parent never stored
         ]
 
-    def test_dependencies_count_cross_service_calls(self, store, t0):
+    def test_dependencies_count_cross_service_calls(self, store: Any, t0: int) -> None:
         store.write(batch_of(*self._dependency_spans(t0)))
         assert store.dependencies(t0 - HOUR_NS, t0 + HOUR_NS) == [
             DependencyLink("backend", "db", 1), DependencyLink("frontend", "backend", 3)]
 
-    def test_dependencies_respect_the_window(self, store, t0):
+    def test_dependencies_respect_the_window(self, store: Any, t0: int) -> None:
         store.write(batch_of(*self._dependency_spans(t0)))
         assert store.dependencies(t0 + HOUR_NS, t0 + 3 * HOUR_NS) == [
             DependencyLink("frontend", "cache", 1)]
         assert store.dependencies(t0 - 3 * HOUR_NS, t0 - HOUR_NS) == []
 
-    def test_dependencies_count_duplicate_spans_once(self, store, t0):
+    def test_dependencies_count_duplicate_spans_once(self, store: Any, t0: int) -> None:
         spans = self._dependency_spans(t0)[:3]
         store.write(batch_of(*spans))
         store.write(batch_of(*spans))
@@ -334,7 +340,7 @@ class StorageConformance:
 
     # -- find_traces ----------------------------------------------------------
 
-    def test_find_by_service_returns_whole_traces(self, store, t0):
+    def test_find_by_service_returns_whole_traces(self, store: Any, t0: int) -> None:
         mixed = [make_span(1, 1, start_ns=t0, service="frontend"),
                  make_span(1, 2, parent=1, start_ns=t0 + 1, service="backend"),
                  make_span(1, 3, parent=2, start_ns=t0 + 2 * HOUR_NS, service="backend")]
@@ -344,7 +350,7 @@ class StorageConformance:
         assert sorted(found[0].rows(), key=_order_key) == mixed
         assert store.find_traces(self.around(t0, service="nobody")) == []
 
-    def test_find_by_operation(self, store, t0):
+    def test_find_by_operation(self, store: Any, t0: int) -> None:
         store.write(batch_of(make_span(1, 1, start_ns=t0, service="a", name="checkout"),
                              make_span(2, 1, start_ns=t0, service="a", name="login"),
                              make_span(3, 1, start_ns=t0, service="b", name="checkout")))
@@ -353,13 +359,13 @@ class StorageConformance:
         anywhere = store.find_traces(self.around(t0, operation="checkout"))
         assert set(trace_ids_of(anywhere)) == {trace_id(1), trace_id(3)}
 
-    def test_find_by_span_kind(self, store, t0):
+    def test_find_by_span_kind(self, store: Any, t0: int) -> None:
         store.write(batch_of(make_span(1, 1, start_ns=t0, kind=SpanKind.SERVER),
                              make_span(2, 1, start_ns=t0, kind=SpanKind.CLIENT)))
         found = store.find_traces(self.around(t0, service="svc", span_kind=SpanKind.SERVER))
         assert trace_ids_of(found) == [trace_id(1)]
 
-    def test_find_by_duration(self, store, t0):
+    def test_find_by_duration(self, store: Any, t0: int) -> None:
         for n, duration in enumerate([1_000, 4_500, 5_000, 5_500, 9_000], 1):
             store.write(batch_of(make_span(n, 1, start_ns=t0 + n, duration_ns=duration)))
 
@@ -372,7 +378,7 @@ class StorageConformance:
         assert durations(duration_min_ns=4_501, duration_max_ns=5_499) == {5_000}
         assert durations(duration_min_ns=4_500, duration_max_ns=5_500) == {4_500, 5_000, 5_500}
 
-    def test_find_by_time_window(self, store, t0):
+    def test_find_by_time_window(self, store: Any, t0: int) -> None:
         starts = {1: t0 - 1, 2: t0, 3: t0 + 5 * SECOND_NS, 4: t0 + 10 * SECOND_NS,
                   5: t0 + 10 * SECOND_NS + 1}
         store.write(batch_of(*(make_span(n, 1, start_ns=s) for n, s in starts.items())))
@@ -380,7 +386,7 @@ class StorageConformance:
                                              service="svc"))
         assert trace_ids_of(found) == [trace_id(4), trace_id(3), trace_id(2)]
 
-    def test_find_returns_newest_first_by_latest_matching_span(self, store, t0):
+    def test_find_returns_newest_first_by_latest_matching_span(self, store: Any, t0: int) -> None:
         store.write(batch_of(
             make_span(1, 1, start_ns=t0 + 10 * SECOND_NS, service="svc"),
             make_span(1, 2, start_ns=t0 + 50 * SECOND_NS, service="other"),  # does not match
@@ -390,18 +396,18 @@ class StorageConformance:
         found = store.find_traces(self.around(t0, service="svc"))
         assert trace_ids_of(found) == [trace_id(3), trace_id(2), trace_id(1)]
 
-    def test_find_respects_limit(self, store, t0):
+    def test_find_respects_limit(self, store: Any, t0: int) -> None:
         for n in range(1, 8):
             store.write(batch_of(make_span(n, 1, start_ns=t0 + n * SECOND_NS)))
         assert trace_ids_of(store.find_traces(self.around(t0, service="svc", limit=3))) == [
             trace_id(7), trace_id(6), trace_id(5)]
         assert trace_ids_of(store.find_traces(self.around(t0, limit=1))) == [trace_id(7)]
 
-    def test_find_returns_each_trace_once(self, store, t0):
+    def test_find_returns_each_trace_once(self, store: Any, t0: int) -> None:
         store.write(batch_of(*(make_span(1, n, start_ns=t0 + n) for n in range(1, 30))))
         assert trace_ids_of(store.find_traces(self.around(t0, service="svc"))) == [trace_id(1)]
 
-    def test_find_holds_all_conditions_on_one_span(self, store, t0):
+    def test_find_holds_all_conditions_on_one_span(self, store: Any, t0: int) -> None:
         store.write(batch_of(
             # service on one span, tag on another
             make_span(1, 1, start_ns=t0, service="frontend"),
@@ -420,30 +426,32 @@ class StorageConformance:
             # two tags on two spans of one service
             make_span(5, 1, start_ns=t0, service="frontend", attributes={"k": "v"}),
             make_span(5, 2, parent=1, start_ns=t0 + 1, service="frontend", attributes={"j": "w"})))
-        for conditions, expected in [
-                (dict(service="frontend", tags={"k": "v"}), [trace_id(5)]),
-                (dict(service="frontend", operation="a", duration_min_ns=5_000), []),
-                (dict(service="frontend", operation="d", span_kind=SpanKind.SERVER), []),
-                (dict(service="frontend", tags={"k": "v", "j": "w"}), [])]:
+        cases: list[tuple[dict[str, Any], list[bytes]]] = [
+            ({"service": "frontend", "tags": {"k": "v"}}, [trace_id(5)]),
+            ({"service": "frontend", "operation": "a", "duration_min_ns": 5_000}, []),
+            ({"service": "frontend", "operation": "d", "span_kind": SpanKind.SERVER}, []),
+            ({"service": "frontend", "tags": {"k": "v", "j": "w"}}, [])]
+        for conditions, expected in cases:
             found = store.find_traces(self.around(t0, **conditions))
             assert trace_ids_of(found) == expected, conditions
 
     @pytest.mark.parametrize("tags, matches", [(tags, matches) for _, tags, matches in TAG_CASES],
                              ids=[case_id for case_id, _, _ in TAG_CASES])
-    def test_find_by_tag(self, store, t0, tags, matches):
+    def test_find_by_tag(self, store: Any, t0: int, tags: dict[str, str],
+                        matches: bool) -> None:
         store.write(batch_of(rich_tags_span(t0),
                              make_span(2, 1, start_ns=t0 + 1, service="tagged", name="plain")))
         found = store.find_traces(self.around(t0, service="tagged", tags=tags))
         assert trace_ids_of(found) == ([trace_id(1)] if matches else [])
 
-    def test_find_by_tag_without_service(self, store, t0):
+    def test_find_by_tag_without_service(self, store: Any, t0: int) -> None:
         store.write(batch_of(rich_tags_span(t0), make_span(2, 1, start_ns=t0, service="plain")))
         found = store.find_traces(self.around(t0, tags={"retries": "123"}))
         assert trace_ids_of(found) == [trace_id(1)]
 
     # -- duplicates and concurrency ---------------------------------------
 
-    def test_identical_spans_written_twice_are_returned_once(self, store, t0):
+    def test_identical_spans_written_twice_are_returned_once(self, store: Any, t0: int) -> None:
         spans = [make_span(1, 1, start_ns=t0, attributes={"k": "v"}),
                  make_span(1, 2, parent=1, start_ns=t0 + 1, name="child")]
         store.write(batch_of(*spans))
@@ -456,17 +464,17 @@ class StorageConformance:
         assert store.operations("svc") == [Operation("child", SpanKind.INTERNAL),
                                            Operation("op", SpanKind.INTERNAL)]
 
-    def test_spans_differing_only_in_content_are_both_kept(self, store, t0):
+    def test_spans_differing_only_in_content_are_both_kept(self, store: Any, t0: int) -> None:
         first = make_span(1, 1, start_ns=t0, attributes={"attempt": 1})
         second = make_span(1, 1, start_ns=t0, attributes={"attempt": 2})
         store.write(batch_of(first))
         store.write(batch_of(second))
         assert_same_spans(store.get_trace(trace_id(1)), [first, second])
 
-    def test_concurrent_writes_and_reads(self, store, t0):
+    def test_concurrent_writes_and_reads(self, store: Any, t0: int) -> None:
         threads_n, batches_n, spans_n = 8, 20, 25
         start = threading.Barrier(threads_n + 1)
-        errors: list[BaseException] = []
+        errors: list[Exception] = []
         writing = threading.Event()
         writing.set()
 
@@ -479,7 +487,7 @@ class StorageConformance:
                         *(make_span(tid, s, start_ns=t0 + s, service=f"writer-{w}")
                           for s in range(1, spans_n + 1)),
                         make_span(1, w * batches_n + b + 1, start_ns=t0 + b, service="shared")))
-            except BaseException as exc:  # surfaced by the assertion below
+            except Exception as exc:  # surfaced by the assertion below
                 errors.append(exc)
 
         def reader() -> None:
@@ -489,7 +497,7 @@ class StorageConformance:
                     store.find_traces(self.around(t0, service="shared", limit=5))
                     store.get_trace(trace_id(1))
                     store.services()
-            except BaseException as exc:
+            except Exception as exc:
                 errors.append(exc)
 
         workers = [threading.Thread(target=writer, args=(w,)) for w in range(threads_n)]
@@ -509,12 +517,12 @@ class StorageConformance:
 
     # -- optional: retention and persistence --------------------------------
 
-    def test_retention_deletes_spans_started_before(self, store, t0):
-        if not isinstance(store, Retention):
-            pytest.skip("backend does not implement Retention")
+    def test_retention_deletes_spans_started_before(self, store: Any, t0: int) -> None:
+        skip_unless_retention(store)
         old = make_span(1, 1, start_ns=t0 - 1, service="old")
         kept = make_span(2, 1, start_ns=t0, service="kept")
-        partial = [make_span(3, 1, start_ns=t0 - SECOND_NS), make_span(3, 2, parent=1, start_ns=t0 + 1)]
+        partial = [make_span(3, 1, start_ns=t0 - SECOND_NS),
+                   make_span(3, 2, parent=1, start_ns=t0 + 1)]
         store.write(batch_of(old, kept, *partial))
         assert store.delete_before(t0) == 2
         assert len(store.get_trace(trace_id(1))) == 0
@@ -523,9 +531,8 @@ class StorageConformance:
         assert store.find_traces(self.around(t0, service="old")) == []
         assert store.delete_before(t0) == 0
 
-    def test_retention_forgets_services_with_no_spans_left(self, store, t0):
-        if not isinstance(store, Retention):
-            pytest.skip("backend does not implement Retention")
+    def test_retention_forgets_services_with_no_spans_left(self, store: Any, t0: int) -> None:
+        skip_unless_retention(store)
         store.write(batch_of(make_span(1, 1, start_ns=t0 - 1, service="old", name="gone"),
                              make_span(2, 1, start_ns=t0, service="kept", name="stays"),
                              make_span(3, 1, start_ns=t0 - 1, service="kept", name="gone")))
@@ -534,7 +541,8 @@ class StorageConformance:
         assert store.operations("old") == []
         assert store.operations("kept") == [Operation("stays", SpanKind.INTERNAL)]
 
-    def test_data_survives_reopen(self, store, reopen, t0):
+    def test_data_survives_reopen(self, store: Any, reopen: Callable[[Any], Any] | None,
+                                 t0: int) -> None:
         if reopen is None:
             pytest.skip("backend is not durable (no `reopen` fixture)")
         spans = [rich_tags_span(t0), make_span(1, 2, parent=1, start_ns=t0 + 7, service="child")]

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -83,7 +84,8 @@ def load_corpus(directory: Path) -> Corpus:
     """
     documents = {path.stem: json.loads(path.read_bytes())
                  for path in sorted((directory / "traces").glob("*.json"))}
-    newest = max(int(v) for doc in documents.values() for k, v in _times(doc) if k == "startTimeUnixNano")
+    newest = max(int(value) for document in documents.values()
+                 for key, value in _times(document) if key == "startTimeUnixNano")
     anchor = (time.time_ns() // _SECOND_NS - 3600) * _SECOND_NS
     shift = (anchor - newest) // _SECOND_NS * _SECOND_NS
     traces = {}
@@ -97,7 +99,7 @@ def load_corpus(directory: Path) -> Corpus:
     return Corpus(traces, cases)
 
 
-def _times(node: Any):
+def _times(node: Any) -> Iterator[tuple[str, Any]]:
     if isinstance(node, dict):
         for key, value in node.items():
             if key in _TIME_KEYS:
@@ -121,7 +123,7 @@ def _shift_times(node: Any, shift: int) -> None:
             _shift_times(item, shift)
 
 
-def _case(raw: dict, shift: int) -> CorpusCase:
+def _case(raw: dict[str, Any], shift: int) -> CorpusCase:
     q = raw["Query"]
     query = TraceQuery(
         start_min_ns=_rfc3339_ns(q["StartTimeMin"]) + shift,
@@ -187,7 +189,7 @@ class JaegerCorpusConformance:
         captions = read_captions(directory)
         metafunc.parametrize("corpus_case", range(len(captions)), ids=map(case_id, captions))
 
-    def test_jaeger_search_case(self, store, corpus_case: int) -> None:
+    def test_jaeger_search_case(self, store: Any, corpus_case: int) -> None:
         corpus = self._write_corpus(store)
         case = corpus.cases[corpus_case]
         found = store.find_traces(case.query)
@@ -197,7 +199,7 @@ class JaegerCorpusConformance:
             expected = corpus.traces[corpus.fixture_of(batch.trace_id[0])]
             assert set(batch.rows()) == set(expected.rows()), "a returned trace is not whole"
 
-    def test_wildcard_looking_values_match_literally(self, store) -> None:
+    def test_wildcard_looking_values_match_literally(self, store: Any) -> None:
         """The corpus's wildcard/regex fixtures, searched with Traceway's literal semantics."""
         corpus = self._write_corpus(store)
         window = corpus.cases[0].query  # every 2017-01-26 afternoon span is inside it

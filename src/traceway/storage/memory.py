@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from typing import Iterable
+from collections.abc import Iterable
 
 from traceway.model import SpanBatch, SpanRecord
 from traceway.storage.api import DependencyLink, Operation, StorageError, TraceQuery
