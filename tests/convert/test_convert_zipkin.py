@@ -207,3 +207,19 @@ def test_malformed_proto_raises() -> None:
 def test_empty_list() -> None:
     assert len(spans_from_zipkin_json(b"[]").batch) == 0
     assert len(spans_from_zipkin_proto(b"").batch) == 0
+
+
+def test_times_beyond_int64_nanoseconds_are_rejected() -> None:
+    base = {"traceId": "463ac35c9f6413ad", "id": "0000000000000e01", "timestamp": 1}
+    body = json.dumps([
+        {**base, "duration": 2**63 // 1000},
+        {**base, "timestamp": 2**64},
+        {**base, "annotations": [{"timestamp": 2**62, "value": "late"}]},
+        {**base, "timestamp": "NaN"},
+        {**base, "name": "kept"},
+    ]).encode()
+    decoded = spans_from_zipkin_json(body)
+    assert (decoded.rejected, decoded.batch.name) == (4, ["kept"])
+    message = ListOfSpansProto()
+    message.spans.add(trace_id=b"\x01" * 8, id=b"\x01" * 8, timestamp=2**64 - 1)
+    assert spans_from_zipkin_proto(message.SerializeToString()).rejected == 1

@@ -62,6 +62,7 @@ _STATUS_CODES = {"OK": Status.STATUS_CODE_OK, "ERROR": Status.STATUS_CODE_ERROR,
 _SCOPE_NAME_TAGS = ("otel.scope.name", "otel.library.name")
 _SCOPE_VERSION_TAGS = ("otel.scope.version", "otel.library.version")
 _MAX_REASONS = 3
+_MAX_MICROS = 2**63 // 1000
 
 
 class _SpanError(ValueError):
@@ -122,7 +123,7 @@ def _convert(items: Iterable[Any], parse) -> DecodedSpans:
     for item in items:
         try:
             zspan = parse(item)
-            _check_not_zero(zspan)
+            _check_span(zspan)
         except _SpanError as exc:
             rejected += 1
             if len(reasons) < _MAX_REASONS:
@@ -151,12 +152,16 @@ def _convert(items: Iterable[Any], parse) -> DecodedSpans:
     return decoded
 
 
-def _check_not_zero(zspan: _ZipkinSpan) -> None:
-    # spans_from_otlp would reject these too, but with OTLP's words for the fields.
+def _check_span(zspan: _ZipkinSpan) -> None:
+    # spans_from_otlp would reject zero ids too, but with OTLP's words for the fields.
     if not any(zspan.trace_id):
         raise _SpanError("trace id must not be all zeros")
     if not any(zspan.span_id):
         raise _SpanError("span id must not be all zeros")
+    # Times are int64 nanoseconds downstream.
+    latest = max([zspan.timestamp_us + zspan.duration_us, *(t for t, _ in zspan.annotations)])
+    if latest >= _MAX_MICROS:
+        raise _SpanError(f"times must be before the year 2262, got {latest} µs")
 
 
 def _pop_scope(tags: dict[str, str]) -> tuple[str, str]:
