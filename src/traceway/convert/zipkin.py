@@ -42,7 +42,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
@@ -114,7 +114,7 @@ def spans_from_zipkin_proto(body: bytes) -> DecodedSpans:
     return _convert(message.spans, _span_from_proto)
 
 
-def _convert(items: Iterable[Any], parse) -> DecodedSpans:
+def _convert(items: Iterable[Any], parse: Callable[[Any], _ZipkinSpan]) -> DecodedSpans:
     request = ExportTraceServiceRequest()
     resources: dict[str, ResourceSpans] = {}
     scopes: dict[tuple[str, str, str], ScopeSpans] = {}
@@ -358,7 +358,9 @@ def _zipkin_file() -> descriptor_pb2.FileDescriptorProto:
     file = descriptor_pb2.FileDescriptorProto(
         name="traceway/zipkin.proto", package="zipkin.proto3", syntax="proto3")
 
-    def message(name: str, fields: list[tuple], parent=None):
+    def message(name: str, fields: list[tuple[str, int, int, int, str]],
+                parent: descriptor_pb2.DescriptorProto | None = None,
+                ) -> descriptor_pb2.DescriptorProto:
         msg = (parent.nested_type if parent else file.message_type).add(name=name)
         for fname, number, ftype, label, type_name in fields:
             added = msg.field.add(name=fname, number=number, type=ftype, label=label)
