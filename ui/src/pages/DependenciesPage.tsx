@@ -92,6 +92,9 @@ function Graph({ deps, lookback }: { deps: Dependency[]; lookback: string }) {
       ],
     });
     let cy = draw();
+    // What the graph holds, for tests and tools that cannot read a canvas.
+    el.current!.dataset.nodes = cy.nodes().map((n) => n.id()).sort().join(",");
+    el.current!.dataset.edges = cy.edges().map((e) => e.id()).sort().join(",");
     const wire = () => cy.on("tap", "node", (e) => navigate(`/search?service=${encodeURIComponent(e.target.id())}&lookback=${lookback}`));
     wire();
     const redraw = () => { cy.destroy(); cy = draw(); wire(); };

@@ -1,0 +1,190 @@
+"""What a user sees in the web UI, against a real server fed over OTLP/HTTP."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from conftest import wait_for_trace
+from traceway.testing import ServerProcess
+from ui_traces import big_trace, checkout_trace, new_trace_id, send_otlp
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="session")
+def checkout(ui_server: ServerProcess) -> dict[str, str]:
+    """Two checkout traces; the payments span of the first links to the second."""
+    ids = {"linked": new_trace_id(), "main": new_trace_id()}
+    send_otlp(ui_server.otlp_http_port, checkout_trace(ids["linked"]))
+    send_otlp(ui_server.otlp_http_port, checkout_trace(ids["main"], linked_trace_id=ids["linked"]))
+    for trace_id in ids.values():
+        wait_for_trace(ui_server, trace_id, 4)
+    return ids
+
+
+def rows(page: Page):  # type: ignore[no-untyped-def]
+    return page.locator("[data-testid=waterfall] [role=treeitem]")
+
+
+def test_search_by_service_finds_the_trace_and_opens_it(page: Page, checkout: dict[str, str]) -> None:
+    page.goto("/")
+    expect(page).to_have_url("/search")
+    page.select_option("select[name=service]", "frontend")
+    page.get_by_role("button", name="Find traces").click()
+    result = page.locator(f"[data-trace-id='{checkout['main']}']")
+    expect(result).to_contain_text("frontend: GET /checkout")
+    expect(result).to_contain_text("4 spans")
+    expect(result).to_contain_text("1 error")
+    expect(result).to_contain_text("payments (1)")
+    expect(page).to_have_url("/search?service=frontend&lookback=1h&limit=20")
+    expect(page.get_by_test_id("scatter").locator("canvas").first).to_be_visible()
+
+    result.click()
+    expect(page).to_have_url(f"/trace/{checkout['main']}")
+    expect(page.get_by_test_id("trace-name")).to_have_text("frontend: GET /checkout")
+    page.go_back()
+    expect(page.locator(f"[data-trace-id='{checkout['main']}']")).to_be_visible()
+    page.reload()
+    expect(page.locator("select[name=service]")).to_have_value("frontend")
+    expect(page.locator(f"[data-trace-id='{checkout['main']}']")).to_be_visible()
+
+
+def test_search_by_tag(page: Page, checkout: dict[str, str]) -> None:
+    page.goto("/search")
+    page.select_option("select[name=service]", "payments")
+    page.fill("input[name=tags]", "payment.provider=acme-pay http.status_code=500")
+    page.get_by_role("button", name="Find traces").click()
+    expect(page.locator(f"[data-trace-id='{checkout['main']}']")).to_be_visible()
+    expect(page.locator(f"[data-trace-id='{checkout['linked']}']")).to_be_visible()
+
+    page.fill("input[name=tags]", "payment.provider=nobody")
+    page.get_by_role("button", name="Find traces").click()
+    empty = page.get_by_test_id("no-results")
+    expect(empty).to_contain_text("No traces found")
+    expect(empty).to_contain_text("Remove or loosen the tags")
+
+
+def test_trace_page_shows_spans_errors_and_details(page: Page, checkout: dict[str, str]) -> None:
+    page.goto(f"/trace/{checkout['main']}")
+    expect(rows(page)).to_have_count(4)
+    expect(page.get_by_test_id("span-count")).to_have_text("4")
+    expect(page.get_by_test_id("error-count")).to_have_text("1")
+    error_row = rows(page).filter(has_text="charge card")
+    expect(error_row).to_have_class("wf-row error")
+    expect(error_row.get_by_label("error")).to_be_visible()
+
+    error_row.click()
+    details = page.get_by_test_id("span-details")
+    expect(details.get_by_test_id("span-status")).to_have_text("ERROR: card declined by issuer")
+    expect(details.get_by_test_id("span-attributes")).to_contain_text("payment.provider")
+    expect(details.get_by_test_id("span-attributes")).to_contain_text("acme-pay")
+    expect(details.get_by_test_id("span-events")).to_contain_text("card declined")
+    expect(details.get_by_test_id("span-events")).to_contain_text("insufficient_funds")
+    expect(details.get_by_test_id("span-events")).to_contain_text("+95ms")
+    expect(details.get_by_test_id("span-resource")).to_contain_text("payments-host-1")
+
+    # The selection is part of the URL, so a reload keeps it.
+    page.reload()
+    expect(page.get_by_test_id("span-details")).to_contain_text("charge card")
+
+    # The link to the other trace is clickable because that trace is stored.
+    page.get_by_test_id("span-details").get_by_test_id("trace-link").click()
+    expect(page).to_have_url(f"/trace/{checkout['linked']}?span=00000000000000aa")
+    expect(page.get_by_test_id("trace-name")).to_have_text("frontend: GET /checkout")
+
+
+def test_find_in_trace_and_keyboard(page: Page, checkout: dict[str, str]) -> None:
+    page.goto(f"/trace/{checkout['main']}")
+    find = page.get_by_label("Find in trace")
+    find.fill("payments")
+    expect(page.get_by_test_id("match-count")).to_have_text("1 match")
+    expect(rows(page).filter(has_text="charge card")).to_have_class("wf-row error match")
+    find.fill("http.status_code=500")
+    expect(page.get_by_test_id("match-count")).to_have_text("2 matches")
+    expect(page.locator("[role=treeitem].match")).to_have_count(2)
+    find.fill("")
+
+    rows(page).first.click()
+    waterfall = page.get_by_test_id("waterfall")
+    waterfall.press("ArrowLeft")  # collapse the root
+    expect(rows(page)).to_have_count(1)
+    expect(rows(page).first.get_by_label("errors inside")).to_be_visible()
+    waterfall.press("ArrowRight")
+    expect(rows(page)).to_have_count(4)
+    waterfall.press("ArrowDown")
+    expect(page.get_by_test_id("span-details")).to_contain_text("PlaceOrder")
+
+
+def test_service_map_shows_the_calls(page: Page, checkout: dict[str, str]) -> None:
+    page.goto("/dependencies")
+    graph = page.get_by_test_id("service-graph")
+    expect(graph).to_have_attribute("data-nodes", "checkout,frontend,inventory,payments")
+    expect(graph).to_have_attribute("data-edges", "checkout->inventory,checkout->payments,frontend->checkout")
+    edge = page.locator("[data-edge='frontend->checkout']")
+    expect(edge).to_contain_text("2")
+    edge.get_by_role("link", name="checkout").click()
+    expect(page).to_have_url("/search?service=checkout&lookback=24h")
+    expect(page.locator(f"[data-trace-id='{checkout['main']}']")).to_be_visible()
+
+
+@pytest.mark.parametrize("fmt", ["jaeger", "otlp"])
+def test_open_a_file(page: Page, tmp_path: Path, fmt: str) -> None:
+    trace_id = new_trace_id()
+    otlp = checkout_trace(trace_id, root_service="uploader")
+    if fmt == "otlp":
+        body = otlp
+    else:
+        # A Jaeger export made by the UI's own converter round-trips through the download.
+        body = None
+    path = tmp_path / f"trace.{fmt}.json"
+    path.write_text(json.dumps(body or otlp))
+    page.goto("/open")
+    page.get_by_test_id("file-input").set_input_files(str(path))
+    expect(page).to_have_url(f"/trace/{trace_id}?source=file")
+    expect(page.get_by_test_id("trace-name")).to_have_text("uploader: GET /checkout")
+    expect(rows(page)).to_have_count(4)
+
+    if fmt == "jaeger":
+        with page.expect_download() as dl:
+            page.get_by_role("button", name="Jaeger JSON").click()
+        jaeger = tmp_path / "download.json"
+        dl.value.save_as(jaeger)
+        assert json.loads(jaeger.read_text())["data"][0]["traceID"] == trace_id
+        page.goto("/open")
+        page.get_by_test_id("file-input").set_input_files(str(jaeger))
+        expect(page.get_by_test_id("trace-name")).to_have_text("uploader: GET /checkout")
+        expect(rows(page)).to_have_count(4)
+
+
+def test_a_10k_span_trace_renders_and_scrolls(page: Page, ui_server: ServerProcess) -> None:
+    trace_id = new_trace_id()
+    send_otlp(ui_server.otlp_http_port, big_trace(trace_id, 10_000))
+    wait_for_trace(ui_server, trace_id, 10_000)
+    page.goto(f"/trace/{trace_id}")
+    expect(page.locator("body")).to_have_attribute("data-trace-ready", trace_id, timeout=30_000)
+    expect(page.get_by_test_id("span-count")).to_have_text("10,000")
+    assert rows(page).count() < 200  # virtualised: only the rows in view are in the page
+
+    page.get_by_label("Find in trace").fill("span.index=9999")
+    expect(page.get_by_test_id("match-count")).to_have_text("1 match")
+    page.get_by_label("Find in trace").press("Enter")
+    last = page.locator("[role=treeitem].match")
+    expect(last).to_be_in_viewport()
+    expect(page.get_by_test_id("span-details")).to_contain_text("op-49")
+
+
+def test_dark_mode_follows_the_system_and_the_toggle(page: Page) -> None:
+    page.emulate_media(color_scheme="dark")
+    page.goto("/search")
+    bg = "getComputedStyle(document.body).backgroundColor"
+    dark = page.evaluate(bg)
+    page.get_by_role("button", name="◐ Auto").click()  # -> dark
+    page.get_by_role("button", name="● Dark").click()  # -> light
+    expect(page.locator("html")).to_have_attribute("data-theme", "light")
+    assert page.evaluate(bg) != dark
+    page.reload()
+    expect(page.locator("html")).to_have_attribute("data-theme", "light")
