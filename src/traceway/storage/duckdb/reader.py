@@ -174,10 +174,13 @@ class DuckDBReader:
         cur = self._cursor()
         try:
             rows = cur.execute("""
-                SELECT p.service, c.service, count(*) FROM spans c JOIN spans p
+                WITH c AS (SELECT DISTINCT trace_hi, trace_lo, span_id, parent_id, service
+                           FROM spans WHERE start_ns BETWEEN ? AND ? AND parent_id <> 0),
+                     p AS (SELECT DISTINCT trace_hi, trace_lo, span_id, service
+                           FROM spans WHERE start_ns BETWEEN ? AND ?)
+                SELECT p.service, c.service, count(*) FROM c JOIN p
                   ON c.trace_hi = p.trace_hi AND c.trace_lo = p.trace_lo AND c.parent_id = p.span_id
-                WHERE c.start_ns BETWEEN ? AND ? AND c.parent_id <> 0
-                  AND p.start_ns BETWEEN ? AND ? AND p.service <> c.service
+                WHERE p.service <> c.service
                 GROUP BY ALL ORDER BY 1, 2""",
                 [start_min_ns, start_max_ns, start_min_ns - _PARENT_MARGIN_NS,
                  start_max_ns]).fetchall()

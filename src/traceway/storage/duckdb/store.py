@@ -114,11 +114,21 @@ class DuckDBStore(DuckDBReader):
 
     # -- Retention ----------------------------------------------------------
     def delete_before(self, start_ns: int) -> int:
-        with self._write_lock:
-            con = self._write_con
+        # Its own connection, outside the write lock: DuckDB lets these deletes
+        # commit alongside the writer's appends, so ingest is not blocked.
+        con = self._con.cursor()
+        try:
             (deleted,) = con.execute("DELETE FROM spans WHERE start_ns < ?", [start_ns]).fetchone()
-            con.execute("DELETE FROM trace_index WHERE end_ns < ?", [start_ns])
+            if deleted:
+                con.execute("DELETE FROM trace_index WHERE end_ns < ?", [start_ns])
+                con.execute("""DELETE FROM operations WHERE (service, name, kind) NOT IN
+                               (SELECT DISTINCT service, name, kind FROM spans)""")
+                with self._write_lock:
+                    self._known_operations = set(con.execute(
+                        "SELECT service, name, kind FROM operations").fetchall())
             return int(deleted)
+        finally:
+            con.close()
 
     def size_bytes(self) -> int:
         total = 0
