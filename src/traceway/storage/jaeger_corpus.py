@@ -175,7 +175,7 @@ class JaegerCorpusConformance:
             pytest.skip(f"Jaeger search corpus not found at {directory}")
         corpus = load_corpus(directory)
         for batch in corpus.traces.values():
-            store.write(batch)
+            store.write(SpanBatch.concat([batch]))  # a copy: the cached corpus stays pristine
         return corpus
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
