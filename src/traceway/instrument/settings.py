@@ -1,0 +1,138 @@
+"""Resolve ``configure()`` arguments against the standard ``OTEL_*`` environment variables.
+
+Precedence, one rule everywhere: an explicit argument wins, then the
+environment variable, then the built-in default.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import sys
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    ParentBased,
+    Sampler,
+    TraceIdRatioBased,
+)
+
+_TRUE = ("true", "1", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything ``configure`` decided, kept on the handle for inspection."""
+
+    service_name: str
+    protocol: str
+    endpoint: str | None
+    headers: dict[str, str] = field(default_factory=dict)
+    compression: str | None = None
+    timeout_s: float = 10.0
+    sdk_disabled: bool = False
+
+
+def env_flag(name: str, env: Mapping[str, str]) -> bool:
+    return env.get(name, "").strip().lower() in _TRUE
+
+
+def parse_key_values(raw: str) -> dict[str, str]:
+    """``k1=v1,k2=v2`` with percent-encoded values (OTEL_RESOURCE_ATTRIBUTES, OTEL_EXPORTER_OTLP_HEADERS)."""
+    out = {}
+    for item in raw.split(","):
+        key, sep, value = item.partition("=")
+        if sep and key.strip():
+            out[urllib.parse.unquote(key.strip())] = urllib.parse.unquote(value.strip())
+    return out
+
+
+def resolve_settings(
+    service_name: str | None,
+    endpoint: str | None,
+    protocol: str | None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    env = os.environ if env is None else env
+    resource_env = parse_key_values(env.get("OTEL_RESOURCE_ATTRIBUTES", ""))
+    name = service_name or env.get("OTEL_SERVICE_NAME") or resource_env.get("service.name") or "unknown_service"
+    proto = protocol or env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf"
+    # A signal-specific endpoint is used as-is; the generic one gets /v1/traces
+    # appended for HTTP, which the exporter does for any URL without a path.
+    url = endpoint or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    headers = parse_key_values(env.get("OTEL_EXPORTER_OTLP_HEADERS", ""))
+    headers.update(parse_key_values(env.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "")))
+    compression = env.get("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION") or env.get("OTEL_EXPORTER_OTLP_COMPRESSION") or None
+    timeout_ms = env.get("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT") or env.get("OTEL_EXPORTER_OTLP_TIMEOUT")
+    return Settings(
+        service_name=name,
+        protocol=proto,
+        endpoint=url,
+        headers=headers,
+        compression=None if compression == "none" else compression,
+        timeout_s=float(timeout_ms) / 1000 if timeout_ms else 10.0,
+        sdk_disabled=env_flag("OTEL_SDK_DISABLED", env),
+    )
+
+
+def resolve_sampler(sampler: Sampler | float | None, env: Mapping[str, str] | None = None) -> Sampler:
+    """``ParentBased(TraceIdRatioBased(ratio))`` by default; ``OTEL_TRACES_SAMPLER[_ARG]`` when no argument."""
+    env = os.environ if env is None else env
+    if isinstance(sampler, Sampler):
+        return sampler
+    if sampler is not None:
+        return ParentBased(TraceIdRatioBased(float(sampler)))
+    name = env.get("OTEL_TRACES_SAMPLER", "parentbased_traceidratio").strip().lower()
+    try:
+        ratio = float(env.get("OTEL_TRACES_SAMPLER_ARG", "1.0"))
+    except ValueError:
+        ratio = 1.0
+    choices: dict[str, Sampler] = {
+        "always_on": ALWAYS_ON,
+        "always_off": ALWAYS_OFF,
+        "traceidratio": TraceIdRatioBased(ratio),
+        "parentbased_always_on": ParentBased(ALWAYS_ON),
+        "parentbased_always_off": ParentBased(ALWAYS_OFF),
+        "parentbased_traceidratio": ParentBased(TraceIdRatioBased(ratio)),
+    }
+    return choices.get(name, choices["parentbased_traceidratio"])
+
+
+def resource_attributes(
+    service_name: str,
+    extra: Mapping[str, Any] | None,
+    env: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """service, deployment, host and process attributes; ``extra`` beats ``OTEL_RESOURCE_ATTRIBUTES`` beats detection."""
+    env = os.environ if env is None else env
+    attributes: dict[str, Any] = {
+        "service.version": "unknown",
+        "deployment.environment": "unknown",
+        "host.name": socket.gethostname(),
+        "host.arch": platform.machine(),
+        "os.type": platform.system().lower(),
+        "process.pid": os.getpid(),
+        "process.executable.name": os.path.basename(sys.executable),
+        "process.command": sys.argv[0] if sys.argv else "",
+        "process.runtime.name": sys.implementation.name,
+        "process.runtime.version": platform.python_version(),
+        "telemetry.sdk.language": "python",
+        "telemetry.sdk.name": "opentelemetry",
+        "telemetry.distro.name": "traceway-instrument",
+    }
+    try:
+        from importlib.metadata import version
+
+        attributes["telemetry.sdk.version"] = version("opentelemetry-sdk")
+    except Exception:
+        pass
+    attributes.update(parse_key_values(env.get("OTEL_RESOURCE_ATTRIBUTES", "")))
+    attributes.update(extra or {})
+    attributes["service.name"] = service_name
+    return attributes
