@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -223,3 +225,36 @@ def test_times_beyond_int64_nanoseconds_are_rejected() -> None:
     message = ListOfSpansProto()
     message.spans.add(trace_id=b"\x01" * 8, id=b"\x01" * 8, timestamp=2**64 - 1)
     assert spans_from_zipkin_proto(message.SerializeToString()).rejected == 1
+
+
+_WEIRD = [None, 5, -1, 2**70, 1.5, "x", "", [], {}, [1], {"a": 1}, True, "NaN", "0" * 40]
+
+
+def _replace_random_value(document: Any, rng: random.Random) -> Any:
+    document = copy.deepcopy(document)
+    slots: list[tuple[Any, Any]] = []
+
+    def walk(node: Any) -> None:
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, child in items:
+            slots.append((node, key))
+            if isinstance(child, (dict, list)):
+                walk(child)
+
+    walk(document)
+    container, key = rng.choice(slots)
+    container[key] = rng.choice(_WEIRD)
+    return document
+
+
+@pytest.mark.parametrize("path", zipkin_inputs(), ids=lambda p: p.stem)
+def test_garbage_values_reject_spans_but_never_crash(path: Path) -> None:
+    rng = random.Random(path.stem)
+    document = json.loads(path.read_bytes())
+    for _ in range(300):
+        body = json.dumps(_replace_random_value(document, rng)).encode()
+        try:
+            decoded = spans_from_zipkin_json(body)
+        except InvalidPayloadError:
+            continue
+        assert len(decoded.batch) + decoded.rejected <= len(document)

@@ -310,7 +310,7 @@ def _json_endpoint(value: Any) -> _Endpoint | None:
         service_name=service if isinstance(service, str) else "",
         ipv4=_ip_text(value.get("ipv4"), 4),
         ipv6=_ip_text(value.get("ipv6"), 6),
-        port=port if isinstance(port, int) and not isinstance(port, bool) else 0,
+        port=port if type(port) is int and 0 < port < 65536 else 0,
     )
 
 
