@@ -1,0 +1,48 @@
+"""Receivers answer 429 + Retry-After (HTTP) when the write queue is full."""
+
+from __future__ import annotations
+
+import threading
+
+from starlette.testclient import TestClient
+
+from traceway.collector.ingest import Ingest
+from traceway.collector.otlp_http import otlp_http_app
+from traceway.collector.zipkin_http import zipkin_http_app
+from traceway.convert.otlp import spans_from_otlp_proto
+from traceway.pipeline.batcher import WriteQueue
+from traceway.sample import sample_request
+from traceway.storage.memory import MemoryStore
+from traceway.telemetry import Telemetry
+
+
+class StuckStore(MemoryStore):
+    def __init__(self):
+        super().__init__()
+        self.gate = threading.Event()
+
+    def write(self, batch):
+        self.gate.wait(10)
+        super().write(batch)
+
+
+def test_full_queue_answers_429_with_retry_after_and_counts_the_drop():
+    store, telemetry = StuckStore(), Telemetry()
+    queue = WriteQueue(store, telemetry, max_bytes=1)
+    ingest = Ingest(queue, telemetry)
+    body = sample_request(2, seed=1).SerializeToString()
+    queue.submit(spans_from_otlp_proto(body).batch)  # fills the queue: the store is stuck
+    with TestClient(otlp_http_app(ingest)) as client:
+        answer = client.post("/v1/traces", content=body,
+                             headers={"Content-Type": "application/x-protobuf"})
+    assert answer.status_code == 429
+    assert int(answer.headers["Retry-After"]) > 0
+    with TestClient(zipkin_http_app(ingest)) as client:
+        answer = client.post("/api/v2/spans", json=[{
+            "traceId": "00000000000000a1", "id": "00000000000000b2", "name": "x",
+            "timestamp": 1, "duration": 1, "localEndpoint": {"serviceName": "z"}}])
+    assert answer.status_code == 429
+    metrics = telemetry.render().decode()
+    assert 'traceway_spans_dropped_total{protocol="otlp_http_protobuf",reason="queue_full"}' in metrics
+    store.gate.set()
+    queue.close()
