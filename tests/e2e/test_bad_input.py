@@ -180,3 +180,12 @@ def test_unknown_trace_is_404(server):
     answer = httpx.get(server.ui_url + "/api/traces/" + "ab" * 16)
     assert answer.status_code == 404
     assert answer.json()["errors"][0]["msg"] == "trace not found"
+
+
+def test_span_times_beyond_int64_are_rejected_not_crashing(server):
+    document = _otlp_json("6b" * 16)
+    document["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["endTimeUnixNano"] = \
+        "18446744073709551615"
+    answer = httpx.post(server.otlp_http_url + "/v1/traces", json=document)
+    assert answer.status_code == 200
+    assert answer.json()["partialSuccess"]["rejectedSpans"] in (1, "1")

@@ -24,6 +24,7 @@ from traceway.model import SpanBatch, SpanRecord
 UNKNOWN_SERVICE = "unknown_service"
 _ZERO_TRACE_ID = bytes(16)
 _ZERO_SPAN_ID = bytes(8)
+_MAX_TIME_NS = 2**63 - 1
 # Fields kept as SpanBatch columns; the rest of the span is the ``detail``.
 _COLUMN_FIELDS = ("trace_id", "span_id", "parent_span_id", "name", "kind",
                   "start_time_unix_nano", "end_time_unix_nano", "status")
@@ -90,7 +91,9 @@ def spans_from_otlp(request: ExportTraceServiceRequest | TracesData) -> DecodedS
                 trace_id = span.trace_id
                 span_id = span.span_id
                 parent = span.parent_span_id
-                problem = _id_problem(trace_id, span_id, parent)
+                start = span.start_time_unix_nano
+                end = span.end_time_unix_nano
+                problem = _id_problem(trace_id, span_id, parent) or _time_problem(start, end)
                 if problem:
                     rejected += 1
                     if len(reasons) < 3:
@@ -102,9 +105,8 @@ def spans_from_otlp(request: ExportTraceServiceRequest | TracesData) -> DecodedS
                 services.append(service)
                 names.append(span.name)
                 kinds.append(span.kind)
-                start = span.start_time_unix_nano
                 starts.append(start)
-                durations.append(max(0, span.end_time_unix_nano - start))
+                durations.append(max(0, end - start))
                 status = span.status
                 status_codes.append(status.code)
                 status_messages.append(status.message)
@@ -117,6 +119,12 @@ def spans_from_otlp(request: ExportTraceServiceRequest | TracesData) -> DecodedS
     if rejected:
         message = f"{rejected} span(s) rejected: " + "; ".join(reasons)
     return DecodedSpans(batch, rejected, message)
+
+
+def _time_problem(start_ns: int, end_ns: int) -> str:
+    if start_ns > _MAX_TIME_NS or end_ns > _MAX_TIME_NS:
+        return f"times must fit in a signed 64-bit count of nanoseconds, got {start_ns}..{end_ns}"
+    return ""
 
 
 def _id_problem(trace_id: bytes, span_id: bytes, parent: bytes) -> str:
@@ -183,19 +191,17 @@ def otlp_to_json(message: TracesData | ExportTraceServiceRequest) -> dict:
 _ID_KEYS = ("traceId", "spanId", "parentSpanId")
 
 
+def _dicts(value: object):
+    """The dict items of a JSON list; anything else is left for ParseDict to refuse."""
+    return (item for item in value if isinstance(item, dict)) if isinstance(value, list) else ()
+
+
 def _spans_of(document: dict):
-    for resource_spans in document.get("resourceSpans") or ():
-        if not isinstance(resource_spans, dict):
-            continue
-        for scope_spans in resource_spans.get("scopeSpans") or ():
-            if not isinstance(scope_spans, dict):
-                continue
-            for span in scope_spans.get("spans") or ():
-                if isinstance(span, dict):
-                    yield span
-                    for link in span.get("links") or ():
-                        if isinstance(link, dict):
-                            yield link
+    for resource_spans in _dicts(document.get("resourceSpans")):
+        for scope_spans in _dicts(resource_spans.get("scopeSpans")):
+            for span in _dicts(scope_spans.get("spans")):
+                yield span
+                yield from _dicts(span.get("links"))
 
 
 def _hex_ids_to_base64(document: dict) -> None:

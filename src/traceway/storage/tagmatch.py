@@ -47,6 +47,11 @@ def derived_pairs(record: SpanRecord, span: Span, scope: InstrumentationScope) -
         yield "otel.scope.version", scope.version
     if span.trace_state:
         yield "w3c.tracestate", span.trace_state
+    for key, count in (("otel.dropped_attributes_count", span.dropped_attributes_count),
+                       ("otel.dropped_events_count", span.dropped_events_count),
+                       ("otel.dropped_links_count", span.dropped_links_count)):
+        if count:
+            yield key, str(count)
     for event in span.events:
         yield "event", event.name
 

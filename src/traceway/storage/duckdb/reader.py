@@ -222,6 +222,11 @@ def _tag_prefilter(key: str, value: str) -> tuple[str, list]:
     return " OR ".join(f"({c})" for c in conditions), params
 
 
+_DROPPED_COUNT_FIELDS = {"otel.dropped_attributes_count": "dropped_attributes_count",
+                         "otel.dropped_events_count": "dropped_events_count",
+                         "otel.dropped_links_count": "dropped_links_count"}
+
+
 def _derived_condition(key: str, value: str) -> tuple[str, list] | None:
     if key == "span.kind" and value in SPAN_KIND_BY_NAME:
         return "kind = ?", [SPAN_KIND_BY_NAME[value]]
@@ -237,6 +242,9 @@ def _derived_condition(key: str, value: str) -> tuple[str, list] | None:
         return "scope_id IN (SELECT id FROM scopes WHERE version = ?)", [value]
     if key == "w3c.tracestate":
         return "contains(detail, ?)", [_latin1(Span(trace_state=value).SerializeToString())]
+    if key in _DROPPED_COUNT_FIELDS and value.isdigit() and int(value) < 2**32:
+        field = {_DROPPED_COUNT_FIELDS[key]: int(value)}
+        return "contains(detail, ?)", [_latin1(Span(**field).SerializeToString())]
     if key == "event":
         return "contains(detail, ?)", [_latin1(Span.Event(name=value).SerializeToString())]
     return None
