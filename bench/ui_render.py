@@ -1,0 +1,134 @@
+"""How fast the trace page gets big traces on screen, in Debian's Chromium.
+
+    PYTHONPATH=src .venv/bin/python bench/ui_render.py [--sizes 1000,10000,100000] [--fanout 8]
+
+Starts a real `traceway serve` (free ports, temporary data dir), sends one trace per size over
+OTLP/HTTP, opens /trace/{id} and prints, per size:
+  fetch      navigation start -> trace JSON parsed (server query + transfer + JSON.parse)
+  tti        trace JSON parsed -> first frame with the rows painted (tree building + render)
+  scroll     frame times while the waterfall scrolls by 40 rows a frame for 240 frames
+  find       one find-in-trace over every span, typed to the match count painted
+  heap       JS heap in use afterwards
+Needs the UI built (`make ui`) and chromium (`apt-get install -y chromium`). Prints, never asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+from traceway.testing import ServerProcess
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "ui"))
+from ui_traces import big_trace, new_trace_id, send_otlp  # noqa: E402
+
+CHROMIUM = os.environ.get("TRACEWAY_CHROMIUM", "/usr/bin/chromium")
+
+SCROLL_JS = """async ([rows, frames]) => {
+  const el = document.querySelector('[data-testid=waterfall]');
+  const times = [];
+  let last = performance.now();
+  for (let i = 0; i < frames; i++) {
+    el.scrollTop += rows * 26;
+    await new Promise(requestAnimationFrame);
+    const now = performance.now();
+    times.push(now - last);
+    last = now;
+  }
+  return {times, reachedBottom: el.scrollTop + el.clientHeight >= el.scrollHeight - 2};
+}"""
+
+
+def wait_for_spans(server: ServerProcess, trace_id: str, spans: int, timeout_s: float) -> float:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout_s:
+        try:
+            data = server.api(f"/api/traces/{trace_id}")["data"]
+            if data and len(data[0]["spans"]) >= spans:
+                return time.monotonic() - t0
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"trace {trace_id} did not reach {spans} spans in {timeout_s}s")
+
+
+def measure(page, base: str, trace_id: str, spans: int) -> dict[str, float | str]:  # type: ignore[no-untyped-def]
+    page.goto(f"{base}/trace/{trace_id}", wait_until="commit")
+    page.wait_for_function(f"document.body.dataset.traceReady === '{trace_id}'", timeout=600_000)
+    m = page.evaluate("""() => {
+      const data = performance.getEntriesByName('traceway:trace-data')[0].startTime;
+      const tti = performance.getEntriesByName('traceway:tti')[0].duration;
+      return {fetch: data, tti, rows: document.querySelectorAll('[role=treeitem]').length};
+    }""")
+    page.evaluate("() => document.querySelector('[data-testid=waterfall]').scrollTop = 0")
+    scroll = page.evaluate(SCROLL_JS, [40, 240])
+    times = sorted(scroll["times"][1:])
+    find_ms = page.evaluate("""async () => {
+      const input = document.querySelector('input[aria-label="Find in trace"]');
+      const t0 = performance.now();
+      input.value = 'span.index=7';
+      input.dispatchEvent(new Event('input', {bubbles: true}));
+      while (!document.querySelector('[data-testid=match-count]')) await new Promise(requestAnimationFrame);
+      await new Promise(requestAnimationFrame);
+      return performance.now() - t0;
+    }""")
+    heap = page.evaluate("() => performance.memory ? performance.memory.usedJSHeapSize : 0")
+    return {
+        "spans": spans, "fetch_ms": m["fetch"], "tti_ms": m["tti"], "dom_rows": m["rows"],
+        "scroll_p50_ms": statistics.median(times), "scroll_p95_ms": times[int(len(times) * 0.95)],
+        "scroll_max_ms": times[-1], "bottom": "yes" if scroll["reachedBottom"] else "no",
+        "find_ms": find_ms, "heap_mb": heap / 1e6,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="1000,10000,100000")
+    ap.add_argument("--fanout", type=int, default=8)
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"PYTHONPATH": os.pathsep.join(p for p in (str(REPO / "src"), os.environ.get("PYTHONPATH")) if p)}
+        server = ServerProcess(Path(tmp) / "data", env=env).start()
+        try:
+            ids = {}
+            for n in sizes:
+                trace_id = new_trace_id()
+                t0 = time.monotonic()
+                send_otlp(server.otlp_http_port, big_trace(trace_id, n, fanout=args.fanout))
+                ingest = time.monotonic() - t0 + wait_for_spans(server, trace_id, n, 600)
+                print(f"sent and stored {n:>7,} spans in {ingest:6.1f}s", file=sys.stderr)
+                ids[n] = trace_id
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+                    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--enable-precise-memory-info"])
+                results = []
+                for n in sizes:
+                    page = browser.new_page(viewport={"width": 1400, "height": 900})
+                    crashed: list[str] = []
+                    page.on("crash", lambda *_: crashed.append("crash"))
+                    results.append(measure(page, server.ui_url, ids[n], n))
+                    if crashed:
+                        results[-1]["bottom"] = "CRASHED"
+                    page.close()
+                browser.close()
+        finally:
+            server.stop()
+
+    cols = ["spans", "fetch_ms", "tti_ms", "dom_rows", "scroll_p50_ms", "scroll_p95_ms", "scroll_max_ms", "bottom", "find_ms", "heap_mb"]
+    print(" ".join(f"{c:>13}" for c in cols))
+    for r in results:
+        print(" ".join(f"{r[c]:>13,.1f}" if isinstance(r[c], float) else f"{r[c]:>13,}" if isinstance(r[c], int) else f"{r[c]:>13}" for c in cols))
+
+
+if __name__ == "__main__":
+    main()
