@@ -19,6 +19,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 _CACHE_LIMIT = 8192
+_GROUP_CACHE_LIMIT = 256
+
+# (resource message, resource schema_url field, scope message, scope schema_url field), all encoded
+GroupKey = tuple[bytes, bytes, bytes, bytes]
 
 _pack_times = struct.Struct("<BQBQ").pack  # start_time_unix_nano (7), end_time_unix_nano (8)
 _pack_double = struct.Struct("<d").pack
@@ -84,22 +88,23 @@ def _key_value(key: str, value: Any) -> bytes:
 class SpanEncoder:
     """Turns batches of ``ReadableSpan`` into ``ExportTraceServiceRequest`` bytes.
 
-    One instance per exporter: its caches are not shared between threads that
-    encode concurrently (the processor encodes on its single worker thread).
+    One instance per exporter. ``encode_one`` runs on application threads (the
+    processor encodes as spans end, so only bytes wait in its queue): the
+    caches are plain dicts whose worst race is computing an entry twice.
     """
 
     def __init__(self) -> None:
         self._attr_cache: dict[tuple[str, Any], bytes] = {}
         self._name_cache: dict[str, bytes] = {}
-        self._resource_cache: dict[int, tuple[Any, bytes]] = {}
-        self._scope_cache: dict[int, tuple[Any, bytes]] = {}
+        self._group_cache: dict[tuple[int, int], tuple[Any, Any, GroupKey]] = {}
+        self._keys: dict[GroupKey, GroupKey] = {}
         self.resource_overrides: dict[str, Any] = {}
 
     def clear_caches(self) -> None:
         self._attr_cache.clear()
         self._name_cache.clear()
-        self._resource_cache.clear()
-        self._scope_cache.clear()
+        self._group_cache.clear()
+        self._keys.clear()
 
     # -- attributes -----------------------------------------------------
     def _attributes(self, attributes: Mapping[str, Any] | None, tag: bytes) -> list[bytes]:
@@ -128,31 +133,41 @@ class SpanEncoder:
         return out
 
     # -- resource and scope ----------------------------------------------
-    def _resource_spans_head(self, resource: Any) -> bytes:
-        hit = self._resource_cache.get(id(resource))
-        if hit is not None and hit[0] is resource:
-            return hit[1]
+    def group_key(self, resource: Any, scope: Any) -> GroupKey:
+        """The encoded resource and scope a span belongs under; equal values give equal keys, like the stock grouping."""
+        ids = (id(resource), id(scope))
+        hit = self._group_cache.get(ids)
+        if hit is not None and hit[0] is resource and hit[1] is scope:
+            return hit[2]  # type: ignore[no-any-return]
+        resource_head = self._resource_head(resource)
+        resource_tail = _field(b"\x1a", resource.schema_url.encode()) if resource.schema_url else b""
+        scope_head, scope_tail = self._scope_parts(scope)
+        key = self._keys.setdefault(
+            (resource_head, resource_tail, scope_head, scope_tail),
+            (resource_head, resource_tail, scope_head, scope_tail),
+        )
+        if len(self._group_cache) >= _GROUP_CACHE_LIMIT:
+            # a tracer obtained per call brings a new scope object each time
+            self._group_cache.clear()
+        self._group_cache[ids] = (resource, scope, key)
+        return key
+
+    def _resource_head(self, resource: Any) -> bytes:
         attributes = dict(resource.attributes)
         attributes.update((k, v) for k, v in self.resource_overrides.items() if k in attributes)
-        body = b"".join(self._attributes(attributes, b"\x0a"))
-        encoded = _field(b"\x0a", body)
-        self._resource_cache[id(resource)] = (resource, encoded)
-        return encoded
+        return _field(b"\x0a", b"".join(self._attributes(attributes, b"\x0a")))
 
-    def _scope_head(self, scope: Any) -> bytes:
-        hit = self._scope_cache.get(id(scope))
-        if hit is not None and hit[0] is scope:
-            return hit[1]
+    def _scope_parts(self, scope: Any) -> tuple[bytes, bytes]:
         body = b""
-        if scope is not None:
-            if scope.name:
-                body += _field(b"\x0a", scope.name.encode())
-            if scope.version:
-                body += _field(b"\x12", scope.version.encode())
-            body += b"".join(self._attributes(scope.attributes, b"\x1a"))
-        encoded = _field(b"\x0a", body)
-        self._scope_cache[id(scope)] = (scope, encoded)
-        return encoded
+        if scope is None:
+            return _field(b"\x0a", body), b""
+        if scope.name:
+            body += _field(b"\x0a", scope.name.encode())
+        if scope.version:
+            body += _field(b"\x12", scope.version.encode())
+        body += b"".join(self._attributes(scope.attributes, b"\x1a"))
+        tail = _field(b"\x1a", scope.schema_url.encode()) if scope.schema_url else b""
+        return _field(b"\x0a", body), tail
 
     # -- spans ------------------------------------------------------------
     def _span(self, span: Any) -> bytes:
@@ -268,39 +283,36 @@ class SpanEncoder:
             body += b"\x28" + _varint(link.dropped_attributes)
         return body + (_LINK_FLAGS_REMOTE if ctx.is_remote else _LINK_FLAGS_LOCAL)
 
-    def encode(self, spans: Sequence[Any]) -> bytes:
-        """Serialised ``ExportTraceServiceRequest`` for ``spans``, grouped by resource then scope."""
-        groups: dict[int, tuple[Any, dict[int, tuple[Any, list[bytes]]]]] = {}
-        last_resource = last_scope = last_list = None
-        encode_span = self._span
-        for span in spans:
-            resource = span.resource
-            scope = span.instrumentation_scope or None
-            if resource is not last_resource or scope is not last_scope or last_list is None:
-                by_scope = groups.get(id(resource))
-                if by_scope is None:
-                    by_scope = groups[id(resource)] = (resource, {})
-                entry = by_scope[1].get(id(scope))
-                if entry is None:
-                    entry = by_scope[1][id(scope)] = (scope, [])
-                last_resource, last_scope, last_list = resource, scope, entry[1]
-            last_list.append(encode_span(span))
+    def encode_one(self, span: Any) -> tuple[GroupKey, bytes]:
+        """One span as (group key, Span message bytes), for ``assemble``; safe to call from many threads."""
+        return self.group_key(span.resource, span.instrumentation_scope or None), self._span(span)
+
+    def assemble(self, entries: Sequence[tuple[GroupKey, bytes]]) -> bytes:
+        """Serialised ``ExportTraceServiceRequest`` from ``encode_one`` results, grouped by resource then scope."""
+        groups: dict[tuple[bytes, bytes], dict[tuple[bytes, bytes], list[bytes]]] = {}
+        last_key: Any = None
+        last_list: list[bytes] = []
+        for key, body in entries:
+            if key is not last_key:
+                by_scope = groups.setdefault((key[0], key[1]), {})
+                last_list = by_scope.setdefault((key[2], key[3]), [])
+                last_key = key
+            n = len(body)
+            last_list.append(b"\x12" + (_SMALL_VARINTS[n] if n < 128 else _varint(n)))
+            last_list.append(body)
         out = []
-        for resource, scopes in groups.values():
-            rs = [self._resource_spans_head(resource)]
-            for scope, encoded_spans in scopes.values():
-                ss = [self._scope_head(scope)]
-                for body in encoded_spans:
-                    n = len(body)
-                    ss.append(b"\x12" + (_SMALL_VARINTS[n] if n < 128 else _varint(n)))
-                    ss.append(body)
-                if scope is not None and scope.schema_url:
-                    ss.append(_field(b"\x1a", scope.schema_url.encode()))
-                rs.append(_field(b"\x12", b"".join(ss)))
-            if resource.schema_url:
-                rs.append(_field(b"\x1a", resource.schema_url.encode()))
+        for (resource_head, resource_tail), scopes in groups.items():
+            rs = [resource_head]
+            for (scope_head, scope_tail), spans in scopes.items():
+                rs.append(_field(b"\x12", scope_head + b"".join(spans) + scope_tail))
+            rs.append(resource_tail)
             out.append(_field(b"\x0a", b"".join(rs)))
         return b"".join(out)
+
+    def encode(self, spans: Sequence[Any]) -> bytes:
+        """Serialised ``ExportTraceServiceRequest`` for ``spans``."""
+        encode_one = self.encode_one
+        return self.assemble([encode_one(span) for span in spans])
 
 
 def encode_spans(spans: Sequence[Any]) -> bytes:

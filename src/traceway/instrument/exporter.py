@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from traceway.instrument.encode import SpanEncoder
+from traceway.instrument.encode import GroupKey, SpanEncoder
 from traceway.instrument.transport import GRPCTransport, HTTPTransport, Transport
 
 _logger = logging.getLogger(__name__)
@@ -78,10 +78,19 @@ class OTLPSpanExporter(SpanExporter):
             raise ValueError(f"unsupported OTLP protocol {protocol!r}; use one of {PROTOCOLS}")
         return cls(transport, timeout_s=timeout_s)
 
+    def encode_one(self, span: ReadableSpan) -> tuple[GroupKey, bytes]:
+        """Encode one span now (on the thread that ended it) for a later ``export_encoded``."""
+        return self.encoder.encode_one(span)
+
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        if not spans:
+        encode_one = self.encoder.encode_one
+        return self.export_encoded([encode_one(span) for span in spans])
+
+    def export_encoded(self, entries: Sequence[tuple[GroupKey, bytes]]) -> SpanExportResult:
+        """Send spans already passed through ``encode_one``; retries as described on the class."""
+        if not entries:
             return SpanExportResult.SUCCESS
-        body = self.encoder.encode(spans)
+        body = self.encoder.assemble(entries)
         deadline = time.monotonic() + self.timeout_s
         backoff = self.initial_backoff_s
         while True:
@@ -91,7 +100,7 @@ class OTLPSpanExporter(SpanExporter):
                 return SpanExportResult.SUCCESS
             delay = result.retry_after_s if result.retry_after_s is not None else backoff * random.uniform(0.8, 1.2)
             if not result.retryable or self._stop.is_set() or time.monotonic() + delay > deadline:
-                _logger.warning("traceway: failed to export %d spans: %s", len(spans), result.detail)
+                _logger.warning("traceway: failed to export %d spans: %s", len(entries), result.detail)
                 return SpanExportResult.FAILURE
             self.retries += 1
             if self._stop.wait(delay):
