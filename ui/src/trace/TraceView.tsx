@@ -20,7 +20,14 @@ export function TraceView({ tree, fromFile, query }: { tree: TraceTree; fromFile
   const selected = selectedKey ? tree.byKey.get(selectedKey) ?? null : null;
 
   const rows = useMemo(() => visibleNodes(tree, collapsed), [tree, collapsed]);
-  const matches = useMemo(() => findSpans(tree, find), [tree, find]);
+  // Typing stays responsive on huge traces: the search runs once the user pauses.
+  const [findQuery, setFindQuery] = useState(find);
+  useEffect(() => {
+    if (tree.nodes.length < 5000) return setFindQuery(find);
+    const t = setTimeout(() => setFindQuery(find), 150);
+    return () => clearTimeout(t);
+  }, [find, tree]);
+  const matches = useMemo(() => findSpans(tree, findQuery), [tree, findQuery]);
   const matchList = useMemo(() => tree.nodes.filter((n) => matches.has(n.key)), [tree, matches]);
 
   const setUrl = (patch: Record<string, string | null>) => {
@@ -65,7 +72,9 @@ export function TraceView({ tree, fromFile, query }: { tree: TraceTree; fromFile
   };
 
   const onKey = (e: KeyboardEvent) => {
-    if ((e.target as HTMLElement).closest("input, textarea, select")) return;
+    const target = e.target as HTMLElement;
+    if (target.closest("input, textarea, select")) return;
+    if ((e.key === "Enter" || e.key === " ") && target.closest("button, a")) return;
     if (e.key === "/" || (e.key === "f" && (e.ctrlKey || e.metaKey))) { e.preventDefault(); findInput.current?.focus(); return; }
     const i = selected ? rows.indexOf(selected) : -1;
     let handled = true;
@@ -77,6 +86,9 @@ export function TraceView({ tree, fromFile, query }: { tree: TraceTree; fromFile
         if (selected && selected.children.length && !collapsed.has(selected.key)) toggle(selected, false);
         else if (selected?.parent) { select(selected.parent); reveal(selected.parent); }
         break;
+      case "Enter": case " ": if (selected) toggle(selected); break;
+      case "Home": if (rows.length) { select(rows[0]); setScrollTo({ index: 0 }); } break;
+      case "End": if (rows.length) { select(rows[rows.length - 1]); setScrollTo({ index: rows.length - 1 }); } break;
       case "Escape": select(null); break;
       default: handled = false;
     }
@@ -93,7 +105,7 @@ export function TraceView({ tree, fromFile, query }: { tree: TraceTree; fromFile
           <input ref={findInput} type="search" placeholder="Find in trace (service, operation, tag=value)…" aria-label="Find in trace"
             value={find} onInput={(e) => setFind(e.currentTarget.value)}
             onKeyDown={(e) => { if (e.key === "Enter") { e.preventDefault(); stepMatch(e.shiftKey ? -1 : 1); } }} />
-          {find && <span class="match-count" data-testid="match-count">{matchList.length} {matchList.length === 1 ? "match" : "matches"}</span>}
+          {find && findQuery === find && <span class="match-count" data-testid="match-count">{matchList.length} {matchList.length === 1 ? "match" : "matches"}</span>}
           {find && <button class="ghost" onClick={() => stepMatch(-1)} title="Previous match (Shift+Enter)" disabled={!matchList.length}>↑</button>}
           {find && <button class="ghost" onClick={() => stepMatch(1)} title="Next match (Enter)" disabled={!matchList.length}>↓</button>}
         </div>
@@ -105,7 +117,7 @@ export function TraceView({ tree, fromFile, query }: { tree: TraceTree; fromFile
       </div>
       <Minimap tree={tree} range={range} onRange={setRange} />
       <div class={`trace-body ${selected ? "with-details" : ""}`}>
-        <Waterfall tree={tree} rows={rows} collapsed={collapsed} range={range} matches={find ? matches : null}
+        <Waterfall tree={tree} rows={rows} collapsed={collapsed} range={range} matches={findQuery ? matches : null}
           selected={selected} onSelect={(n) => select(n === selected ? null : n)} onToggle={toggle}
           scrollTo={scrollTo} />
         {selected && <SpanDetails tree={tree} node={selected} fromFile={fromFile} onClose={() => select(null)}

@@ -111,7 +111,7 @@ const Row = memo(function Row({ node, top, from, to, collapsed, match, selected,
       data-span-id={s.spanID} data-key={node.key} onClick={() => onSelect(node)}>
       <div class="wf-name-col" style={{ paddingLeft: 6 + indent }} title={`${node.service}: ${s.operationName}`}>
         {node.children.length ? (
-          <button class="toggle" aria-label={collapsed ? "Expand" : "Collapse"}
+          <button class="toggle" tabIndex={-1} aria-label={collapsed ? "Expand" : "Collapse"}
             onClick={(e) => { e.stopPropagation(); onToggle(node); }}>{collapsed ? "▸" : "▾"}</button>
         ) : <span class="toggle-space" />}
         <span class="svc-mark" style={{ background: color }} />
