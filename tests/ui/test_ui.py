@@ -65,7 +65,9 @@ def test_search_by_tag(page: Page, checkout: dict[str, str]) -> None:
     page.get_by_role("button", name="Find traces").click()
     empty = page.get_by_test_id("no-results")
     expect(empty).to_contain_text("No traces found")
-    expect(empty).to_contain_text("Remove or loosen the tags")
+    empty.get_by_role("link", name="Remove the tags").click()
+    expect(page.locator("input[name=tags]")).to_have_value("")
+    expect(page.locator(f"[data-trace-id='{checkout['main']}']")).to_be_visible()
 
 
 def test_trace_page_shows_spans_errors_and_details(page: Page, checkout: dict[str, str]) -> None:

@@ -40,6 +40,12 @@ describe("buildTraceTree", () => {
     expect(t.byKey.get("p")!.offset).toBe(100);
   });
 
+  it("does not call a FOLLOWS_FROM child that outlives its parent skewed", () => {
+    const t = buildTraceTree(trace([span("p", { start: 0, duration: 10 }), span("c", { parent: "p", ref: "FOLLOWS_FROM", start: 50, duration: 30 })]));
+    expect(t.byKey.get("c")!.skewed).toBe(false);
+    expect(t.duration).toBe(80);
+  });
+
   it("gives duplicated span ids unique keys and hangs a shared server span under its client", () => {
     const client = { key: "span.kind", type: "string", value: "client" };
     const server = { key: "span.kind", type: "string", value: "server" };

@@ -183,7 +183,8 @@ function summarise(
     n.offset = n.span.startTime - start;
     maxDepth = Math.max(maxDepth, n.depth);
     const p = n.parent;
-    if (p && (n.span.startTime < p.span.startTime ||
+    // A FOLLOWS_FROM child may well outlive its parent (a queue consumer); only CHILD_OF implies nesting.
+    if (p && n.parentRefType === "CHILD_OF" && (n.span.startTime < p.span.startTime ||
         n.span.startTime + n.span.duration > p.span.startTime + p.span.duration)) {
       n.skewed = true;
       skewed++;

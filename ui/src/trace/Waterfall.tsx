@@ -122,12 +122,12 @@ const Row = memo(function Row({ node, top, from, to, collapsed, match, selected,
         {node.parentRefType === "FOLLOWS_FROM" && <span class="badge follows" title="Follows from its parent (not a child-of)">follows</span>}
         {node.links.length > 0 && <span class="badge link" title="Span links to other spans or traces">⇢ {node.links.length} link{node.links.length > 1 ? "s" : ""}</span>}
         {node.missingParentID && <span class="badge warn" title={`Parent ${node.missingParentID} is not in this trace`}>orphan</span>}
-        {collapsed && <span class="badge">+{node.descendants}</span>}
+        {collapsed && <span class={`badge ${hiddenError ? "error" : ""}`} title={`${node.descendants} hidden spans`}>+{node.descendants}</span>}
         {node.depth > MAX_INDENT_LEVELS && <span class="badge">depth {node.depth}</span>}
       </div>
       <div class="wf-time-col">
         <div class={`bar ${node.parentRefType === "FOLLOWS_FROM" ? "follows" : ""} ${node.isError ? "error" : ""}`}
-          style={{ left: `${left}%`, width: `${w}%`, background: node.parentRefType === "FOLLOWS_FROM" ? undefined : color, borderColor: color }}>
+          style={{ left: `${left}%`, width: `${w}%`, background: node.parentRefType === "FOLLOWS_FROM" ? `color-mix(in srgb, ${color} 30%, transparent)` : color, borderColor: color }}>
           {(s.logs ?? []).slice(0, 20).map((l, i) => (
             <span key={i} class="log-mark" style={{ left: `${((l.timestamp - s.startTime) / (s.duration || 1)) * 100}%` }} />
           ))}
