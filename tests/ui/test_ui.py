@@ -110,6 +110,17 @@ def test_find_in_trace_and_keyboard(page: Page, checkout: dict[str, str]) -> Non
     expect(page.locator("[role=treeitem].match")).to_have_count(2)
     find.fill("")
 
+    # Dragging across the minimap zooms the waterfall into that time range.
+    box = page.get_by_test_id("minimap").locator("canvas").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + 10)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + 20, steps=5)
+    page.mouse.up()
+    expect(page.locator(".ruler .tick").first).not_to_have_text("0µs")
+    page.get_by_role("button", name="Reset zoom").click()
+    expect(page.locator(".ruler .tick").first).to_have_text("0µs")
+
     rows(page).first.click()
     waterfall = page.get_by_test_id("waterfall")
     waterfall.press("ArrowLeft")  # collapse the root

@@ -2,9 +2,12 @@ import { useEffect, useState } from "preact/hooks";
 import { navigate, useLocation } from "./router";
 import { SearchPage } from "./pages/SearchPage";
 import { TracePage } from "./pages/TracePage";
-import { DependenciesPage } from "./pages/DependenciesPage";
+import { lazy, Suspense } from "preact/compat";
 import { OpenFilePage, openFiles } from "./pages/OpenFilePage";
 import { ThemeToggle } from "./components/ThemeToggle";
+
+// The graph libraries are most of the bundle and only the service map needs them.
+const DependenciesPage = lazy(() => import("./pages/DependenciesPage").then((m) => m.DependenciesPage));
 
 export function App() {
   const { path, query } = useLocation();
@@ -69,7 +72,7 @@ export function App() {
         </form>
         <ThemeToggle />
       </header>
-      <main>{page}</main>
+      <main><Suspense fallback={<div class="page"><p class="muted">Loading…</p></div>}>{page}</Suspense></main>
       {dragging && <div class="drop-overlay">Drop a Jaeger or OTLP JSON file to view it</div>}
     </>
   );

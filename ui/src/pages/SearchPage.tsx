@@ -6,6 +6,8 @@ import { apiParams, formFromQuery, LOOKBACK_LABEL, LOOKBACKS, queryFromForm, typ
 import { ScatterPlot } from "../components/ScatterPlot";
 import { TraceList, type SortKey } from "../components/TraceList";
 
+const LAST_SERVICE = "traceway.lastService";
+
 type Results = { state: "idle" } | { state: "loading" } | { state: "error"; message: string } | { state: "done"; trees: TraceTree[] };
 
 function toLocalInput(us: string): string {
@@ -28,7 +30,12 @@ export function SearchPage({ query }: { query: URLSearchParams }) {
 
   useEffect(() => {
     const ac = new AbortController();
-    fetchServices(ac.signal).then(setServices, () => setServices([]));
+    fetchServices(ac.signal).then((list) => {
+      setServices(list);
+      // Start from the service searched last time, as a convenience on a bare /search.
+      const last = localStorage.getItem(LAST_SERVICE);
+      if (last && list.includes(last)) setForm((f) => (f.service ? f : { ...f, service: last }));
+    }, () => setServices([]));
     return () => ac.abort();
   }, []);
 
@@ -59,6 +66,7 @@ export function SearchPage({ query }: { query: URLSearchParams }) {
       const q = queryFromForm(form);
       if (sort !== "newest") q.set("sort", sort);
       setFormError("");
+      localStorage.setItem(LAST_SERVICE, form.service);
       navigate(`/search?${q}`);
     } catch (err) {
       setFormError((err as Error).message);
