@@ -85,6 +85,7 @@ def message_json(message: Message) -> dict[str, Any]:
 
 
 def _span_detail_json(span: Span) -> dict[str, Any]:
+    span.ClearField("status")  # may ride along in detail; the columns are what counts
     document = message_json(span)
     for link in document.get("links", ()):
         for key in ("traceId", "spanId"):

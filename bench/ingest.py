@@ -1,0 +1,151 @@
+"""Ingest throughput of a real `traceway serve`, with durability.
+
+A load generator in its own process sends pre-encoded OTLP/HTTP protobuf
+requests of 512 spans (about 8 attributes each, 20 services, fresh trace ids
+in every request) over 4 keep-alive connections, as fast as the server
+acknowledges them. Prints spans/s acknowledged, request latency p50/p99, that
+acknowledged spans are queryable, and the server's memory.
+
+    .venv/bin/python bench/ingest.py [--seconds 20] [--connections 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+import synthetic  # noqa: E402
+
+from traceway.testing import ServerProcess  # noqa: E402
+
+SPANS_PER_REQUEST = 512
+TEMPLATES = 16
+
+
+def _templates() -> list[tuple[bytes, list[list[int]]]]:
+    """Encoded requests plus, per trace, the offsets of its id in the bytes."""
+    out = []
+    for seed in range(TEMPLATES):
+        request = synthetic.request_of(SPANS_PER_REQUEST, seed=seed)
+        body = request.SerializeToString()
+        ids = {span.trace_id for rs in request.resource_spans for ss in rs.scope_spans
+               for span in ss.spans}
+        offsets = []
+        for trace_id in ids:
+            found, at = [], body.find(trace_id)
+            while at >= 0:
+                found.append(at)
+                at = body.find(trace_id, at + 1)
+            offsets.append(found)
+        out.append((body, offsets))
+    return out
+
+
+def _fresh(body: bytes, offsets: list[list[int]]) -> tuple[bytes, bytes]:
+    """The template with new random trace ids; returns (body, one trace id)."""
+    patched = bytearray(body)
+    trace_id = b""
+    for places in offsets:
+        trace_id = os.urandom(16)
+        for at in places:
+            patched[at:at + 16] = trace_id
+    return bytes(patched), trace_id
+
+
+def _connection_loop(port: int, seconds: float, templates, results: list, seen: list) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    deadline = time.monotonic() + seconds
+    i = 0
+    while time.monotonic() < deadline:
+        body, trace_id = _fresh(*templates[i % len(templates)])
+        i += 1
+        started = time.perf_counter()
+        conn.request("POST", "/v1/traces", body, {"Content-Type": "application/x-protobuf"})
+        answer = conn.getresponse()
+        answer.read()
+        elapsed = time.perf_counter() - started
+        if answer.status == 200:
+            results.append(elapsed)
+            seen.append(trace_id.hex())
+        else:
+            results.append(-answer.status)
+            time.sleep(0.05)
+
+
+def load_generator(port: int, seconds: float, connections: int, queue: mp.Queue) -> None:
+    templates = _templates()
+    queue.put("ready")
+    results: list[float] = []
+    seen: list[str] = []
+    threads = [threading.Thread(target=_connection_loop,
+                                args=(port, seconds, templates, results, seen))
+               for _ in range(connections)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    queue.put((time.perf_counter() - started, results, seen[-50:]))
+
+
+def rss_mib(pid: int) -> tuple[float, float]:
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values[key] = int(rest.split()[0]) / 1024
+    return values.get("VmRSS", 0.0), values.get("VmHWM", 0.0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--connections", type=int, default=4)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        server = ServerProcess(Path(tmp) / "data").start()
+        try:
+            queue: mp.Queue = mp.Queue()
+            generator = mp.Process(target=load_generator, args=(
+                server.otlp_http_port, args.seconds, args.connections, queue))
+            generator.start()
+            assert queue.get(timeout=120) == "ready"
+            elapsed, results, last_ids = queue.get(timeout=args.seconds + 300)
+            generator.join()
+            ok = sorted(r for r in results if r >= 0)
+            refused = [r for r in results if r < 0]
+            spans = len(ok) * SPANS_PER_REQUEST
+            queryable = sum(1 for t in last_ids if server.api(f"/api/traces/{t}")["data"])
+            rss, peak = rss_mib(server.process.pid)
+            with urllib.request.urlopen(server.ui_url + "/metrics") as answer:
+                metrics = answer.read().decode()
+            size = [line for line in metrics.splitlines()
+                    if line.startswith("traceway_store_size_bytes")]
+            print(json.dumps({
+                "seconds": round(elapsed, 1), "connections": args.connections,
+                "requests_acknowledged": len(ok), "requests_refused": len(refused),
+                "spans_per_second_acknowledged": round(spans / elapsed),
+                "request_p50_ms": round(statistics.median(ok) * 1000, 1) if ok else None,
+                "request_p99_ms": round(ok[int(len(ok) * 0.99) - 1] * 1000, 1) if ok else None,
+                "last_acknowledged_traces_queryable": f"{queryable}/{len(last_ids)}",
+                "server_rss_mib": round(rss), "server_peak_rss_mib": round(peak),
+                "store_bytes_per_span": round(float(size[0].split()[1]) / spans, 1)
+                if size and spans else None,
+            }, indent=2))
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
