@@ -12,7 +12,7 @@ def test_producer_and_consumer_share_the_trace(memory):
     with trace.get_tracer("t").start_as_current_span("checkout"):
         with produce("orders", system="rabbitmq", message_id="m-1") as headers:
             queue.append((b"order", headers))
-    body, headers = queue.pop()
+    _body, headers = queue.pop()
     assert "traceparent" in headers
     with consume("orders", headers, system="rabbitmq", message_id="m-1") as span:
         assert trace.get_current_span() is span
@@ -60,9 +60,8 @@ def test_batch_consumer_links_every_message(memory):
 def test_consumer_failure_is_recorded(memory):
     with produce("jobs") as headers:
         pass
-    with pytest.raises(RuntimeError):
-        with consume("jobs", headers):
-            raise RuntimeError("poison message")
+    with pytest.raises(RuntimeError), consume("jobs", headers):
+        raise RuntimeError("poison message")
     (consumer,) = [s for s in memory.get_finished_spans() if s.kind is SpanKind.CONSUMER]
     assert consumer.status.status_code is StatusCode.ERROR
     assert any(e.name == "exception" for e in consumer.events)

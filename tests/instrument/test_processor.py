@@ -140,3 +140,19 @@ def test_drops_are_an_otel_metric():
     finally:
         metrics._internal._METER_PROVIDER_SET_ONCE = Once()
         metrics._internal._METER_PROVIDER = None
+
+
+def test_spans_ended_after_shutdown_are_counted():
+    processor = TracewaySpanProcessor(InMemorySpanExporter())
+    tracer, provider = _provider(processor)
+    span = tracer.start_span("late")
+    provider.shutdown()
+    span.end()
+    assert processor.stats.get("dropped_after_shutdown") == 1
+
+
+def test_batch_settings_from_env():
+    settings = BatchSettings.from_env({"OTEL_BSP_MAX_QUEUE_SIZE": "100", "OTEL_BSP_SCHEDULE_DELAY": "250", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "oops"})
+    assert settings.max_queue_size == 100
+    assert settings.schedule_delay_s == 0.25
+    assert settings.max_export_batch_size == BatchSettings().max_export_batch_size

@@ -59,7 +59,7 @@ async def test_async_function(memory):
     with pytest.raises(KeyError):
         await fails()
     assert _by_name(memory, "fails")[0].status.status_code is StatusCode.ERROR
-    assert [s for s in memory.get_finished_spans() if s.name.endswith("ok")][0].status.status_code is StatusCode.UNSET
+    assert next(s for s in memory.get_finished_spans() if s.name.endswith("ok")).status.status_code is StatusCode.UNSET
 
 
 def test_generator_span_covers_iteration_and_children(memory):
@@ -139,9 +139,8 @@ async def test_async_generator(memory):
 def test_context_manager(memory):
     with traced("step") as span:
         assert trace.get_current_span() is span
-    with pytest.raises(ZeroDivisionError):
-        with traced("divide"):
-            1 / 0
+    with pytest.raises(ZeroDivisionError), traced("divide"):
+        _ = 1 / 0
     assert _by_name(memory, "step")[0].status.status_code is StatusCode.UNSET
     assert _by_name(memory, "divide")[0].status.status_code is StatusCode.ERROR
 

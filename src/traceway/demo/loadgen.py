@@ -7,6 +7,7 @@ import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from traceway.demo.shop import SKUS
 from traceway.demo.web import raw_call
@@ -17,7 +18,7 @@ def one_request(frontend: str) -> str:
     roll = random.random()
     try:
         if roll < 0.7:
-            order = {"items": [{"sku": random.choice(SKUS), "qty": random.randint(1, 3)}]}
+            order: dict[str, Any] = {"items": [{"sku": random.choice(SKUS), "qty": random.randint(1, 3)}]}
             if random.random() < 0.1:
                 order["coupon"] = random.choice(["WELCOME10", "BLACKFRIDAY"])
             status, _ = raw_call("POST", f"{frontend}/checkout", order, timeout_s=10)

@@ -34,7 +34,7 @@ class MessageQueue:
         broker = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0) or 0)) or b"{}")
                 if self.path == "/publish":
                     broker.publish(request)

@@ -61,7 +61,7 @@ def frontend(peers: dict[str, str]) -> Service:
         sku = random.choice(SKUS)
         # Deliberately broken: this call does not inject the trace context, so
         # inventory starts a new trace (see README.md, "The broken trace").
-        status, stock = call("GET", f"{peers['inventory']}/stock?sku={sku}&source=recommendations", peer="inventory", propagate=False)
+        _status, stock = call("GET", f"{peers['inventory']}/stock?sku={sku}&source=recommendations", peer="inventory", propagate=False)
         return {"recommended": [sku] if stock.get("available", 0) > 0 else []}
 
     return svc

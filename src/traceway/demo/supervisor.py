@@ -60,7 +60,7 @@ class Processes:
         self.children: list[tuple[str, subprocess.Popen[str]]] = []
 
     def start(self, name: str, argv: list[str], **kwargs: object) -> subprocess.Popen[str]:
-        proc = subprocess.Popen(argv, text=True, **kwargs)  # type: ignore[call-overload]
+        proc: subprocess.Popen[str] = subprocess.Popen(argv, text=True, **kwargs)  # type: ignore[call-overload]
         self.children.append((name, proc))
         return proc
 

@@ -67,7 +67,7 @@ class Service:
                 status, payload = exc.status, {"error": str(exc)}
                 if status >= 500:
                     span.set_status(Status(StatusCode.ERROR, str(exc)))
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a crash becomes a 500 with the exception on the span
                 mark_error(span, exc)
                 _logger.info("%s %s failed: %r", method, url.path, exc)
                 status, payload = 500, {"error": f"{type(exc).__name__}: {exc}"}
@@ -89,7 +89,7 @@ class Service:
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_GET = do_POST = _dispatch  # noqa: N815 - http.server's naming
+            do_GET = do_POST = _dispatch
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -112,7 +112,7 @@ def call(
     """A CLIENT span around one HTTP call; returns (status, JSON body). 5xx marks the span failed."""
     parts = urllib.parse.urlsplit(url)
     tracer = trace.get_tracer("traceway.demo.client")
-    attributes = {
+    attributes: dict[str, Any] = {
         "http.request.method": method, "url.full": url, "server.address": parts.hostname or "",
         "server.port": parts.port or 80, "peer.service": peer,
     }

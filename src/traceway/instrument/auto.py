@@ -40,13 +40,13 @@ def instrument_installed(tracer_provider: Any = None) -> list[str]:
         try:
             module = importlib.import_module(module_name)
             instrumentor = getattr(module, class_name)()
-        except Exception:  # not installed, or the library it wraps is missing
+        except Exception:  # noqa: BLE001, S112 - not installed, or the library it wraps is missing: skip silently
             continue
         try:
             if not getattr(instrumentor, "is_instrumented_by_opentelemetry", False):
                 instrumentor.instrument(tracer_provider=tracer_provider)
             enabled.append(name)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - one broken instrumentation must not stop the service
             _logger.debug("traceway: could not enable %s instrumentation: %r", name, exc)
     return enabled
 
@@ -61,16 +61,16 @@ class TraceContextFilter(logging.Filter):
 
 def _add_ids(record: logging.LogRecord) -> None:
     ctx = trace.get_current_span().get_span_context()
-    if ctx.is_valid:
-        record.trace_id = format(ctx.trace_id, "032x")
-        record.span_id = format(ctx.span_id, "016x")
-        record.trace_sampled = ctx.trace_flags.sampled
-    else:
-        record.trace_id = record.span_id = ""
-        record.trace_sampled = False
-    # the names the OTel logging instrumentation uses, for existing formats
-    record.otelTraceID = record.trace_id or "0"
-    record.otelSpanID = record.span_id or "0"
+    trace_id = format(ctx.trace_id, "032x") if ctx.is_valid else ""
+    span_id = format(ctx.span_id, "016x") if ctx.is_valid else ""
+    record.__dict__.update(
+        trace_id=trace_id,
+        span_id=span_id,
+        trace_sampled=ctx.is_valid and ctx.trace_flags.sampled,
+        # the names the OTel logging instrumentation uses, for existing formats
+        otelTraceID=trace_id or "0",
+        otelSpanID=span_id or "0",
+    )
 
 
 _factory_installed = False

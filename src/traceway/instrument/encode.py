@@ -94,7 +94,7 @@ class SpanEncoder:
     """
 
     def __init__(self) -> None:
-        self._attr_cache: dict[tuple[str, Any], bytes] = {}
+        self._attr_cache: dict[tuple[str, Any, type], bytes] = {}
         self._name_cache: dict[str, bytes] = {}
         self._group_cache: dict[tuple[int, int], tuple[Any, Any, GroupKey]] = {}
         self._keys: dict[GroupKey, GroupKey] = {}
@@ -119,11 +119,11 @@ class SpanEncoder:
             if kind is str or kind is int:
                 # the type is part of the key so that True and 1 never share an entry
                 ck = (key, value, kind)
-                encoded = cache.get(ck)  # type: ignore[call-overload]
+                encoded = cache.get(ck)
                 if encoded is None:
                     encoded = _field(tag, _key_value(key, value))
                     if len(cache) < _CACHE_LIMIT:
-                        cache[ck] = encoded  # type: ignore[index]
+                        cache[ck] = encoded
             else:
                 try:
                     encoded = _field(tag, _key_value(key, value))
@@ -138,7 +138,7 @@ class SpanEncoder:
         ids = (id(resource), id(scope))
         hit = self._group_cache.get(ids)
         if hit is not None and hit[0] is resource and hit[1] is scope:
-            return hit[2]  # type: ignore[no-any-return]
+            return hit[2]
         resource_head = self._resource_head(resource)
         resource_tail = _field(b"\x1a", resource.schema_url.encode()) if resource.schema_url else b""
         scope_head, scope_tail = self._scope_parts(scope)
@@ -277,11 +277,12 @@ class SpanEncoder:
 
     def _link(self, link: Any) -> bytes:
         ctx = link.context
-        body = b"\x0a\x10" + ctx.trace_id.to_bytes(16, "big") + b"\x12\x08" + ctx.span_id.to_bytes(8, "big")
+        body: bytes = b"\x0a\x10" + ctx.trace_id.to_bytes(16, "big") + b"\x12\x08" + ctx.span_id.to_bytes(8, "big")
         body += b"".join(self._attributes(link.attributes, b"\x22"))
         if link.dropped_attributes:
             body += b"\x28" + _varint(link.dropped_attributes)
-        return body + (_LINK_FLAGS_REMOTE if ctx.is_remote else _LINK_FLAGS_LOCAL)
+        flags: bytes = _LINK_FLAGS_REMOTE if ctx.is_remote else _LINK_FLAGS_LOCAL
+        return body + flags
 
     def encode_one(self, span: Any) -> tuple[GroupKey, bytes]:
         """One span as (group key, Span message bytes), for ``assemble``; safe to call from many threads."""

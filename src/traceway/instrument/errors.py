@@ -6,7 +6,7 @@ import functools
 import inspect
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, cast, overload
 
 from opentelemetry import context as context_api
 from opentelemetry import trace
@@ -35,7 +35,7 @@ def fail_span(span: Span, exc: BaseException) -> None:
         mark_error(span, exc)
 
 
-class traced:  # noqa: N801 - used as a decorator, named like one
+class traced:
     """A span per call of the decorated function, or around a ``with`` block.
 
     Works on plain and async functions and on sync and async generators (the
@@ -48,7 +48,7 @@ class traced:  # noqa: N801 - used as a decorator, named like one
     @overload
     def __new__(cls, name: F) -> F: ...  # type: ignore[misc]
     @overload
-    def __new__(cls, name: str | None = None, *, kind: SpanKind = ..., attributes: Mapping[str, Any] | None = ..., tracer: trace.Tracer | None = ...) -> "traced": ...
+    def __new__(cls, name: str | None = None, *, kind: SpanKind = ..., attributes: Mapping[str, Any] | None = ..., tracer: trace.Tracer | None = ...) -> traced: ...
 
     def __new__(cls, name: Any = None, **kwargs: Any) -> Any:
         if callable(name):
@@ -68,9 +68,17 @@ class traced:  # noqa: N801 - used as a decorator, named like one
         self.attributes = dict(attributes or {})
         self._tracer = tracer
         self._stack: list[tuple[Span, object]] = []
+        self._cached: tuple[object, trace.Tracer] | None = None
 
     def _start(self, name: str) -> Span:
-        tracer = self._tracer or trace.get_tracer(_TRACER_NAME)
+        tracer = self._tracer
+        if tracer is None:
+            # get_tracer builds a new Tracer each time; reuse one per global provider
+            provider = trace.get_tracer_provider()
+            cached = self._cached
+            if cached is None or cached[0] is not provider:
+                cached = self._cached = (provider, provider.get_tracer(_TRACER_NAME))
+            tracer = cached[1]
         return tracer.start_span(name, kind=self.kind, attributes=self.attributes)
 
     # -- context manager ----------------------------------------------------
@@ -127,7 +135,7 @@ class traced:  # noqa: N801 - used as a decorator, named like one
                     finally:
                         span.end()
 
-        return functools.wraps(fn)(wrapper)  # type: ignore[no-any-return]
+        return cast(F, functools.wraps(fn)(wrapper))
 
 
 def _wrap_gen(fn: Callable[..., Any], start: Callable[[], Span]) -> Callable[..., Any]:
@@ -152,7 +160,7 @@ def _wrap_gen(fn: Callable[..., Any], start: Callable[[], Span]) -> Callable[...
                 except GeneratorExit:
                     gen.close()
                     raise
-                except BaseException as exc:
+                except BaseException as exc:  # noqa: BLE001 - forwarded into the wrapped generator
                     to_throw = exc
         except BaseException as exc:
             fail_span(span, exc)
@@ -185,7 +193,7 @@ def _wrap_async_gen(fn: Callable[..., Any], start: Callable[[], Span]) -> Callab
                 except GeneratorExit:
                     await gen.aclose()
                     raise
-                except BaseException as exc:
+                except BaseException as exc:  # noqa: BLE001 - forwarded into the wrapped generator
                     to_throw = exc
         except BaseException as exc:
             fail_span(span, exc)

@@ -67,7 +67,7 @@ class OTLPSpanExporter(SpanExporter):
         headers: dict[str, str] | None = None,
         compression: str | None = None,
         timeout_s: float = 10.0,
-    ) -> "OTLPSpanExporter":
+    ) -> OTLPSpanExporter:
         """Exporter for ``protocol`` ("http/protobuf" or "grpc"); ``endpoint`` as in the OTLP env vars."""
         transport: Transport
         if protocol == "grpc":

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.trace import Link, Span, SpanKind
 
 from traceway.instrument.errors import fail_span
@@ -88,7 +89,7 @@ def consume(
     producer_ctx = extract(headers)
     attrs = _attributes(system, destination, operation, "process" if operation == "process" else "receive", message_id, attributes)
     links: list[Link] = []
-    parent = producer_ctx
+    parent: Context | None = producer_ctx
     if link:
         producer_span = trace.get_current_span(producer_ctx).get_span_context()
         if producer_span.is_valid:

@@ -20,6 +20,7 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,25 @@ class BatchSettings:
     on_full: str = "block"
     block_timeout_s: float = 0.1
     warn_interval_s: float = 10.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> BatchSettings:
+        """Defaults overridden by the SDK's ``OTEL_BSP_*`` variables (delays in milliseconds)."""
+        env = os.environ if env is None else env
+        defaults = cls()
+
+        def number(name: str, default: float, scale: float = 1.0) -> float:
+            try:
+                return float(env[name]) * scale if env.get(name) else default
+            except ValueError:
+                _logger.warning("traceway: ignoring %s=%r (not a number)", name, env[name])
+                return default
+
+        return cls(
+            max_queue_size=int(number("OTEL_BSP_MAX_QUEUE_SIZE", defaults.max_queue_size)),
+            max_export_batch_size=int(number("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", defaults.max_export_batch_size)),
+            schedule_delay_s=number("OTEL_BSP_SCHEDULE_DELAY", defaults.schedule_delay_s, 0.001),
+        )
 
 
 class TracewaySpanProcessor(SpanProcessor):
@@ -93,7 +113,10 @@ class TracewaySpanProcessor(SpanProcessor):
         return None
 
     def on_end(self, span: ReadableSpan) -> None:
-        if not span.context.trace_flags.sampled or self._shutdown:
+        if not span.context.trace_flags.sampled:
+            return
+        if self._shutdown:
+            self.stats.add("dropped_after_shutdown", 1)
             return
         queue = self._queue
         n = len(queue)

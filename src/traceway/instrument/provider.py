@@ -117,8 +117,10 @@ def configure(
                 settings.protocol, settings.endpoint, headers=settings.headers,
                 compression=settings.compression, timeout_s=settings.timeout_s,
             )
-        processor = TracewaySpanProcessor(exporter, batch)
+        processor = TracewaySpanProcessor(exporter, batch or BatchSettings.from_env())
         provider.add_span_processor(processor)
+        if trace._TRACER_PROVIDER is not None:  # the API would ignore ours with a vague warning
+            _logger.warning("traceway: a global TracerProvider was already set; configure() could not install its own")
         trace.set_tracer_provider(provider)
         if isinstance(exporter, OTLPSpanExporter):
             _keep_pid_fresh(exporter)

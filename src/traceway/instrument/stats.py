@@ -7,7 +7,7 @@ import time
 import weakref
 from typing import Any, Protocol
 
-COUNTERS = ("exported", "dropped_queue_full", "dropped_export_failed", "blocked")
+COUNTERS = ("exported", "dropped_queue_full", "dropped_export_failed", "dropped_after_shutdown", "blocked")
 
 
 class ExportStats:
@@ -28,7 +28,8 @@ class ExportStats:
     @property
     def dropped(self) -> int:
         """All spans lost so far, whatever the reason."""
-        return self._counts["dropped_queue_full"] + self._counts["dropped_export_failed"]
+        c = self._counts
+        return c["dropped_queue_full"] + c["dropped_export_failed"] + c["dropped_after_shutdown"]
 
     def snapshot(self) -> dict[str, int]:
         with self._lock:
@@ -51,7 +52,7 @@ class _Source(Protocol):
     def queue_depth(self) -> int: ...
 
 
-_sources: "weakref.WeakSet[Any]" = weakref.WeakSet()
+_sources: weakref.WeakSet[Any] = weakref.WeakSet()
 _instruments_created = False
 _registry_lock = threading.Lock()
 
@@ -89,6 +90,7 @@ def register_metrics(source: _Source) -> None:
         return [
             Observation(t["dropped_queue_full"], {"outcome": "dropped", "reason": "queue_full"}),
             Observation(t["dropped_export_failed"], {"outcome": "dropped", "reason": "export_failed"}),
+            Observation(t["dropped_after_shutdown"], {"outcome": "dropped", "reason": "after_shutdown"}),
         ]
 
     def depth(_options: CallbackOptions) -> list[Observation]:

@@ -12,7 +12,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 from opentelemetry import trace
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -57,7 +57,7 @@ class OTLPSink:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
@@ -69,7 +69,7 @@ class OTLPSink:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 body = str(sink.span_count).encode()
                 self.send_response(200 if self.path == "/count" else 404)
                 self.send_header("Content-Length", str(len(body)))
@@ -113,7 +113,7 @@ class OTLPSink:
                 for ss in rs.scope_spans:
                     yield from ss.spans
 
-    def start(self) -> "OTLPSink":
+    def start(self) -> Self:
         self._thread.start()
         return self
 
@@ -121,7 +121,7 @@ class OTLPSink:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> "OTLPSink":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
