@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,20 @@ def test_search_by_service_finds_the_trace_and_opens_it(page: Page, checkout: di
     page.reload()
     expect(page.locator("select[name=service]")).to_have_value("frontend")
     expect(page.locator(f"[data-trace-id='{checkout['main']}']")).to_be_visible()
+
+
+def test_a_dot_in_the_scatter_plot_opens_its_trace(page: Page, ui_server: ServerProcess) -> None:
+    trace_id = new_trace_id()
+    send_otlp(ui_server.otlp_http_port, checkout_trace(trace_id, root_service="scatter"))
+    wait_for_trace(ui_server, trace_id, 4)
+    page.goto("/search?service=scatter&lookback=1h")
+    plot = page.get_by_test_id("scatter").locator(".u-over")
+    expect(plot).to_be_visible()
+    # A lone trace sits mid-way across, at the top of a y range that is 1.1x its duration.
+    box = plot.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] * (1 - 1 / 1.1))
+    expect(page).to_have_url(f"/trace/{trace_id}")
 
 
 def test_search_by_tag(page: Page, checkout: dict[str, str]) -> None:
@@ -135,10 +150,13 @@ def test_find_in_trace_and_keyboard(page: Page, checkout: dict[str, str]) -> Non
 def test_service_map_shows_the_calls(page: Page, checkout: dict[str, str]) -> None:
     page.goto("/dependencies")
     graph = page.get_by_test_id("service-graph")
-    expect(graph).to_have_attribute("data-nodes", "checkout,frontend,inventory,payments")
-    expect(graph).to_have_attribute("data-edges", "checkout->inventory,checkout->payments,frontend->checkout")
+    expect(graph).to_have_attribute("data-nodes", re.compile(".+"))
+    # Other tests share the server, so there may be more services than these.
+    assert {"checkout", "frontend", "inventory", "payments"} <= set(graph.get_attribute("data-nodes").split(","))
+    assert {"checkout->inventory", "checkout->payments", "frontend->checkout"} <= set(
+        graph.get_attribute("data-edges").split(","))
     edge = page.locator("[data-edge='frontend->checkout']")
-    expect(edge).to_contain_text("2")
+    assert int(edge.locator("td.num").inner_text().replace(",", "")) >= 2  # both checkout traces
     edge.get_by_role("link", name="checkout").click()
     expect(page).to_have_url("/search?service=checkout&lookback=24h")
     expect(page.locator(f"[data-trace-id='{checkout['main']}']")).to_be_visible()

@@ -38,12 +38,16 @@ export function ScatterPlot({ points, onOpen }: { points: ScatterPoint[]; onOpen
     const draw = () => {
       plot?.destroy();
       const axis = { stroke: cssVar("--muted"), grid: { stroke: cssVar("--grid"), width: 1 }, ticks: { stroke: cssVar("--grid") } };
-      const pad = xs.length === 1 || xs[0] === xs[xs.length - 1] ? 30 : 0;
+      // A lone dot (or dots at one instant) gets a minute of room, others 3% each side.
+      const spread = xs[xs.length - 1] - xs[0];
+      const pad = spread > 0 ? spread * 0.03 : 30;
+      const xRange: uPlot.Range.MinMax = [xs[0] - pad, xs[xs.length - 1] + pad];
+      const yMax = Math.max(...sorted.map((p) => p.duration / 1000)) * 1.1 || 1;
       plot = new uPlot({
         width: host.clientWidth || 600, height: 180,
         legend: { show: false }, cursor: { drag: { x: false, y: false }, points: { show: false } },
-        scales: { x: { time: true, range: (_u, mn, mx) => [mn - pad - (mx - mn) * 0.03, mx + pad + (mx - mn) * 0.03] }, y: { range: (_u, _mn, mx) => [0, mx * 1.1 || 1] } },
-        axes: [{ ...axis }, { ...axis, values: (_u, vals) => vals.map((v) => formatDuration(v * 1000)), size: 60 }],
+        scales: { x: { time: true, range: () => xRange }, y: { range: () => [0, yMax] } },
+        axes: [{ ...axis }, { ...axis, values: (_u, vals) => vals.map((v) => (v === 0 ? "0" : formatDuration(v * 1000))), size: 60 }],
         series: [
           {},
           { label: "trace", stroke: cssVar("--accent"), fill: cssVar("--accent"), paths: () => null, points: { show: true, size: 8, width: 1, fill: cssVar("--accent") } },
@@ -57,8 +61,10 @@ export function ScatterPlot({ points, onOpen }: { points: ScatterPoint[]; onOpen
             if (!p) { t.hidden = true; return; }
             t.hidden = false;
             t.textContent = `${p.label} · ${formatDuration(p.duration)} · ${formatTime(p.start)}`;
-            t.style.left = `${Math.min(u.cursor.left! + 12, host.clientWidth - 260)}px`;
-            t.style.top = `${u.cursor.top! - 8}px`;
+            const over = u.over.getBoundingClientRect();
+            const box = t.parentElement!.getBoundingClientRect();
+            t.style.left = `${Math.min(over.left - box.left + u.cursor.left! + 12, box.width - 320)}px`;
+            t.style.top = `${over.top - box.top + u.cursor.top! - 28}px`;
           }],
         },
       }, [xs, ok, bad], host);
@@ -80,6 +86,10 @@ export function ScatterPlot({ points, onOpen }: { points: ScatterPoint[]; onOpen
 
   return (
     <div class="scatter" aria-label="Trace durations over time" data-testid="scatter">
+      <div class="plot-head">
+        <span>Duration by start time <span class="muted">· click a dot to open its trace</span></span>
+        <span class="legend"><i class="dot" style={{ background: "var(--accent)" }} />ok <i class="dot" style={{ background: "var(--error)" }} />with errors</span>
+      </div>
       <div ref={el} />
       <div ref={tip} class="plot-tip" hidden />
     </div>
