@@ -162,33 +162,59 @@ def test_service_map_shows_the_calls(page: Page, checkout: dict[str, str]) -> No
     expect(page.locator(f"[data-trace-id='{checkout['main']}']")).to_be_visible()
 
 
-@pytest.mark.parametrize("fmt", ["jaeger", "otlp"])
-def test_open_a_file(page: Page, tmp_path: Path, fmt: str) -> None:
+def test_drop_an_otlp_file_anywhere(page: Page) -> None:
     trace_id = new_trace_id()
-    otlp = checkout_trace(trace_id, root_service="uploader")
-    if fmt == "otlp":
-        body = otlp
-    else:
-        # A Jaeger export made by the UI's own converter round-trips through the download.
-        body = None
-    path = tmp_path / f"trace.{fmt}.json"
-    path.write_text(json.dumps(body or otlp))
-    page.goto("/open")
-    page.get_by_test_id("file-input").set_input_files(str(path))
+    text = json.dumps(checkout_trace(trace_id, root_service="dropped"))
+    page.goto("/search")
+    data = page.evaluate_handle("""(text) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([text], "trace.otlp.json", {type: "application/json"}));
+        return dt;
+    }""", text)
+    page.dispatch_event("main", "dragenter", {"dataTransfer": data})
+    page.dispatch_event("main", "drop", {"dataTransfer": data})
     expect(page).to_have_url(f"/trace/{trace_id}?source=file")
+    expect(page.get_by_test_id("trace-name")).to_have_text("dropped: GET /checkout")
+    expect(rows(page)).to_have_count(4)
+    expect(rows(page).filter(has_text="charge card")).to_have_class("wf-row error")
+
+
+def test_open_a_jaeger_file_reload_and_download(page: Page, tmp_path: Path) -> None:
+    trace_id = new_trace_id()
+    otlp_file = tmp_path / "trace.otlp.json"
+    otlp_file.write_text(json.dumps(checkout_trace(trace_id, root_service="uploader")))
+    page.goto("/open")
+    page.get_by_test_id("file-input").set_input_files(str(otlp_file))
+    expect(page).to_have_url(f"/trace/{trace_id}?source=file")
+    page.reload()  # the tab keeps the file's trace
+    expect(page.get_by_test_id("trace-name")).to_have_text("uploader: GET /checkout")
+
+    # The Jaeger JSON download opens again as the same trace.
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Jaeger JSON").click()
+    jaeger_file = tmp_path / "download.json"
+    download.value.save_as(jaeger_file)
+    assert json.loads(jaeger_file.read_text())["data"][0]["traceID"] == trace_id
+    with page.expect_download() as download:
+        page.get_by_role("button", name="OTLP JSON").click()
+    otlp_again = tmp_path / "download.otlp.json"
+    download.value.save_as(otlp_again)
+    assert len(json.loads(otlp_again.read_text())["resourceSpans"]) == 4
+
+    page.goto("/open")
+    page.get_by_test_id("file-input").set_input_files(str(jaeger_file))
     expect(page.get_by_test_id("trace-name")).to_have_text("uploader: GET /checkout")
     expect(rows(page)).to_have_count(4)
+    rows(page).filter(has_text="charge card").click()
+    expect(page.get_by_test_id("span-details").get_by_test_id("span-events")).to_contain_text("card declined")
 
-    if fmt == "jaeger":
-        with page.expect_download() as dl:
-            page.get_by_role("button", name="Jaeger JSON").click()
-        jaeger = tmp_path / "download.json"
-        dl.value.save_as(jaeger)
-        assert json.loads(jaeger.read_text())["data"][0]["traceID"] == trace_id
-        page.goto("/open")
-        page.get_by_test_id("file-input").set_input_files(str(jaeger))
-        expect(page.get_by_test_id("trace-name")).to_have_text("uploader: GET /checkout")
-        expect(rows(page)).to_have_count(4)
+
+def test_a_file_that_is_not_a_trace_says_why(page: Page, tmp_path: Path) -> None:
+    bad = tmp_path / "notes.json"
+    bad.write_text('{"hello": "world"}')
+    page.goto("/open")
+    page.get_by_test_id("file-input").set_input_files(str(bad))
+    expect(page.get_by_role("alert")).to_contain_text("notes.json: expected Jaeger JSON")
 
 
 def test_a_10k_span_trace_renders_and_scrolls(page: Page, ui_server: ServerProcess) -> None:
