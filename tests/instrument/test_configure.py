@@ -141,3 +141,26 @@ def test_forked_child_exports_its_own_spans(sink):
 def test_propagators_argument(monkeypatch):
     configure("svc", exporter=InMemorySpanExporter(), propagators=["b3"], auto_instrument=False)
     assert "b3" in propagate.get_global_textmap().fields
+
+
+def test_endpoint_resolution(monkeypatch):
+    from traceway.instrument.settings import resolve_settings
+
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318/prefix/"}
+    assert resolve_settings(None, None, None, env).endpoint == "http://collector:4318/prefix/v1/traces"
+    env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = "http://other:4318/exact"
+    assert resolve_settings(None, None, None, env).endpoint == "http://other:4318/exact"
+    assert resolve_settings(None, "http://arg:1", None, env).endpoint == "http://arg:1"
+    grpc_env = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}
+    assert resolve_settings(None, None, None, grpc_env).endpoint == "http://collector:4317"
+
+
+def test_headers_and_compression_from_env(sink, monkeypatch):
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=acme,authorization=Bearer%20t")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
+    handle = configure("svc", endpoint=sink.endpoint, auto_instrument=False)
+    assert handle.settings.headers == {"x-tenant": "acme", "authorization": "Bearer t"}
+    with trace.get_tracer("t").start_as_current_span("zipped"):
+        pass
+    assert handle.flush()
+    assert [s.name for s in sink.spans()] == ["zipped"]

@@ -63,9 +63,14 @@ def resolve_settings(
     resource_env = parse_key_values(env.get("OTEL_RESOURCE_ATTRIBUTES", ""))
     name = service_name or env.get("OTEL_SERVICE_NAME") or resource_env.get("service.name") or "unknown_service"
     proto = protocol or env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf"
-    # A signal-specific endpoint is used as-is; the generic one gets /v1/traces
-    # appended for HTTP, which the exporter does for any URL without a path.
-    url = endpoint or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    # The signal-specific variable is a full URL; the generic one is a base to
+    # which OTLP/HTTP appends /v1/traces even when it has a path of its own.
+    # An argument without a path gets /v1/traces from the exporter.
+    url = endpoint or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    if not url and env.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        url = env["OTEL_EXPORTER_OTLP_ENDPOINT"]
+        if proto != "grpc":
+            url = url.rstrip("/") + "/v1/traces"
     headers = parse_key_values(env.get("OTEL_EXPORTER_OTLP_HEADERS", ""))
     headers.update(parse_key_values(env.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "")))
     compression = env.get("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION") or env.get("OTEL_EXPORTER_OTLP_COMPRESSION") or None
