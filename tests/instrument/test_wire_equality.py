@@ -66,3 +66,23 @@ def test_exporters_send_equal_requests_over_http(sink):
     stock, ours = sink.requests
     assert stock == ours
     assert sink.span_count == 2 * len(spans)
+
+
+class PublicOnly:
+    """A ReadableSpan look-alike without the SDK's private fields (other SDKs, wrappers)."""
+
+    FIELDS = ("context", "parent", "name", "kind", "start_time", "end_time", "attributes", "events", "links",
+              "status", "dropped_attributes", "dropped_events", "dropped_links", "resource", "instrumentation_scope")
+
+    def __init__(self, span):
+        for name in self.FIELDS:
+            setattr(self, name, getattr(span, name))
+
+    def get_span_context(self):
+        return self.context
+
+
+def test_spans_without_sdk_internals_encode_the_same():
+    spans = _varied_spans()
+    ours = ExportTraceServiceRequest.FromString(SpanEncoder().encode([PublicOnly(s) for s in spans]))
+    assert ours == stock_encode_spans(spans)
