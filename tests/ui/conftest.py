@@ -74,8 +74,20 @@ def page(browser, ui_server: ServerProcess, request: pytest.FixtureRequest):  # 
     context = browser.new_context(base_url=ui_server.ui_url, viewport={"width": 1400, "height": 900},
                                   accept_downloads=True)
     context.set_default_timeout(15_000)
-    pg = context.new_page()
     errors: list[str] = []
+    base = ui_server.ui_url
+
+    def only_traceway(route):  # type: ignore[no-untyped-def]
+        # The UI must work offline: no CDN, no remote fonts, nothing but its own server.
+        url = route.request.url
+        if url.startswith((base, "data:", "blob:")):
+            route.continue_()
+        else:
+            errors.append(f"request outside Traceway: {url}")
+            route.abort()
+
+    context.route("**/*", only_traceway)
+    pg = context.new_page()
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
     yield pg
     failed = getattr(request.node, "rep_call", None)

@@ -37,6 +37,12 @@ describe("search URLs", () => {
     expect(p.get("end")).toBe("10000000000");
     expect(p.get("start")).toBe(String((10_000_000 - 7_200_000) * 1000));
   });
+  it("pass a custom range through and require both ends", () => {
+    const form = { ...formFromQuery(new URLSearchParams()), service: "api", lookback: "custom", start: "1000", end: "2000" };
+    const p = apiParams(queryFromForm(form));
+    expect([p.get("start"), p.get("end"), p.get("lookback")]).toEqual(["1000", "2000", null]);
+    expect(() => queryFromForm({ ...form, end: "" })).toThrow(/start and an end/);
+  });
   it("reject unreadable durations", () => {
     expect(() => queryFromForm({ ...formFromQuery(new URLSearchParams()), service: "a", maxDuration: "soon" })).toThrow(/max duration/);
   });
