@@ -20,7 +20,7 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 STATIC = "src/traceway/ui/static"
 
 
-class UIBuildHook(BuildHookInterface):  # type: ignore[type-arg]
+class UIBuildHook(BuildHookInterface):
     PLUGIN_NAME = "custom"
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:

@@ -22,14 +22,17 @@ import tempfile
 import time
 from pathlib import Path
 
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
 from traceway.testing import ServerProcess
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "ui"))
-from ui_traces import big_trace, new_trace_id, send_otlp  # noqa: E402
+from ui_traces import big_trace, new_trace_id, send_otlp
 
+COLUMNS = ["spans", "fetch_ms", "tti_ms", "dom_rows", "scroll_p50_ms", "scroll_p95_ms", "scroll_max_ms",
+           "bottom", "find_ms", "heap_mb"]
 CHROMIUM = os.environ.get("TRACEWAY_CHROMIUM", "/usr/bin/chromium")
 
 SCROLL_JS = """async ([rows, frames]) => {
@@ -85,7 +88,7 @@ def measure(page, base: str, trace_id: str, spans: int) -> dict[str, float | str
         "spans": spans, "fetch_ms": m["fetch"], "tti_ms": m["tti"], "dom_rows": m["rows"],
         "scroll_p50_ms": statistics.median(times), "scroll_p95_ms": times[int(len(times) * 0.95)],
         "scroll_max_ms": times[-1], "bottom": "yes" if scroll["reachedBottom"] else "no",
-        "find_ms": find_ms, "heap_mb": heap / 1e6,
+        "find_ms": float(find_ms), "heap_mb": heap / 1e6,
     }
 
 
@@ -114,20 +117,27 @@ def main() -> None:
                 results = []
                 for n in sizes:
                     page = browser.new_page(viewport={"width": 1400, "height": 900})
-                    crashed: list[str] = []
-                    page.on("crash", lambda *_: crashed.append("crash"))
-                    results.append(measure(page, server.ui_url, ids[n], n))
-                    if crashed:
-                        results[-1]["bottom"] = "CRASHED"
+                    try:
+                        results.append(measure(page, server.ui_url, ids[n], n))
+                    except PlaywrightError as exc:  # a crashed tab is a result too
+                        print(f"{n:,} spans: the page failed: {exc}", file=sys.stderr)
+                        results.append({c: "FAILED" for c in COLUMNS} | {"spans": n})
                     page.close()
                 browser.close()
         finally:
             server.stop()
 
-    cols = ["spans", "fetch_ms", "tti_ms", "dom_rows", "scroll_p50_ms", "scroll_p95_ms", "scroll_max_ms", "bottom", "find_ms", "heap_mb"]
-    print(" ".join(f"{c:>13}" for c in cols))
+    print(" ".join(f"{c:>13}" for c in COLUMNS))
     for r in results:
-        print(" ".join(f"{r[c]:>13,.1f}" if isinstance(r[c], float) else f"{r[c]:>13,}" if isinstance(r[c], int) else f"{r[c]:>13}" for c in cols))
+        print(" ".join(_cell(r[c]) for c in COLUMNS))
+
+
+def _cell(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:>13,.1f}"
+    if isinstance(v, int):
+        return f"{v:>13,}"
+    return f"{v!s:>13}"
 
 
 if __name__ == "__main__":

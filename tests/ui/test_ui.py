@@ -7,11 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
-
 from conftest import wait_for_trace
-from traceway.testing import ServerProcess
+from playwright.sync_api import Page, expect
 from ui_traces import big_trace, checkout_trace, new_trace_id, send_otlp
+
+from traceway.testing import ServerProcess
 
 pytestmark = pytest.mark.browser
 

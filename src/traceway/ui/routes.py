@@ -6,12 +6,14 @@ The server adds its API routes before these, and the fallback refuses ``/api/...
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -35,7 +37,7 @@ Wheels built with <code>pip wheel</code> or <code>hatch build</code> include the
 
 
 class _HashedAssets(StaticFiles):
-    async def get_response(self, path: str, scope):  # type: ignore[no-untyped-def]
+    async def get_response(self, path: str, scope: Scope) -> Response:
         response = await super().get_response(path, scope)
         if response.status_code == 200:
             response.headers.update(_IMMUTABLE)
@@ -46,7 +48,7 @@ def _is_api_path(path: str) -> bool:
     return path == "/api" or path.startswith("/api/") or path == "/metrics"
 
 
-def _spa_endpoint(static_dir: Path):  # type: ignore[no-untyped-def]
+def _spa_endpoint(static_dir: Path) -> Callable[[Request], Awaitable[Response]]:
     root = static_dir.resolve()
 
     async def spa(request: Request) -> Response:
