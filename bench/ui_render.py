@@ -6,8 +6,10 @@ Starts a real `traceway serve` (free ports, temporary data dir), sends one trace
 OTLP/HTTP, opens /trace/{id} and prints, per size:
   fetch      navigation start -> trace JSON parsed (server query + transfer + JSON.parse)
   tti        trace JSON parsed -> first frame with the rows painted (tree building + render)
-  scroll     frame times while the waterfall scrolls by 40 rows a frame for 240 frames
-  find       one find-in-trace over every span, typed to the match count painted
+  scroll     frame times while the waterfall scrolls by 40 rows a frame for 240 frames;
+             "bottom" says whether the last row is painted after a jump to the end
+  find       first find-in-trace over every span, typed to the match count painted (includes
+             building the search text and, from 5,000 spans, the 150 ms typing debounce)
   heap       JS heap in use afterwards
 Needs the UI built (`make ui`) and chromium (`apt-get install -y chromium`). Prints, never asserts.
 """
@@ -46,7 +48,14 @@ SCROLL_JS = """async ([rows, frames]) => {
     times.push(now - last);
     last = now;
   }
-  return {times, reachedBottom: el.scrollTop + el.clientHeight >= el.scrollHeight - 2};
+  // Then jump to the end: the last row must be painted there.
+  el.scrollTop = el.scrollHeight;
+  await new Promise(requestAnimationFrame);
+  await new Promise(requestAnimationFrame);
+  const height = el.querySelector('.wf-rows').offsetHeight;
+  const lastRow = [...el.querySelectorAll('[role=treeitem]')]
+    .some((r) => new DOMMatrix(getComputedStyle(r).transform).m42 + r.offsetHeight >= height);
+  return {times, reachedBottom: lastRow};
 }"""
 
 

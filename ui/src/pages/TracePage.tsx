@@ -19,6 +19,8 @@ export function TracePage({ traceID, query }: { traceID: string; query: URLSearc
       return;
     }
     const ac = new AbortController();
+    performance.clearMarks("traceway:trace-data");
+    performance.clearMeasures("traceway:tti");
     fetchTrace(traceID, ac.signal).then(
       (trace) => {
         performance.mark("traceway:trace-data");
