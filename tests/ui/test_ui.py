@@ -123,6 +123,10 @@ def test_find_in_trace_and_keyboard(page: Page, checkout: dict[str, str]) -> Non
     find.fill("http.status_code=500")
     expect(page.get_by_test_id("match-count")).to_have_text("2 matches")
     expect(page.locator("[role=treeitem].match")).to_have_count(2)
+    find.press("Enter")  # Enter steps through the matches, opening each
+    expect(page.get_by_test_id("span-details").locator("h2")).to_have_text("GET /checkout")
+    find.press("Enter")
+    expect(page.get_by_test_id("span-details").locator("h2")).to_have_text("charge card")
     find.fill("")
 
     # Dragging across the minimap zooms the waterfall into that time range.

@@ -56,5 +56,6 @@ export function TracePage({ traceID, query }: { traceID: string; query: URLSearc
       </div></div>
     );
   }
-  return <TraceView tree={tree!} fromFile={fromFile} query={query} />;
+  // Keyed by trace: zoom, collapsed spans and find start afresh on another trace.
+  return <TraceView key={tree!.traceID} tree={tree!} fromFile={fromFile} query={query} />;
 }

@@ -50,7 +50,6 @@ export function Waterfall({ tree, rows, collapsed, range, matches, selected, onS
     const visible = el.clientHeight - HEAD_HEIGHT;
     if (y < el.scrollTop) el.scrollTop = y;
     else if (y + ROW_HEIGHT > el.scrollTop + visible) el.scrollTop = y + ROW_HEIGHT - visible;
-    el.focus({ preventScroll: true });
   }, [scrollTo]);
 
   const first = Math.max(0, Math.floor(view.top / ROW_HEIGHT) - OVERSCAN);
