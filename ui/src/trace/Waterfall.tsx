@@ -1,5 +1,5 @@
 import { memo } from "preact/compat";
-import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { SpanNode, TraceTree } from "../model/tree";
 import { formatDuration } from "../model/format";
 import { serviceColor } from "../model/colors";
@@ -52,6 +52,12 @@ export function Waterfall({ tree, rows, collapsed, range, matches, selected, onS
     else if (y + ROW_HEIGHT > el.scrollTop + visible) el.scrollTop = y + ROW_HEIGHT - visible;
   }, [scrollTo]);
 
+  // Stable handlers keep the memoised rows from re-rendering when only the parent did.
+  const handlers = useRef({ onSelect, onToggle });
+  handlers.current = { onSelect, onToggle };
+  const select = useCallback((n: SpanNode) => handlers.current.onSelect(n), []);
+  const toggle = useCallback((n: SpanNode) => handlers.current.onToggle(n), []);
+
   const first = Math.max(0, Math.floor(view.top / ROW_HEIGHT) - OVERSCAN);
   const last = Math.min(rows.length, Math.ceil((view.top + view.height) / ROW_HEIGHT) + OVERSCAN);
   const [v0, v1] = range;
@@ -65,7 +71,7 @@ export function Waterfall({ tree, rows, collapsed, range, matches, selected, onS
     const n = rows[i];
     items.push(
       <Row key={n.key} node={n} top={i * ROW_HEIGHT} from={from} to={to} collapsed={collapsed.has(n.key)}
-        match={matches ? matches.has(n.key) : null} selected={n === selected} onSelect={onSelect} onToggle={onToggle} />,
+        match={matches ? matches.has(n.key) : null} selected={n === selected} onSelect={select} onToggle={toggle} />,
     );
   }
 
