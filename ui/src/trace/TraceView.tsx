@@ -14,7 +14,7 @@ export function TraceView({ tree, fromFile, query }: { tree: TraceTree; fromFile
   const [collapsed, setCollapsed] = useState<Set<string>>(() => new Set());
   const [range, setRange] = useState<ViewRange>([0, 1]);
   const [find, setFind] = useState(query.get("find") ?? "");
-  const [scrollTo, setScrollTo] = useState<{ index: number } | null>(null);
+  const [scrollTo, setScrollTo] = useState<{ index: number; center?: boolean } | null>(null);
   const findInput = useRef<HTMLInputElement>(null);
   const selectedKey = query.get("span") ?? null;
   const selected = selectedKey ? tree.byKey.get(selectedKey) ?? null : null;
@@ -51,7 +51,7 @@ export function TraceView({ tree, fromFile, query }: { tree: TraceTree; fromFile
     }
     if (next !== collapsed) setCollapsed(next);
     const list = next === collapsed ? rows : visibleNodes(tree, next);
-    setScrollTo({ index: list.indexOf(n) });
+    setScrollTo({ index: list.indexOf(n), center: true });
   };
 
   const toggle = (n: SpanNode, open?: boolean) => {

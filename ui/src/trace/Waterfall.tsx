@@ -20,7 +20,8 @@ interface Props {
   selected: SpanNode | null;
   onSelect: (n: SpanNode) => void;
   onToggle: (n: SpanNode) => void;
-  scrollTo: { index: number } | null;
+  /** A row to bring into view: centred when `center` (a jump), else just enough (a step). */
+  scrollTo: { index: number; center?: boolean } | null;
 }
 
 /**
@@ -48,8 +49,10 @@ export function Waterfall({ tree, rows, collapsed, range, matches, selected, onS
     const el = scroller.current!;
     const y = scrollTo.index * ROW_HEIGHT;
     const visible = el.clientHeight - HEAD_HEIGHT;
-    if (y < el.scrollTop) el.scrollTop = y;
-    else if (y + ROW_HEIGHT > el.scrollTop + visible) el.scrollTop = y + ROW_HEIGHT - visible;
+    const outside = y < el.scrollTop || y + ROW_HEIGHT > el.scrollTop + visible;
+    if (outside && scrollTo.center) el.scrollTop = y - visible / 2;
+    else if (y < el.scrollTop) el.scrollTop = y;
+    else if (outside) el.scrollTop = y + ROW_HEIGHT - visible;
   }, [scrollTo]);
 
   // Stable handlers keep the memoised rows from re-rendering when only the parent did.
