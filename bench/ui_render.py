@@ -53,8 +53,9 @@ SCROLL_JS = """async ([rows, frames]) => {
   await new Promise(requestAnimationFrame);
   await new Promise(requestAnimationFrame);
   const height = el.querySelector('.wf-rows').offsetHeight;
+  // Computed transforms keep ~6 significant digits, hence the half-row tolerance.
   const lastRow = [...el.querySelectorAll('[role=treeitem]')]
-    .some((r) => new DOMMatrix(getComputedStyle(r).transform).m42 + r.offsetHeight >= height);
+    .some((r) => new DOMMatrix(getComputedStyle(r).transform).m42 + 1.5 * r.offsetHeight >= height);
   return {times, reachedBottom: lastRow};
 }"""
 

@@ -6,12 +6,31 @@ export class ApiError extends Error {
   }
 }
 
-async function get<T>(path: string, signal?: AbortSignal): Promise<T> {
+/** Reads a response body, reporting bytes received so far (big traces take seconds). */
+async function readText(res: Response, onProgress?: (bytes: number) => void): Promise<string> {
+  if (!onProgress || !res.body) return res.text();
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  const parts: string[] = [];
+  let bytes = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    bytes += value.byteLength;
+    parts.push(decoder.decode(value, { stream: true }));
+    onProgress(bytes);
+  }
+  parts.push(decoder.decode());
+  return parts.join("");
+}
+
+async function get<T>(path: string, signal?: AbortSignal, onProgress?: (bytes: number) => void): Promise<T> {
   const res = await fetch(path, { signal, headers: { accept: "application/json" } });
   let body: Envelope<T> | undefined;
   try {
-    body = await res.json();
-  } catch {
+    body = JSON.parse(await readText(res, onProgress));
+  } catch (e) {
+    if (signal?.aborted) throw e;
     body = undefined;
   }
   const msg = body?.errors?.map((e) => e.msg).join("; ");
@@ -29,8 +48,8 @@ export const fetchOperations = (service: string, signal?: AbortSignal) =>
 export const searchTraces = (params: URLSearchParams, signal?: AbortSignal) =>
   get<JaegerTrace[] | null>(`/api/traces?${params}`, signal).then((t) => t ?? []);
 
-export const fetchTrace = (id: string, signal?: AbortSignal) =>
-  get<JaegerTrace[] | null>(`/api/traces/${encodeURIComponent(id)}`, signal).then((t) => {
+export const fetchTrace = (id: string, signal?: AbortSignal, onProgress?: (bytes: number) => void) =>
+  get<JaegerTrace[] | null>(`/api/traces/${encodeURIComponent(id)}`, signal, onProgress).then((t) => {
     if (!t?.length) throw new ApiError(`trace ${id} not found`, 404);
     return t[0];
   });

@@ -5,7 +5,7 @@ import { buildTraceTree } from "../model/tree";
 import type { JaegerTrace } from "../model/types";
 import { TraceView } from "../trace/TraceView";
 
-type Load = { state: "loading" } | { state: "error"; message: string; notFound: boolean } | { state: "done"; trace: JaegerTrace };
+type Load = { state: "loading"; bytes?: number } | { state: "error"; message: string; notFound: boolean } | { state: "done"; trace: JaegerTrace };
 
 export function TracePage({ traceID, query }: { traceID: string; query: URLSearchParams }) {
   const fromFile = query.get("source") === "file";
@@ -21,7 +21,12 @@ export function TracePage({ traceID, query }: { traceID: string; query: URLSearc
     const ac = new AbortController();
     performance.clearMarks("traceway:trace-data");
     performance.clearMeasures("traceway:tti");
-    fetchTrace(traceID, ac.signal).then(
+    let shown = 0;
+    const progress = (bytes: number) => {
+      // A re-render per megabyte is plenty.
+      if (bytes - shown > 1_000_000) { shown = bytes; setLoad({ state: "loading", bytes }); }
+    };
+    fetchTrace(traceID, ac.signal, progress).then(
       (trace) => {
         performance.mark("traceway:trace-data");
         setLoad({ state: "done", trace });
@@ -46,7 +51,13 @@ export function TracePage({ traceID, query }: { traceID: string; query: URLSearc
     return () => { delete document.body.dataset.traceReady; };
   }, [tree]);
 
-  if (load.state === "loading") return <div class="page"><div class="empty"><p class="muted">Loading trace {traceID}…</p></div></div>;
+  if (load.state === "loading") {
+    return (
+      <div class="page"><div class="empty"><p class="muted" role="status">
+        Loading trace {traceID}…{load.bytes ? ` ${(load.bytes / 1e6).toFixed(0)} MB received` : ""}
+      </p></div></div>
+    );
+  }
   if (load.state === "error") {
     return (
       <div class="page"><div class="empty error-box" role="alert">
