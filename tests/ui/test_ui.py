@@ -44,11 +44,18 @@ def test_search_by_service_finds_the_trace_and_opens_it(page: Page, checkout: di
     expect(page).to_have_url("/search?service=frontend&lookback=1h&limit=20")
     expect(page.get_by_test_id("scatter").locator("canvas").first).to_be_visible()
 
+    page.select_option("select[name=sort]", "spans")
+    expect(page).to_have_url(re.compile(r"sort=spans"))
+    counts = [int(t.split()[0].replace(",", "")) for t in page.locator(".trace-item .chip").filter(
+        has_text=re.compile(r"^[\d,]+ spans?$")).all_inner_texts()]
+    assert counts == sorted(counts, reverse=True) and counts
+
     result.click()
     expect(page).to_have_url(f"/trace/{checkout['main']}")
     expect(page.get_by_test_id("trace-name")).to_have_text("frontend: GET /checkout")
     page.go_back()
     expect(page.locator(f"[data-trace-id='{checkout['main']}']")).to_be_visible()
+    expect(page.locator("select[name=sort]")).to_have_value("spans")
     page.reload()
     expect(page.locator("select[name=service]")).to_have_value("frontend")
     expect(page.locator(f"[data-trace-id='{checkout['main']}']")).to_be_visible()
