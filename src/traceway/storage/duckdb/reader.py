@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from typing import Iterable
 
@@ -14,6 +15,7 @@ from traceway.storage.duckdb.schema import SPAN_COLUMNS, id_halves, ids8_from, i
 from traceway.storage.tagmatch import SPAN_KIND_BY_NAME, encoded_patterns, span_matches
 
 _CANDIDATE_CHUNK = 2048
+_FIRST_WINDOW_NS = 60 * 10**9
 # How far a parent may start before its child, when joining for dependencies.
 _PARENT_MARGIN_NS = 3_600 * 10**9
 
@@ -34,7 +36,8 @@ class DuckDBReader:
         cur = self._cursor()
         try:
             found = cur.execute(
-                "SELECT min(start_ns), max(end_ns) FROM trace_index WHERE trace_hi = ? AND trace_lo = ?",
+                "SELECT min(start_ns), max(end_ns) FROM trace_index "
+                "WHERE trace_hi = ?::UBIGINT AND trace_lo = ?::UBIGINT",
                 [hi, lo]).fetchone()
             if not found or found[0] is None:
                 return SpanBatch()
@@ -48,8 +51,8 @@ class DuckDBReader:
         UNION branch per trace so each is pruned to its own time range."""
         parts, params = [], []
         for hi, lo, first, last in ranges:
-            parts.append(f"SELECT {SPAN_COLUMNS} FROM spans WHERE trace_hi = ? AND trace_lo = ? "
-                         "AND start_ns BETWEEN ? AND ?")
+            parts.append(f"SELECT {SPAN_COLUMNS} FROM spans WHERE trace_hi = ?::UBIGINT "
+                         "AND trace_lo = ?::UBIGINT AND start_ns BETWEEN ? AND ?")
             params += [hi, lo, first, last]
         sql = " UNION ALL ".join(parts) + " ORDER BY start_ns, span_id"
         return self._batch(cur.execute(sql, params).fetchnumpy(), cur)
@@ -91,36 +94,47 @@ class DuckDBReader:
 
     # -- search -------------------------------------------------------------
     def find_traces(self, query: TraceQuery) -> list[SpanBatch]:
-        where, params = _span_conditions(query)
+        """Searches newest-first in growing time windows, so a search that
+        fills its limit from recent data never reads the rest of the range."""
+        found: dict[tuple[int, int], None] = {}
         cur = self._cursor()
         try:
-            if query.tags:
-                latest = self._matching_traces_by_tags(cur, query, where, params)
-            else:
-                latest = cur.execute(
-                    f"SELECT trace_hi, trace_lo FROM spans WHERE {where} GROUP BY ALL "
-                    "ORDER BY max(start_ns) DESC LIMIT ?", params + [query.limit]).fetchall()
-            if not latest:
+            for start_ns, end_ns in _windows(query.start_min_ns, query.start_max_ns):
+                window = dataclasses.replace(query, start_min_ns=start_ns, start_max_ns=end_ns)
+                matching = (self._matching_by_tags if query.tags else self._matching)
+                for key in matching(cur, window, len(found)):
+                    found.setdefault(key)
+                    if len(found) >= query.limit:
+                        break
+                if len(found) >= query.limit:
+                    break
+            if not found:
                 return []
-            ranges = self._trace_ranges(cur, latest)
-            traces = self._spans(cur, ranges).split_by_trace()
+            latest = list(found)
+            traces = self._spans(cur, self._trace_ranges(cur, latest)).split_by_trace()
         finally:
             cur.close()
         order = {hi_lo: i for i, hi_lo in enumerate(latest)}
         traces.sort(key=lambda t: order.get(id_halves(t.trace_id[0]), len(order)))
         return traces
 
-    def _matching_traces_by_tags(self, cur, query: TraceQuery, where: str,
-                                 params: list) -> list[tuple[int, int]]:
+    def _matching(self, cur, query: TraceQuery, already: int) -> list[tuple[int, int]]:
+        where, params = _span_conditions(query)
+        return cur.execute(f"SELECT trace_hi, trace_lo FROM spans WHERE {where} GROUP BY ALL "
+                           "ORDER BY max(start_ns) DESC LIMIT ?",
+                           params + [query.limit + already]).fetchall()
+
+    def _matching_by_tags(self, cur, query: TraceQuery, already: int) -> list[tuple[int, int]]:
+        where, params = _span_conditions(query)
         for key, value in query.tags.items():
             condition, extra = _tag_prefilter(key, value)
             where += f" AND ({condition})"
-            params = params + extra
+            params += extra
         cur.execute(f"SELECT {SPAN_COLUMNS} FROM spans WHERE {where} ORDER BY start_ns DESC", params)
         found: dict[tuple[int, int], None] = {}
         side = self._cursor()  # for body look-ups while ``cur`` streams
         try:
-            while len(found) < query.limit:
+            while len(found) < query.limit + already:
                 chunk = cur.fetchmany(_CANDIDATE_CHUNK)
                 if not chunk:
                     break
@@ -128,8 +142,6 @@ class DuckDBReader:
                     key = (row[0], row[1])
                     if key not in found and span_matches(record, query.tags):
                         found[key] = None
-                        if len(found) >= query.limit:
-                            break
         finally:
             side.close()
         return list(found)
@@ -141,10 +153,11 @@ class DuckDBReader:
                            r[13].encode("latin-1"), resources[r[11]], scopes[r[12]]) for r in rows]
 
     def _trace_ranges(self, cur, traces: list[tuple[int, int]]) -> list[tuple[int, int, int, int]]:
-        his = list({hi for hi, _ in traces})
+        """(hi, lo, first start, last end) of each trace."""
         rows = cur.execute(
             "SELECT trace_hi, trace_lo, min(start_ns), max(end_ns) FROM trace_index "
-            "WHERE trace_hi IN (SELECT unnest(?)) GROUP BY ALL", [his]).fetchall()
+            "WHERE trace_hi IN (SELECT unnest(?::UBIGINT[])) GROUP BY ALL",
+            [list({hi for hi, _ in traces})]).fetchall()
         wanted = set(traces)
         return [r for r in rows if (r[0], r[1]) in wanted]
 
@@ -187,6 +200,18 @@ class DuckDBReader:
         finally:
             cur.close()
         return [DependencyLink(parent, child, count) for parent, child, count in rows]
+
+
+def _windows(first_ns: int, last_ns: int):
+    """[start, end] windows from ``last_ns`` back to ``first_ns``, each four times
+    as long as the one before, starting at 1/64 of the range (at least a minute)."""
+    width = max((last_ns - first_ns) // 64, _FIRST_WINDOW_NS)
+    end = last_ns
+    while end >= first_ns:
+        start = max(first_ns, end - width)
+        yield start, end
+        end = start - 1
+        width *= 4
 
 
 def _span_conditions(query: TraceQuery) -> tuple[str, list]:

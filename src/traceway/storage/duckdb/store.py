@@ -60,28 +60,25 @@ class DuckDBStore(DuckDBReader):
         if not len(batch):
             return
         with self._write_lock:
-            spans, resources, scopes, operations = self._tables(batch)
+            spans, new_rows = self._tables(batch)
             con = self._write_con
             try:
-                con.execute("BEGIN")
+                # Few calls on purpose: each one releases the GIL and may wait
+                # a whole switch interval to get it back from the decoders.
                 con.register("batch_spans", spans)
-                con.execute("INSERT INTO spans SELECT * FROM batch_spans")
-                con.execute("""INSERT INTO trace_index SELECT trace_hi, trace_lo,
-                    min(start_ns), max(start_ns + duration_ns) FROM batch_spans GROUP BY ALL""")
-                con.unregister("batch_spans")
-                _insert_new(con, "resources", ("id", "service", "body"), resources)
-                _insert_new(con, "scopes", ("id", "name", "version", "body"), scopes)
-                _insert_new(con, "operations", ("service", "name", "kind"), operations)
-                con.execute("COMMIT")
+                for table, rows in new_rows.items():
+                    con.register(f"new_{table}", pa.table(dict(zip(
+                        _LOOKUP_COLUMNS[table], map(list, zip(*rows))))))
+                con.execute(_write_sql(list(new_rows)))
             except duckdb.Error as exc:
                 try:
                     con.execute("ROLLBACK")
                 except duckdb.Error:
                     pass
                 raise StorageError(f"write failed: {exc}") from exc
-            self._known_resources.update(r[0] for r in resources)
-            self._known_scopes.update(s[0] for s in scopes)
-            self._known_operations.update(operations)
+            self._known_resources.update(r[0] for r in new_rows.get("resources", ()))
+            self._known_scopes.update(s[0] for s in new_rows.get("scopes", ()))
+            self._known_operations.update(new_rows.get("operations", ()))
 
     def _tables(self, batch: SpanBatch):
         resource_ids: dict[bytes, int] = {}
@@ -114,7 +111,8 @@ class DuckDBStore(DuckDBReader):
             "scope_id": np.array([scope_ids[s] for s in batch.scope], dtype=np.int64),
             "detail": [d.decode("latin-1") for d in batch.detail],
         })
-        return spans, new_resources, new_scopes, operations
+        new_rows = {"resources": new_resources, "scopes": new_scopes, "operations": operations}
+        return spans, {table: rows for table, rows in new_rows.items() if rows}
 
     # -- Retention ----------------------------------------------------------
     def delete_before(self, start_ns: int) -> int:
@@ -156,12 +154,20 @@ class DuckDBStore(DuckDBReader):
                 pass
 
 
-def _insert_new(con: duckdb.DuckDBPyConnection, table: str, names: tuple[str, ...],
-                rows: list[tuple]) -> None:
-    """Insert rows that may already exist (another writer, or a crash replay)."""
-    if not rows:
-        return
-    new_rows = pa.table(dict(zip(names, map(list, zip(*rows)))))
-    con.register("new_rows", new_rows)
-    con.execute(f"INSERT OR IGNORE INTO {table} SELECT * FROM new_rows")
-    con.unregister("new_rows")
+_LOOKUP_COLUMNS = {"resources": ("id", "service", "body"),
+                   "scopes": ("id", "name", "version", "body"),
+                   "operations": ("service", "name", "kind")}
+
+
+def _write_sql(new_row_tables: list[str]) -> str:
+    statements = [
+        "BEGIN",
+        "INSERT INTO spans SELECT * FROM batch_spans",
+        """INSERT INTO trace_index SELECT trace_hi, trace_lo, min(start_ns),
+           max(start_ns + duration_ns) FROM batch_spans GROUP BY ALL""",
+    ]
+    # New rows may already exist (another process, or a crash replay): ignore those.
+    statements += [f"INSERT OR IGNORE INTO {table} SELECT * FROM new_{table}"
+                   for table in new_row_tables]
+    statements.append("COMMIT")
+    return ";\n".join(statements)
