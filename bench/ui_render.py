@@ -31,7 +31,7 @@ from traceway.testing import ServerProcess
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "ui"))
-from ui_traces import big_trace, new_trace_id, send_otlp
+from ui_traces import big_trace, new_trace_id, send_otlp, wait_for_trace
 
 COLUMNS = ["spans", "fetch_ms", "tti_ms", "dom_rows", "scroll_p50_ms", "scroll_p95_ms", "scroll_max_ms",
            "bottom", "find_ms", "heap_mb"]
@@ -58,19 +58,6 @@ SCROLL_JS = """async ([rows, frames]) => {
     .some((r) => new DOMMatrix(getComputedStyle(r).transform).m42 + 1.5 * r.offsetHeight >= height);
   return {times, reachedBottom: lastRow};
 }"""
-
-
-def wait_for_spans(server: ServerProcess, trace_id: str, spans: int, timeout_s: float) -> float:
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout_s:
-        try:
-            data = server.api(f"/api/traces/{trace_id}")["data"]
-            if data and len(data[0]["spans"]) >= spans:
-                return time.monotonic() - t0
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"trace {trace_id} did not reach {spans} spans in {timeout_s}s")
 
 
 def measure(page, base: str, trace_id: str, spans: int) -> dict[str, float | str]:  # type: ignore[no-untyped-def]
@@ -118,7 +105,8 @@ def main() -> None:
                 trace_id = new_trace_id()
                 t0 = time.monotonic()
                 send_otlp(server.otlp_http_port, big_trace(trace_id, n, fanout=args.fanout))
-                ingest = time.monotonic() - t0 + wait_for_spans(server, trace_id, n, 600)
+                wait_for_trace(server, trace_id, n, timeout_s=600)
+                ingest = time.monotonic() - t0
                 print(f"sent and stored {n:>7,} spans in {ingest:6.1f}s", file=sys.stderr)
                 ids[n] = trace_id
             with sync_playwright() as pw:

@@ -6,8 +6,6 @@ import json
 import os
 import re
 import shutil
-import time
-import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,22 +36,6 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProces
     server = ServerProcess(tmp_path_factory.mktemp("ui") / "data", env=env).start()
     yield server
     server.stop()
-
-
-def wait_for_trace(server: ServerProcess, trace_id: str, spans: int, timeout_s: float = 30) -> None:
-    """Blocks until the query API returns the trace with all its spans (ingest is asynchronous)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            data = server.api(f"/api/traces/{trace_id}")["data"]
-            if data and len(data[0]["spans"]) >= spans:
-                return
-        except urllib.error.HTTPError as exc:
-            if exc.code != 404:
-                raise
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"trace {trace_id} did not arrive with {spans} spans")
-        time.sleep(0.1)
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import wait_for_trace
 from playwright.sync_api import Page, expect
-from ui_traces import big_trace, checkout_trace, new_trace_id, send_otlp
+from ui_traces import big_trace, checkout_trace, new_trace_id, send_otlp, wait_for_trace
 
 from traceway.testing import ServerProcess
 

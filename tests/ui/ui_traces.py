@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 import os
 import time
+import urllib.error
 import urllib.request
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from traceway.testing import ServerProcess
 
 SERVICES = ["frontend", "checkout", "payments", "inventory", "shipping", "email", "currency", "ads"]
 
@@ -112,3 +116,19 @@ def _chunks(body: dict[str, Any], size: int):  # type: ignore[no-untyped-def]
                     part, count = [], 0
     if part:
         yield {"resourceSpans": part}
+
+
+def wait_for_trace(server: ServerProcess, trace_id: str, spans: int, timeout_s: float = 30) -> None:
+    """Blocks until the query API returns the trace with all its spans (ingest is asynchronous)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            data = server.api(f"/api/traces/{trace_id}")["data"]
+            if data and len(data[0]["spans"]) >= spans:
+                return
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404:
+                raise
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"trace {trace_id} did not arrive with {spans} spans")
+        time.sleep(0.1)
