@@ -134,6 +134,10 @@ def test_find_in_trace_and_keyboard(page: Page, checkout: dict[str, str]) -> Non
     find.press("Enter")
     expect(page.get_by_test_id("span-details").locator("h2")).to_have_text("charge card")
     find.fill("")
+    page.get_by_test_id("error-count").get_by_role("button").click()  # the error count finds them
+    expect(find).to_have_value("is:error")
+    expect(page.locator("[role=treeitem].match")).to_have_text(re.compile("charge card"))
+    find.fill("")
 
     # Dragging across the minimap zooms the waterfall into that time range.
     box = page.get_by_test_id("minimap").locator("canvas").bounding_box()

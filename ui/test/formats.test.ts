@@ -142,4 +142,11 @@ describe("findSpans", () => {
     expect([...findSpans(tr, "frontend select")]).toEqual([]);
     expect(findSpans(tr, "  ").size).toBe(0);
   });
+  it("finds the spans in error with is:error", () => {
+    const tr = buildTraceTree(trace([
+      span("a", { tags: [{ key: "error", type: "bool", value: true }] }),
+      span("b", { parent: "a", tags: [{ key: "error.type", type: "string", value: "none" }] }),
+    ]));
+    expect([...findSpans(tr, "is:error")]).toEqual(["a"]);
+  });
 });

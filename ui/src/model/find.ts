@@ -8,7 +8,7 @@ const texts = new WeakMap<TraceTree, string[]>();
 /**
  * Keys of the spans matching a find-in-trace query. Every whitespace-separated term must match
  * (case-insensitive) the service, operation, span id, or a tag/process tag/log field as
- * `key`, `value` or `key=value`.
+ * `key`, `value` or `key=value`; `is:error` matches the spans in error.
  */
 export function findSpans(tree: TraceTree, query: string): Set<string> {
   const terms = query.toLowerCase().split(/\s+/).filter(Boolean);
@@ -26,6 +26,7 @@ export function findSpans(tree: TraceTree, query: string): Set<string> {
 function searchableText(tree: TraceTree, node: SpanNode): string {
   const s = node.span;
   const parts = [node.service, s.operationName, s.spanID];
+  if (node.isError) parts.push("is:error");
   for (const t of s.tags ?? []) parts.push(`${t.key}=${formatTagValue(t.value)}`);
   for (const l of s.logs ?? []) for (const f of l.fields) parts.push(`${f.key}=${formatTagValue(f.value)}`);
   for (const t of tree.trace.processes[s.processID]?.tags ?? []) parts.push(`${t.key}=${formatTagValue(t.value)}`);

@@ -4,7 +4,7 @@ import { formatDuration, formatTime, plural } from "../model/format";
 import { serviceColor } from "../model/colors";
 import { downloadJaeger, downloadOtlp } from "./download";
 
-export function TraceHeader({ tree, fromFile }: { tree: TraceTree; fromFile: boolean }) {
+export function TraceHeader({ tree, fromFile, onFind }: { tree: TraceTree; fromFile: boolean; onFind: (q: string) => void }) {
   const [showWarnings, setShowWarnings] = useState(false);
   return (
     <header class="trace-header">
@@ -27,14 +27,17 @@ export function TraceHeader({ tree, fromFile }: { tree: TraceTree; fromFile: boo
         <div><dt>Services</dt><dd>{tree.services.length}</dd></div>
         <div><dt>Depth</dt><dd>{tree.maxDepth}</dd></div>
         <div><dt>Spans</dt><dd data-testid="span-count">{tree.nodes.length.toLocaleString()}</dd></div>
-        <div><dt>Errors</dt><dd class={tree.errorCount ? "error-text" : ""} data-testid="error-count">{tree.errorCount.toLocaleString()}</dd></div>
+        <div><dt>Errors</dt><dd class={tree.errorCount ? "error-text" : ""} data-testid="error-count">
+          {tree.errorCount ? <button class="linkish error-text" title="Find the spans in error" onClick={() => onFind("is:error")}>{tree.errorCount.toLocaleString()}</button> : 0}
+        </dd></div>
       </dl>
       <div class="service-legend">
         {tree.services.map((s) => (
-          <span class="chip svc" key={s.name} style={{ borderColor: serviceColor(s.name) }}>
+          <button class="chip svc" key={s.name} style={{ borderColor: serviceColor(s.name) }}
+            title={`Find ${s.name}'s spans`} onClick={() => onFind(s.name)}>
             <span class="dot" style={{ background: serviceColor(s.name) }} />{s.name} · {plural(s.spans, "span")}
             {s.errors > 0 && <span class="error-text"> · {s.errors} err</span>}
-          </span>
+          </button>
         ))}
         {tree.warnings.length > 0 && (
           <button class="chip warn" onClick={() => setShowWarnings(!showWarnings)}>⚠ {plural(tree.warnings.length, "warning")}</button>

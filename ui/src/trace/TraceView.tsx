@@ -99,10 +99,10 @@ export function TraceView({ tree, fromFile, query }: { tree: TraceTree; fromFile
 
   return (
     <div class="trace-page" onKeyDown={onKey}>
-      <TraceHeader tree={tree} fromFile={fromFile} />
+      <TraceHeader tree={tree} fromFile={fromFile} onFind={setFind} />
       <div class="trace-toolbar">
         <div class="find">
-          <input ref={findInput} type="search" placeholder="Find in trace (service, operation, tag=value)…" aria-label="Find in trace"
+          <input ref={findInput} type="search" placeholder="Find in trace: service, operation, tag=value, is:error…" aria-label="Find in trace"
             value={find} onInput={(e) => setFind(e.currentTarget.value)}
             onKeyDown={(e) => { if (e.key === "Enter") { e.preventDefault(); stepMatch(e.shiftKey ? -1 : 1); } }} />
           {find && findQuery === find && <span class="match-count" data-testid="match-count">{matchList.length} {matchList.length === 1 ? "match" : "matches"}</span>}
