@@ -81,7 +81,7 @@ export function Waterfall({ tree, rows, collapsed, range, matches, selected, onS
   return (
     <div class="waterfall" ref={scroller} tabIndex={0} role="tree" aria-label="Spans" data-testid="waterfall">
       <div class="wf-head" style={{ height: HEAD_HEIGHT }}>
-        <div class="wf-name-col">Service &amp; operation</div>
+        <div class="wf-name-col">Service &amp; operation<ColumnResizer target={scroller} /></div>
         <div class="wf-time-col ruler">
           {ticks.map((t) => (
             <span key={t} class="tick" style={{ left: `${pos(t)}%` }}>{formatDuration(t)}</span>
@@ -148,3 +148,26 @@ const Row = memo(function Row({ node, top, from, to, collapsed, match, selected,
     </div>
   );
 });
+
+/** Drag handle that sets the name column's width (a CSS variable on the waterfall). */
+function ColumnResizer({ target }: { target: { current: HTMLDivElement | null } }) {
+  const [active, setActive] = useState(false);
+  const onDown = (e: MouseEvent) => {
+    e.preventDefault();
+    const el = target.current!;
+    const left = el.getBoundingClientRect().left;
+    setActive(true);
+    const move = (ev: MouseEvent) => {
+      const w = Math.min(Math.max(ev.clientX - left, 160), el.clientWidth - 160);
+      el.style.setProperty("--name-col", `${w}px`);
+    };
+    const up = () => {
+      setActive(false);
+      window.removeEventListener("mousemove", move);
+      window.removeEventListener("mouseup", up);
+    };
+    window.addEventListener("mousemove", move);
+    window.addEventListener("mouseup", up);
+  };
+  return <span class={`col-resize ${active ? "active" : ""}`} onMouseDown={onDown} title="Drag to resize" />;
+}
