@@ -223,6 +223,22 @@ def test_open_a_jaeger_file_reload_and_download(page: Page, tmp_path: Path) -> N
     expect(page.get_by_test_id("span-details").get_by_test_id("span-events")).to_contain_text("card declined")
 
 
+def test_a_file_with_several_traces_lists_them(page: Page, tmp_path: Path) -> None:
+    first, second = new_trace_id(), new_trace_id()
+    both = checkout_trace(first, root_service="batch-a")
+    both["resourceSpans"] += checkout_trace(second, root_service="batch-b")["resourceSpans"]
+    path = tmp_path / "two.json"
+    path.write_text(json.dumps(both))
+    page.goto("/open")
+    page.get_by_test_id("file-input").set_input_files(str(path))
+    expect(page.locator(".trace-item")).to_have_count(2)
+    page.reload()
+    expect(page.locator(".trace-item")).to_have_count(2)
+    page.locator(f"[data-trace-id='{second}'] a").click()
+    expect(page).to_have_url(f"/trace/{second}?source=file")
+    expect(page.get_by_test_id("trace-name")).to_have_text("batch-b: GET /checkout")
+
+
 def test_a_file_that_is_not_a_trace_says_why(page: Page, tmp_path: Path) -> None:
     bad = tmp_path / "notes.json"
     bad.write_text('{"hello": "world"}')

@@ -20,3 +20,22 @@ export function localTrace(id: string): JaegerTrace | undefined {
   const s = sessionStorage.getItem(KEY(id));
   return s ? (JSON.parse(s) as JaegerTrace) : undefined;
 }
+
+const LIST = "traceway.file.list";
+
+/** Remembers which traces the last multi-trace file held, so /open can list them after a reload. */
+export function keepLocalList(name: string, ids: string[]): void {
+  try {
+    sessionStorage.setItem(LIST, JSON.stringify({ name, ids }));
+  } catch {
+    // Not kept across reloads; the list still shows until then.
+  }
+}
+
+export function localList(): { name: string; traces: JaegerTrace[] } | null {
+  const s = sessionStorage.getItem(LIST);
+  if (!s) return null;
+  const { name, ids } = JSON.parse(s) as { name: string; ids: string[] };
+  const traces = ids.map(localTrace).filter((t): t is JaegerTrace => !!t);
+  return traces.length ? { name, traces } : null;
+}

@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { navigate } from "../router";
-import { keepLocalTrace } from "../localTraces";
+import { keepLocalList, keepLocalTrace, localList } from "../localTraces";
 import { tracesFromDocument } from "../model/parse";
 import { buildTraceTree, type TraceTree } from "../model/tree";
 import { TraceList, type SortKey } from "../components/TraceList";
@@ -20,9 +20,11 @@ export async function openFiles(files: FileList | File[]): Promise<void> {
     lastError = "";
     if (traces.length === 1) {
       lastOpened = null;
+      keepLocalList(file.name, []);
       navigate(`/trace/${traces[0].traceID}?source=file`);
       return;
     }
+    keepLocalList(file.name, traces.map((t) => t.traceID));
     lastOpened = { name: file.name, trees: traces.map(buildTraceTree) };
   } catch (e) {
     lastOpened = null;
@@ -33,6 +35,10 @@ export async function openFiles(files: FileList | File[]): Promise<void> {
 }
 
 export function OpenFilePage() {
+  if (!lastOpened && !lastError) {
+    const kept = localList();
+    if (kept) lastOpened = { name: kept.name, trees: kept.traces.map(buildTraceTree) };
+  }
   const [, setTick] = useState(0);
   const [sort, setSort] = useState<SortKey>("newest");
   const [over, setOver] = useState(false);
