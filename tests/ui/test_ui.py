@@ -169,6 +169,18 @@ def test_service_map_shows_the_calls(page: Page, checkout: dict[str, str]) -> No
     assert {"checkout", "frontend", "inventory", "payments"} <= set(graph.get_attribute("data-nodes").split(","))
     assert {"checkout->inventory", "checkout->payments", "frontend->checkout"} <= set(
         graph.get_attribute("data-edges").split(","))
+    # Clicking a node searches that service's traces (cytoscape keeps its instance on the container).
+    x, y = page.evaluate("""() => {
+        const el = document.querySelector('[data-testid=service-graph]');
+        const p = el._cyreg.cy.getElementById('payments').renderedPosition();
+        const box = el.getBoundingClientRect();
+        return [box.left + p.x, box.top + p.y];
+    }""")
+    page.mouse.click(x, y)
+    expect(page).to_have_url("/search?service=payments&lookback=24h")
+    expect(page.locator(f"[data-trace-id='{checkout['main']}']")).to_be_visible()
+    page.go_back()
+
     edge = page.locator("[data-edge='frontend->checkout']")
     assert int(edge.locator("td.num").inner_text().replace(",", "")) >= 2  # both checkout traces
     edge.get_by_role("link", name="checkout").click()
