@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { parseLogfmt, toLogfmt } from "../src/model/logfmt";
 import { tracesFromOtlp, traceToOtlp } from "../src/model/otlp";
 import { tracesFromDocument } from "../src/model/parse";
@@ -7,6 +7,7 @@ import { findSpans } from "../src/model/find";
 import { buildTraceTree } from "../src/model/tree";
 import { formatDuration, parseDuration } from "../src/model/format";
 import { apiParams, formFromQuery, queryFromForm } from "../src/model/search";
+import type { JaegerTrace } from "../src/model/types";
 import { span, trace } from "./helpers";
 
 describe("logfmt", () => {
@@ -114,6 +115,24 @@ describe("OTLP JSON", () => {
       const traces = tracesFromDocument(text);
       expect(traces.length).toBeGreaterThan(0);
       for (const t of traces) expect(buildTraceTree(t).nodes.length).toBe(t.spans.length);
+    }
+  });
+});
+
+describe("Jaeger's storage-integration corpus", () => {
+  const dir = new URL("../../../shared/fixtures/jaeger-storage-integration/traces/", import.meta.url);
+  it.skipIf(!existsSync(dir))("opens every trace and round-trips it through OTLP", () => {
+    const files = readdirSync(dir).filter((f) => f.endsWith(".json"));
+    expect(files.length).toBeGreaterThan(20);
+    for (const f of files) {
+      for (const t of tracesFromDocument(readFileSync(new URL(f, dir), "utf8"))) {
+        const tree = buildTraceTree(t);
+        expect(tree.nodes.length, f).toBe(t.spans.length);
+        expect(tree.warnings.filter((w) => /cycle/.test(w)), f).toEqual([]);
+        const [again] = tracesFromOtlp(traceToOtlp(t));
+        const key = (x: JaegerTrace) => x.spans.map((s) => `${s.spanID} ${s.operationName} ${s.startTime} ${s.duration}`).sort();
+        expect(key(again), f).toEqual(key(t));
+      }
     }
   });
 });
