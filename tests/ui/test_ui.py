@@ -52,6 +52,7 @@ def test_search_by_service_finds_the_trace_and_opens_it(page: Page, checkout: di
     result.click()
     expect(page).to_have_url(f"/trace/{checkout['main']}")
     expect(page.get_by_test_id("trace-name")).to_have_text("frontend: GET /checkout")
+    expect(page).to_have_title("frontend: GET /checkout · Traceway")
     page.go_back()
     expect(page.locator(f"[data-trace-id='{checkout['main']}']")).to_be_visible()
     expect(page.locator("select[name=sort]")).to_have_value("spans")

@@ -52,6 +52,11 @@ export function App() {
   else page = <div class="page"><div class="empty"><h2>Page not found</h2><p>No view lives at <code>{path}</code>. <a href="/search">Search traces</a>.</p></div></div>;
 
   const section = traceMatch ? "trace" : path.slice(1);
+  useEffect(() => {
+    // The trace page names itself once loaded; the others are named here.
+    const titles: Record<string, string> = { search: "Search", dependencies: "Service map", open: "Open file" };
+    if (!traceMatch) document.title = `${titles[section] ?? "Not found"} · Traceway`;
+  }, [section]);
   return (
     <>
       <header class="topbar">

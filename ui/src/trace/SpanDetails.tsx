@@ -62,7 +62,8 @@ export function SpanDetails({ tree, node, fromFile, onClose, onSelect }: {
               return (
                 <li key={i}>
                   <div class="event-head"><b>{name ? formatTagValue(name.value) : "log"}</b>
-                    <span class="muted">+{formatDuration(l.timestamp - tree.start)}</span></div>
+                    <span class="muted" title={`${formatDuration(l.timestamp - s.startTime)} after the span started`}>
+                      +{formatDuration(l.timestamp - tree.start)}</span></div>
                   <Table rows={l.fields.filter((f) => f !== name)} />
                 </li>
               );

@@ -20,6 +20,7 @@ export function TraceView({ tree, fromFile, query }: { tree: TraceTree; fromFile
   const selected = selectedKey ? tree.byKey.get(selectedKey) ?? null : null;
 
   const rows = useMemo(() => visibleNodes(tree, collapsed), [tree, collapsed]);
+  useEffect(() => { document.title = `${tree.rootService}: ${tree.rootOperation} · Traceway`; }, [tree]);
   // Typing stays responsive on huge traces: the search runs once the user pauses.
   const [findQuery, setFindQuery] = useState(find);
   useEffect(() => {
