@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -99,6 +100,19 @@ def load_generator(port: int, seconds: float, connections: int, queue: mp.Queue)
     queue.put((time.perf_counter() - started, results, seen[-50:]))
 
 
+def _queryable(server: ServerProcess, trace_id: str) -> bool:
+    try:
+        return bool(server.api(f"/api/traces/{trace_id}")["data"])
+    except urllib.error.HTTPError:
+        return False
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mib(pid: int) -> tuple[float, float]:
     values = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -121,17 +135,20 @@ def main() -> None:
                 server.otlp_http_port, args.seconds, args.connections, queue))
             generator.start()
             assert queue.get(timeout=120) == "ready"
+            cpu_before = cpu_seconds(server.process.pid)
             elapsed, results, last_ids = queue.get(timeout=args.seconds + 300)
+            cpu = cpu_seconds(server.process.pid) - cpu_before
             generator.join()
             ok = sorted(r for r in results if r >= 0)
             refused = [r for r in results if r < 0]
             spans = len(ok) * SPANS_PER_REQUEST
-            queryable = sum(1 for t in last_ids if server.api(f"/api/traces/{t}")["data"])
+            queryable = sum(1 for t in last_ids if _queryable(server, t))
             rss, peak = rss_mib(server.process.pid)
             with urllib.request.urlopen(server.ui_url + "/metrics") as answer:
                 metrics = answer.read().decode()
-            size = [line for line in metrics.splitlines()
-                    if line.startswith("traceway_store_size_bytes")]
+            values = {line.split()[0]: float(line.split()[1]) for line in metrics.splitlines()
+                      if line.startswith("traceway_") and " " in line}
+            commits = values.get("traceway_write_batch_spans_count", 0)
             print(json.dumps({
                 "seconds": round(elapsed, 1), "connections": args.connections,
                 "requests_acknowledged": len(ok), "requests_refused": len(refused),
@@ -139,9 +156,13 @@ def main() -> None:
                 "request_p50_ms": round(statistics.median(ok) * 1000, 1) if ok else None,
                 "request_p99_ms": round(ok[int(len(ok) * 0.99) - 1] * 1000, 1) if ok else None,
                 "last_acknowledged_traces_queryable": f"{queryable}/{len(last_ids)}",
+                "server_cpu_us_per_span": round(cpu / spans * 1e6, 2) if spans else None,
                 "server_rss_mib": round(rss), "server_peak_rss_mib": round(peak),
-                "store_bytes_per_span": round(float(size[0].split()[1]) / spans, 1)
-                if size and spans else None,
+                "commits": int(commits),
+                "spans_per_commit": round(values["traceway_write_batch_spans_sum"] / commits)
+                if commits else None,
+                "commit_ms_mean": round(values["traceway_write_duration_seconds_sum"] / commits
+                                        * 1000, 1) if commits else None,
             }, indent=2))
         finally:
             server.stop()

@@ -22,6 +22,9 @@ from traceway.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
+# A write that ended this recently means the server is busy: worth lingering.
+_BUSY_S = 0.050
+
 
 class QueueFullError(Exception):
     """The write queue holds its maximum; retry later."""
@@ -33,7 +36,8 @@ class QueueClosedError(Exception):
 
 class WriteQueue:
     def __init__(self, writer: Writer, telemetry: Telemetry, *, max_bytes: int = 512 << 20,
-                 max_batch_spans: int = 20_000) -> None:
+                 max_batch_spans: int = 20_000, linger_s: float = 0.002,
+                 max_linger_s: float = 0.010) -> None:
         self._writer = writer
         self._telemetry = telemetry
         self.max_bytes = max_bytes
@@ -43,6 +47,9 @@ class WriteQueue:
         self._spans = 0
         self._cond = threading.Condition()
         self._closed = False
+        self._linger_s = linger_s
+        self._max_linger_s = max_linger_s
+        self._last_write_end = 0.0
         self._thread = threading.Thread(target=self._run, name="traceway-writer", daemon=True)
         self._thread.start()
 
@@ -81,6 +88,8 @@ class WriteQueue:
                 self._cond.wait()
             if not self._pending:
                 return None
+            if time.monotonic() - self._last_write_end < _BUSY_S:
+                self._linger()
             taken, spans = [], 0
             while self._pending and (not taken or spans + len(self._pending[0][0])
                                      <= self._max_batch_spans):
@@ -88,6 +97,20 @@ class WriteQueue:
                 taken.append(item)
                 spans += len(item[0])
             return taken
+
+    def _linger(self) -> None:
+        """Under sustained load, wait briefly while more requests keep arriving:
+        every commit has a fixed cost (statements, fsync), so larger groups
+        mean more spans per second. An idle server commits at once."""
+        deadline = time.monotonic() + self._max_linger_s
+        while self._spans < self._max_batch_spans and not self._closed:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            before = len(self._pending)
+            self._cond.wait(min(self._linger_s, remaining))
+            if len(self._pending) == before:
+                return
 
     def _run(self) -> None:
         while (taken := self._take()) is not None:
@@ -103,6 +126,7 @@ class WriteQueue:
                 self._telemetry.write_seconds.observe(time.perf_counter() - started)
                 self._telemetry.write_batch_spans.observe(len(batch))
             with self._cond:
+                self._last_write_end = time.monotonic()
                 self._bytes -= sum(item[1] for item in taken)
                 self._spans -= len(batch)
             self._update_gauges()

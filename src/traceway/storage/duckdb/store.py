@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
@@ -66,6 +67,7 @@ class DuckDBStore(DuckDBReader):
                 # Few calls on purpose: each one releases the GIL and may wait
                 # a whole switch interval to get it back from the decoders.
                 con.register("batch_spans", spans)
+                con.register("batch_traces", _trace_ranges(spans))
                 for table, rows in new_rows.items():
                     con.register(f"new_{table}", pa.table(dict(zip(
                         _LOOKUP_COLUMNS[table], map(list, zip(*rows))))))
@@ -154,6 +156,17 @@ class DuckDBStore(DuckDBReader):
                 pass
 
 
+def _trace_ranges(spans: pa.Table) -> pa.Table:
+    """One trace_index row per trace: its first start and last end in the batch.
+    Grouped by Arrow: on small batches DuckDB's parallel GROUP BY costs more."""
+    ends = pc.add(spans["start_ns"], spans["duration_ns"])
+    grouped = pa.table({"trace_hi": spans["trace_hi"], "trace_lo": spans["trace_lo"],
+                        "start_ns": spans["start_ns"], "end_ns": ends}).group_by(
+        ["trace_hi", "trace_lo"], use_threads=False).aggregate(
+        [("start_ns", "min"), ("end_ns", "max")])
+    return grouped.select(["trace_hi", "trace_lo", "start_ns_min", "end_ns_max"])
+
+
 _LOOKUP_COLUMNS = {"resources": ("id", "service", "body"),
                    "scopes": ("id", "name", "version", "body"),
                    "operations": ("service", "name", "kind")}
@@ -163,8 +176,7 @@ def _write_sql(new_row_tables: list[str]) -> str:
     statements = [
         "BEGIN",
         "INSERT INTO spans SELECT * FROM batch_spans",
-        """INSERT INTO trace_index SELECT trace_hi, trace_lo, min(start_ns),
-           max(start_ns + duration_ns) FROM batch_spans GROUP BY ALL""",
+        "INSERT INTO trace_index SELECT * FROM batch_traces",
     ]
     # New rows may already exist (another process, or a crash replay): ignore those.
     statements += [f"INSERT OR IGNORE INTO {table} SELECT * FROM new_{table}"
