@@ -42,6 +42,14 @@ class StatusCode(IntEnum):
     ERROR = 2
 
 
+# How Jaeger and the UI name kinds and statuses (UNSPECIFIED/UNSET have no name).
+SPAN_KIND_NAMES = {SpanKind.INTERNAL: "internal", SpanKind.SERVER: "server",
+                   SpanKind.CLIENT: "client", SpanKind.PRODUCER: "producer",
+                   SpanKind.CONSUMER: "consumer"}
+SPAN_KIND_BY_NAME = {name: int(kind) for kind, name in SPAN_KIND_NAMES.items()}
+STATUS_NAMES = {StatusCode.OK: "OK", StatusCode.ERROR: "ERROR"}
+
+
 @dataclass(frozen=True, slots=True)
 class SpanRecord:
     """One span, row-wise: for tests, read-side code and small conversions."""

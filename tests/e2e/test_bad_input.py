@@ -189,3 +189,15 @@ def test_span_times_beyond_int64_are_rejected_not_crashing(server):
     answer = httpx.post(server.otlp_http_url + "/v1/traces", json=document)
     assert answer.status_code == 200
     assert answer.json()["partialSuccess"]["rejectedSpans"] in (1, "1")
+
+
+def test_metrics_count_what_happened(server):
+    text = httpx.get(server.ui_url + "/metrics").text
+    values = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+              for line in text.splitlines() if line and not line.startswith("#")}
+    assert values['traceway_spans_accepted_total{protocol="otlp_http_protobuf"}'] > 0
+    assert values['traceway_spans_rejected_total{protocol="otlp_http_json"}'] >= 1
+    assert values["traceway_write_batch_spans_count"] > 0
+    assert values["traceway_write_duration_seconds_count"] > 0
+    assert values["traceway_queue_spans"] == 0
+    assert values["traceway_store_size_bytes"] > 0

@@ -33,7 +33,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from traceway.convert.attributes import jaeger_tag, plain_value
 from traceway.model import SpanBatch, SpanRecord, StatusCode
-from traceway.storage.tagmatch import SPAN_KIND_NAMES, STATUS_NAMES
+from traceway.model import SPAN_KIND_NAMES, STATUS_NAMES
 
 WARNINGS_ATTRIBUTE = "@jaeger@warnings"
 _REF_TYPE_ATTRIBUTE = "opentracing.ref_type"

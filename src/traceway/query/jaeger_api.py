@@ -21,7 +21,7 @@ from traceway.query.params import (
     parse_trace_query,
 )
 from traceway.storage.api import Reader
-from traceway.storage.tagmatch import SPAN_KIND_NAMES
+from traceway.model import SPAN_KIND_NAMES
 
 
 def envelope(data: Any, status: int = 200, errors: list[dict] | None = None) -> JSONResponse:

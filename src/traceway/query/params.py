@@ -9,7 +9,7 @@ import time
 from starlette.datastructures import QueryParams
 
 from traceway.storage.api import TraceQuery
-from traceway.storage.tagmatch import SPAN_KIND_BY_NAME
+from traceway.model import SPAN_KIND_BY_NAME
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 1_500

@@ -20,11 +20,8 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from traceway.convert.attributes import string_pairs
-from traceway.model import SpanRecord, StatusCode
+from traceway.model import SPAN_KIND_NAMES, STATUS_NAMES, SpanRecord, StatusCode
 
-SPAN_KIND_NAMES = {1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
-SPAN_KIND_BY_NAME = {name: kind for kind, name in SPAN_KIND_NAMES.items()}
-STATUS_NAMES = {StatusCode.OK: "OK", StatusCode.ERROR: "ERROR"}
 
 _INT = re.compile(r"-?\d+")
 

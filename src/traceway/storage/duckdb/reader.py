@@ -12,7 +12,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from traceway.model import SpanBatch, SpanRecord
 from traceway.storage.api import DependencyLink, Operation, TraceQuery
 from traceway.storage.duckdb.schema import SPAN_COLUMNS, id_halves, ids8_from, ids16_from
-from traceway.storage.tagmatch import SPAN_KIND_BY_NAME, encoded_patterns, span_matches
+from traceway.model import SPAN_KIND_BY_NAME
+from traceway.storage.tagmatch import encoded_patterns, span_matches
 
 _CANDIDATE_CHUNK = 2048
 _FIRST_WINDOW_NS = 60 * 10**9
