@@ -49,6 +49,31 @@ class Telemetry:
         self.retention_deleted = Counter(
             "traceway_retention_deleted_spans", "Spans deleted by retention.", registry=r)
 
+        self.sampling_traces = Counter(
+            "traceway_sampling_traces", "Traces decided by tail sampling: kept by the named "
+            "policy, or dropped (counted for every policy, as none kept it).",
+            ["policy", "decision"], registry=r)
+        self.sampling_spans = Counter(
+            "traceway_sampling_spans", "Spans of the traces in traceway_sampling_traces.",
+            ["policy", "decision"], registry=r)
+        self.sampling_late_spans = Counter(
+            "traceway_sampling_late_spans", "Spans arriving after their trace was decided; "
+            "they follow the decision.", ["decision"], registry=r)
+        self.sampling_decided_early = Counter(
+            "traceway_sampling_traces_decided_early",
+            "Traces decided before decision_wait because max_traces was reached.", registry=r)
+        self.sampling_decision_seconds = Histogram(
+            "traceway_sampling_decision_seconds",
+            "From a trace's first span to its decision.", registry=r,
+            buckets=(0.01, 0.1, 0.5, 1, 2.5, 5, 10, 15, 30, 60, 120))
+        self.sampling_held_traces = Gauge(
+            "traceway_sampling_held_traces", "Traces waiting for a sampling decision.", registry=r)
+        self.sampling_held_spans = Gauge(
+            "traceway_sampling_held_spans", "Spans waiting for a sampling decision.", registry=r)
+        self.config_reloads = Counter(
+            "traceway_config_reloads", "Config file reloads (SIGHUP) by outcome.", ["outcome"],
+            registry=r)
+
     def watch_store_size(self, size: Callable[[], int]) -> None:
         self.store_bytes.set_function(size)
 

@@ -1,0 +1,212 @@
+"""The spool: held spans on disk until their trace is decided and written.
+
+Tail sampling holds spans in memory for ``decision_wait``; the house rule says
+an acknowledged span survives ``kill -9``. So every accepted batch is appended
+to the current segment file and fsynced before the sender is answered, with
+group commit as in the WriteQueue: one writer thread takes everything queued,
+writes it with one ``write`` and one ``fdatasync`` and resolves every waiter.
+Pickling happens on that thread, off the receivers' path.
+
+Segments are deleted, not compacted: each counts the held traces that have
+spans in it (``holds``); the sampler releases a trace's segments once the trace
+is decided and, if kept, committed to the store. A closed segment with no holds
+left is unlinked. Records are ``<length, crc32>`` + pickled columns, so a torn
+tail from a crash (never acknowledged) is detected and ignored on replay.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import struct
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
+from pathlib import Path
+
+from traceway.model import SpanBatch
+from traceway.pipeline.batcher import QueueClosedError
+
+log = logging.getLogger(__name__)
+
+_HEADER = struct.Struct("<II")
+_NAME = "segment-{:012d}.spool"
+
+
+class Spool:
+    def __init__(self, directory: Path, *, segment_bytes: int = 64 << 20,
+                 segment_age_s: float = 5.0) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.segment_bytes = segment_bytes
+        self.segment_age_s = segment_age_s
+        self._cond = threading.Condition()
+        self._pending: list[tuple[SpanBatch, Future[None]]] = []
+        self._holds: dict[int, int] = {}
+        self._closed_segments: set[int] = set()
+        existing = self.existing_segments()
+        self._current = (existing[-1] + 1) if existing else 0
+        self._current_bytes = 0
+        self._current_opened = time.monotonic()
+        self._fd = -1
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    def existing_segments(self) -> list[int]:
+        return sorted(int(p.stem.split("-")[1]) for p in self.directory.glob("segment-*.spool"))
+
+    def _path(self, segment: int) -> Path:
+        return self.directory / _NAME.format(segment)
+
+    # -- start-up --------------------------------------------------------------
+    def replay(self) -> Iterator[tuple[int, SpanBatch]]:
+        """Every intact record of the segments left by the last run, oldest first.
+
+        Those segments count as closed; the caller must ``hold`` them for the
+        traces it keeps and then call ``replay_done``.
+        """
+        for segment in self.existing_segments():
+            if segment >= self._current:
+                continue
+            self._closed_segments.add(segment)
+            data = self._path(segment).read_bytes()
+            position = 0
+            while position + _HEADER.size <= len(data):
+                length, crc = _HEADER.unpack_from(data, position)
+                body = data[position + _HEADER.size:position + _HEADER.size + length]
+                if len(body) < length or zlib.crc32(body) != crc:
+                    log.warning("spool %s: ignoring a torn record at byte %d (never acknowledged)",
+                                segment, position)
+                    break
+                position += _HEADER.size + length
+                yield segment, SpanBatch(*pickle.loads(body))
+
+    def replay_done(self) -> None:
+        with self._cond:
+            for segment in list(self._closed_segments):
+                self._maybe_delete(segment)
+
+    def start(self) -> None:
+        self._open_current()
+        self._thread = threading.Thread(target=self._run, name="traceway-spool", daemon=True)
+        self._thread.start()
+
+    # -- the hot path ----------------------------------------------------------
+    def append(self, batch: SpanBatch, holds: Callable[[int], int]) -> Future[None]:
+        """Queue ``batch`` for the current segment; the future resolves once it is fsynced.
+
+        ``holds(segment)`` runs under the spool's lock and returns how many new
+        traces now have spans in ``segment``.
+        """
+        future: Future[None] = Future()
+        with self._cond:
+            if self._closed:
+                raise QueueClosedError("server is shutting down")
+            self._pending.append((batch, future))
+            added = holds(self._current)
+            if added:
+                self._holds[self._current] = self._holds.get(self._current, 0) + added
+            self._cond.notify()
+        return future
+
+    def hold(self, segment: int, count: int) -> None:
+        with self._cond:
+            self._holds[segment] = self._holds.get(segment, 0) + count
+
+    def release(self, segments: Iterable[int]) -> None:
+        """One trace with spans in each of ``segments`` no longer needs them."""
+        with self._cond:
+            for segment in segments:
+                left = self._holds.get(segment, 0) - 1
+                self._holds[segment] = left
+                if left <= 0:
+                    self._maybe_delete(segment)
+
+    def _maybe_delete(self, segment: int) -> None:
+        if segment in self._closed_segments and self._holds.get(segment, 0) <= 0:
+            self._closed_segments.discard(segment)
+            self._holds.pop(segment, None)
+            try:
+                self._path(segment).unlink()
+            except FileNotFoundError:
+                pass
+
+    # -- the writer thread -----------------------------------------------------
+    def _open_current(self) -> None:
+        self._fd = os.open(self._path(self._current), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._current_bytes = 0
+        self._current_opened = time.monotonic()
+
+    def _take(self) -> tuple[list[tuple[SpanBatch, Future[None]]], int | None] | None:
+        """Pending appends, and the segment to close after writing them (if rotating)."""
+        with self._cond:
+            while not self._pending and not self._closed:
+                if self._current_bytes and time.monotonic() - self._current_opened > self.segment_age_s:
+                    break
+                self._cond.wait(self.segment_age_s / 2)
+            if self._closed and not self._pending:
+                return None
+            taken, self._pending = self._pending, []
+            rotate = self._current_bytes > 0 and (
+                self._current_bytes >= self.segment_bytes
+                or time.monotonic() - self._current_opened > self.segment_age_s)
+            if rotate:
+                closing = self._current
+                self._current += 1  # later appends (and their holds) go to the next one
+                return taken, closing
+            return taken, None
+
+    def _run(self) -> None:
+        while (work := self._take()) is not None:
+            taken, closing = work
+            error: BaseException | None = None
+            if taken:
+                try:
+                    self._write(taken)
+                except OSError as exc:
+                    log.error("spool write failed: %s", exc)
+                    error = exc
+            for _, future in taken:
+                if error is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(error)
+            if closing is not None:
+                os.close(self._fd)
+                self._open_current()
+                with self._cond:
+                    self._closed_segments.add(closing)
+                    self._maybe_delete(closing)
+
+    def _write(self, taken: list[tuple[SpanBatch, Future[None]]]) -> None:
+        parts = []
+        for batch, _ in taken:
+            body = pickle.dumps(tuple(column for _, column in batch.columns()), protocol=5)
+            parts.append(_HEADER.pack(len(body), zlib.crc32(body)))
+            parts.append(body)
+        data = b"".join(parts)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view):]
+        os.fdatasync(self._fd)
+        self._current_bytes += len(data)
+
+    def close(self) -> None:
+        """Write what is queued and stop; held spans stay on disk for the next start."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+            if self._current_bytes == 0 and self._holds.get(self._current, 0) <= 0:
+                self._path(self._current).unlink(missing_ok=True)
+
+    @property
+    def segment_count(self) -> int:
+        return len(self.existing_segments())

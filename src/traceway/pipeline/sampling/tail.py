@@ -1,0 +1,340 @@
+"""TailSampler: the pipeline stage between Ingest and the WriteQueue when tail sampling is on.
+
+``submit(batch)`` has the WriteQueue's contract (a future that resolves once the
+spans are durable), so Ingest does not know which stage it feeds:
+
+* spans of traces already decided follow the decision (kept: queued for the
+  store; dropped: acknowledged and counted);
+* the other spans are added to their held trace in memory and appended to the
+  :class:`Spool`; the future resolves when the spool fsynced them.
+
+A decider thread decides traces ``decision_wait`` after their last span and
+writes kept traces whole (every span tagged ``traceway.sampling.policy``).
+Held traces are kept in arrival order of their latest span, so finding the
+expired ones and the oldest (when ``max_traces`` forces an early decision) is
+O(1) per trace. Work on the ingest path is one dict lookup per span (grouping
+by trace) plus O(1) per trace; nothing is decoded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future
+
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+from traceway.model import SpanBatch
+from traceway.pipeline.batcher import QueueClosedError, QueueFullError, WriteQueue
+from traceway.pipeline.sampling.policies import (
+    Chunk,
+    Policy,
+    TraceView,
+    build_policy,
+    decide,
+)
+from traceway.pipeline.sampling.settings import TailConfig
+from traceway.pipeline.sampling.spool import Spool
+from traceway.telemetry import Telemetry
+
+log = logging.getLogger(__name__)
+
+POLICY_ATTRIBUTE = "traceway.sampling.policy"
+_MISSING = object()
+
+
+def policy_suffix(name: str) -> bytes:
+    """Bytes that, appended to a Span's encoding, add the attribute naming ``name``.
+
+    Repeated protobuf fields concatenate, so appending one more ``attributes``
+    entry (field 9) to ``detail`` is a valid encoding: no decode needed.
+    """
+    kv = KeyValue(key=POLICY_ATTRIBUTE, value=AnyValue(string_value=name)).SerializeToString()
+    return b"\x4a" + _varint(len(kv)) + kv
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+class _Held:
+    __slots__ = ("chunks", "first_seen", "last_seen", "segments", "spans")
+
+    def __init__(self, now: float) -> None:
+        self.chunks: list[Chunk] = []
+        self.spans = 0
+        self.first_seen = now
+        self.last_seen = now
+        self.segments: set[int] = set()
+
+
+def all_of(futures: list[Future[None]]) -> Future[None]:
+    """A future that resolves when every one of ``futures`` has, failing if any failed."""
+    if len(futures) == 1:
+        return futures[0]
+    out: Future[None] = Future()
+    left = [len(futures)]
+    lock = threading.Lock()
+
+    def done(_: Future[None]) -> None:
+        with lock:
+            left[0] -= 1
+            if left[0]:
+                return
+        errors = [f.exception() for f in futures if f.exception() is not None]
+        if errors:
+            out.set_exception(errors[0])  # type: ignore[arg-type]
+        else:
+            out.set_result(None)
+
+    for future in futures:
+        future.add_done_callback(done)
+    return out
+
+
+class TailSampler:
+    def __init__(self, queue: WriteQueue, spool: Spool, config: TailConfig,
+                 telemetry: Telemetry, clock: Callable[[], float] = time.monotonic) -> None:
+        self._queue = queue
+        self._spool = spool
+        self._telemetry = telemetry
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._held: OrderedDict[bytes, _Held] = OrderedDict()
+        self._held_spans = 0
+        self._decisions: OrderedDict[bytes, str | None] = OrderedDict()
+        self._unwritten: list[tuple[SpanBatch, list[set[int]]]] = []  # kept, queue was full
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.reconfigure(config)
+
+    def reconfigure(self, config: TailConfig) -> None:
+        """Swap policies and limits; held traces stay held and are decided by the new policies."""
+        policies: list[Policy] = [build_policy(p) for p in config.policies]
+        suffixes = {p.name: policy_suffix(p.name) for p in config.policies}
+        with self._lock:
+            self.config = config
+            self._policies = policies
+            self._suffixes = suffixes
+
+    # -- start-up --------------------------------------------------------------
+    def replay(self) -> int:
+        """Hold again every span the spool kept from the last run; returns the span count."""
+        count = 0
+        with self._lock:
+            for segment, batch in self._spool.replay():
+                added = self._hold(batch, segment)
+                self._spool.hold(segment, added)
+                count += len(batch)
+        self._spool.replay_done()
+        self._update_gauges()
+        return count
+
+    def start(self, decider: bool = True) -> None:
+        """Start the spool writer and (unless a test drives ``decide_expired``) the decider."""
+        self._spool.start()
+        if decider:
+            self._thread = threading.Thread(target=self._run, name="traceway-tail-sampler",
+                                            daemon=True)
+            self._thread.start()
+
+    # -- the ingest path -------------------------------------------------------
+    def submit(self, batch: SpanBatch) -> Future[None]:
+        """Accept ``batch``; the future resolves once every span is durable (spool or store)."""
+        futures: list[Future[None]] = []
+        with self._lock:
+            late = self._late_indices(batch)
+            if late:
+                kept, undecided = self._follow_decisions(batch, late)
+                if kept is not None:
+                    futures.append(self._queue.submit(kept))  # may raise QueueFullError: nothing changed
+                batch = undecided
+            if len(batch):
+                held = batch
+                futures.append(self._spool.append(held, lambda segment: self._hold(held, segment)))
+                self._evict_over_limit()
+        self._update_gauges()
+        if not futures:
+            done: Future[None] = Future()
+            done.set_result(None)
+            return done
+        return all_of(futures)
+
+    def _late_indices(self, batch: SpanBatch) -> dict[bytes, list[int]]:
+        """Spans of ``batch`` whose trace was already decided, by trace."""
+        decisions = self._decisions
+        if not decisions:
+            return {}
+        late: dict[bytes, list[int]] = {}
+        for i, tid in enumerate(batch.trace_id):
+            if tid in decisions:
+                late.setdefault(tid, []).append(i)
+        return late
+
+    def _follow_decisions(self, batch: SpanBatch, late: dict[bytes, list[int]]
+                          ) -> tuple[SpanBatch | None, SpanBatch]:
+        t = self._telemetry
+        keep: list[int] = []
+        suffixes: list[bytes] = []
+        for tid, idx in late.items():
+            policy = self._decisions[tid]
+            if policy is None:
+                t.sampling_late_spans.labels("dropped").inc(len(idx))
+                continue
+            t.sampling_late_spans.labels("kept").inc(len(idx))
+            keep.extend(idx)
+            suffixes.extend([self._suffix(policy)] * len(idx))
+        kept = None
+        if keep:
+            kept = batch.take(keep)
+            kept.detail = [d + s for d, s in zip(kept.detail, suffixes)]
+        skip = {i for idx in late.values() for i in idx}
+        undecided = batch.take(i for i in range(len(batch)) if i not in skip)
+        return kept, undecided
+
+    def _suffix(self, policy: str) -> bytes:
+        suffix = self._suffixes.get(policy)
+        if suffix is None:  # a policy renamed by a reload
+            suffix = self._suffixes[policy] = policy_suffix(policy)
+        return suffix
+
+    def _hold(self, batch: SpanBatch, segment: int) -> int:
+        """Add ``batch`` to its held traces; returns how many traces newly touch ``segment``."""
+        groups: dict[bytes, list[int]] = {}
+        for i, tid in enumerate(batch.trace_id):
+            groups.setdefault(tid, []).append(i)
+        now = self._clock()
+        held = self._held
+        added = 0
+        for tid, idx in groups.items():
+            trace = held.get(tid)
+            if trace is None:
+                trace = held[tid] = _Held(now)
+            else:
+                held.move_to_end(tid)
+                trace.last_seen = now
+            trace.chunks.append((batch, idx))
+            trace.spans += len(idx)
+            if segment not in trace.segments:
+                trace.segments.add(segment)
+                added += 1
+        self._held_spans += len(batch)
+        return added
+
+    def _evict_over_limit(self) -> None:
+        over = len(self._held) - self.config.max_traces
+        if over <= 0:
+            return
+        early = [self._held.popitem(last=False) for _ in range(over)]
+        self._telemetry.sampling_decided_early.inc(over)
+        self._decide(early)
+
+    # -- decisions -------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            wait_s = self.config.decision_wait_ns / 1e9
+            self._stop.wait(min(0.2, max(0.005, wait_s / 10)))
+            self.decide_expired()
+
+    def decide_expired(self, everything: bool = False) -> int:
+        """Decide every trace idle for ``decision_wait`` (or all); returns how many."""
+        with self._lock:
+            deadline = self._clock() - self.config.decision_wait_ns / 1e9
+            expired = []
+            held = self._held
+            while held:
+                tid, trace = next(iter(held.items()))
+                if not everything and trace.last_seen > deadline:
+                    break
+                held.popitem(last=False)
+                expired.append((tid, trace))
+            if expired:
+                self._decide(expired)
+            self._retry_unwritten()
+        self._update_gauges()
+        return len(expired)
+
+    def _decide(self, traces: list[tuple[bytes, _Held]]) -> None:
+        t = self._telemetry
+        now = self._clock()
+        kept_parts: list[SpanBatch] = []
+        kept_segments: list[set[int]] = []
+        released: list[int] = []
+        for tid, trace in traces:
+            self._held_spans -= trace.spans
+            view = TraceView(tid, trace.chunks, trace.spans)
+            policy = decide(self._policies, view, now)
+            t.sampling_decision_seconds.observe(now - trace.first_seen)
+            self._remember(tid, policy)
+            if policy is None:
+                for p in self._policies:
+                    t.sampling_traces.labels(p.name, "dropped").inc()
+                    t.sampling_spans.labels(p.name, "dropped").inc(trace.spans)
+                released.extend(trace.segments)
+                continue
+            t.sampling_traces.labels(policy, "kept").inc()
+            t.sampling_spans.labels(policy, "kept").inc(trace.spans)
+            suffix = self._suffix(policy)
+            for batch, idx in trace.chunks:
+                part = batch.take(idx)
+                part.detail = [d + suffix for d in part.detail]
+                kept_parts.append(part)
+            kept_segments.append(trace.segments)
+        if released:
+            self._spool.release(released)
+        if kept_parts:
+            self._write(SpanBatch.concat(kept_parts), kept_segments)
+
+    def _remember(self, tid: bytes, policy: str | None) -> None:
+        decisions = self._decisions
+        decisions[tid] = policy
+        if len(decisions) > self.config.decision_cache_size:
+            decisions.popitem(last=False)
+
+    def _write(self, batch: SpanBatch, segments: list[set[int]]) -> None:
+        try:
+            future = self._queue.submit(batch)
+        except QueueFullError:
+            self._unwritten.append((batch, segments))  # the decider retries; the spool keeps them
+            return
+        except QueueClosedError:
+            return  # stopping: the spool keeps them for the next start
+        spool = self._spool
+
+        def written(f: Future[None]) -> None:
+            if f.exception() is None:
+                spool.release(s for trace_segments in segments for s in trace_segments)
+
+        future.add_done_callback(written)
+
+    def _retry_unwritten(self) -> None:
+        waiting, self._unwritten = self._unwritten, []
+        for batch, segments in waiting:
+            self._write(batch, segments)
+
+    def _update_gauges(self) -> None:
+        self._telemetry.sampling_held_traces.set(len(self._held))
+        self._telemetry.sampling_held_spans.set(self._held_spans)
+
+    @property
+    def held_traces(self) -> int:
+        return len(self._held)
+
+    @property
+    def held_spans(self) -> int:
+        return self._held_spans
+
+    def close(self) -> None:
+        """Stop deciding; held spans stay in the spool and are replayed at the next start."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._spool.close()

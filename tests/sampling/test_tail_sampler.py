@@ -1,0 +1,162 @@
+"""TailSampler in-process: whole traces, policy mix, late spans, bounded memory, crash replay."""
+
+from __future__ import annotations
+
+import math
+import tracemalloc
+
+import pytest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+from sampling_traffic import generate
+
+from traceway.model import SpanBatch
+from traceway.pipeline.sampling import POLICY_ATTRIBUTE, Spool
+from traceway.storage.memory import MemoryStore
+
+
+def _stored(store: MemoryStore) -> dict[bytes, list]:
+    return {tid: records for tid, records in store._traces.items()}
+
+
+def _policy_of(record) -> str:
+    values = [kv.value.string_value for kv in Span.FromString(record.detail).attributes
+              if kv.key == POLICY_ATTRIBUTE]
+    assert len(values) == 1, "every kept span names the policy that kept its trace"
+    return values[0]
+
+
+def test_errors_and_slow_kept_whole_others_at_one_percent_none_partial(rig):
+    r = rig()
+    traffic = generate(10_000, seed=7)
+    for batch in traffic.batches:
+        r.send(batch)
+    assert r.sampler.held_traces == 10_000
+    assert r.decide_all_waiting() == 10_000
+    r.flush()
+    stored = _stored(r.store)
+    for tid in traffic.errors | traffic.slow:
+        assert tid in stored, "every error and slow trace is kept"
+    for tid, records in stored.items():
+        assert len(records) == traffic.spans_per_trace[tid], "no stored trace is partial"
+        policies = {_policy_of(rec) for rec in records}
+        assert len(policies) == 1
+    for tid in traffic.errors:
+        assert _policy_of(stored[tid][0]) == "errors"
+    ordinary = set(traffic.spans_per_trace) - traffic.errors - traffic.slow
+    kept = len(ordinary & set(stored))
+    n, p = len(ordinary), 0.01
+    sigma = math.sqrt(n * p * (1 - p))
+    assert n * p - 4 * sigma <= kept <= n * p + 4 * sigma, f"{kept} of {n} kept"
+    assert r.metric("traceway_sampling_traces_total", policy="errors", decision="kept") == len(
+        traffic.errors)
+    dropped = 10_000 - len(stored)
+    assert r.metric("traceway_sampling_traces_total", policy="baseline",
+                    decision="dropped") == dropped
+
+
+def test_late_spans_follow_the_recorded_decision(rig):
+    r = rig()
+    traffic = generate(300, seed=3, error_rate=0.1)
+    for batch in traffic.batches:
+        r.send(batch)
+    r.decide_all_waiting()
+    error_tid = next(iter(traffic.errors))
+    dropped_tid = next(t for t in traffic.spans_per_trace
+                       if t not in traffic.errors and t not in traffic.slow
+                       and not r.sampler._decisions[t])
+    late = SpanBatch.concat([_late_span(error_tid, 1), _late_span(dropped_tid, 2)])
+    r.send(late)
+    assert r.sampler.held_traces == 0, "late spans are not held again"
+    r.flush()
+    stored = _stored(r.store)
+    assert len(stored[error_tid]) == traffic.spans_per_trace[error_tid] + 1
+    assert _policy_of(stored[error_tid][-1]) == "errors"
+    assert dropped_tid not in stored
+    assert r.metric("traceway_sampling_late_spans_total", decision="kept") == 1
+    assert r.metric("traceway_sampling_late_spans_total", decision="dropped") == 1
+
+
+def _late_span(tid: bytes, n: int) -> SpanBatch:
+    return SpanBatch([tid], [n.to_bytes(8, "big")], [b""], ["late"], ["late"], [1],
+                     [1_700_000_000_000_000_000], [1000], [0], [""], [b""], [b""], [b""])
+
+
+def _bounded_run(r, spans: int) -> None:
+    traffic_traces = spans // 5
+    sent = 0
+    seed = 0
+    while sent < traffic_traces:
+        chunk = generate(min(20_000, traffic_traces - sent), seed=seed, requests_per_trace=1)
+        seed += 1
+        for batch in chunk.batches:
+            r.send(batch)
+            assert r.sampler.held_traces <= r.config.max_traces
+        sent += len(chunk.spans_per_trace)
+
+
+@pytest.mark.parametrize("spans", [50_000, pytest.param(1_000_000, marks=pytest.mark.slow)])
+def test_memory_stays_bounded_by_max_traces(rig, spans):
+    r = rig({"decision_wait": "10s", "max_traces": 2000,
+             "policy": [{"name": "baseline", "type": "probabilistic", "percent": 1.0}]})
+    tracemalloc.start()
+    try:
+        _bounded_run(r, spans // 10)  # warm up: the held set fills to max_traces
+        warm, _ = tracemalloc.get_traced_memory()
+        _bounded_run(r, spans)
+        after, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert r.sampler.held_traces == 2000
+    assert r.sampler.held_spans <= 2000 * 8
+    assert r.metric("traceway_sampling_traces_decided_early_total") > spans / 8 - 2000
+    # Held memory does not grow with traffic, only with max_traces (+ the decision cache).
+    assert after - warm < 64 << 20, f"grew by {(after - warm) >> 20} MiB"
+
+
+def test_spool_replays_held_spans_after_a_crash(tmp_path):
+    directory = tmp_path / "spool"
+    from sampling_rig import Rig
+
+    first = Rig(directory, {"decision_wait": "10s",
+                            "policy": [{"name": "all", "type": "always_sample"}]})
+    traffic = generate(200, seed=5)
+    for batch in traffic.batches:
+        first.send(batch)
+    # A crash: no close, nothing decided; only the spool's fsynced segments remain.
+    first.sampler._spool._closed = True
+    second = Rig(directory, {"decision_wait": "10s",
+                             "policy": [{"name": "all", "type": "always_sample"}]})
+    assert second.sampler.held_traces == 200
+    second.decide_all_waiting()
+    second.flush()
+    stored = _stored(second.store)
+    assert {t: len(v) for t, v in stored.items()} == traffic.spans_per_trace
+    assert Spool(directory).existing_segments() == [], "decided segments are deleted"
+
+
+def test_spool_ignores_a_torn_tail(tmp_path):
+    spool = Spool(tmp_path, segment_age_s=3600)
+    spool.start()
+    traffic = generate(20, seed=1)
+    spool.append(traffic.batches[0], lambda segment: 1).result()
+    spool.close()
+    path = next(tmp_path.glob("segment-*.spool"))
+    path.write_bytes(path.read_bytes() + b"\x10\x00\x00\x00garbage")
+    replayed = list(Spool(tmp_path).replay())
+    assert [len(b) for _, b in replayed] == [len(traffic.batches[0])]
+
+
+def test_reconfigure_keeps_held_traces(rig):
+    r = rig({"decision_wait": "10s", "policy": [{"name": "none", "type": "span_count",
+                                                 "min_spans": 1000}]})
+    traffic = generate(50, seed=2)
+    for batch in traffic.batches:
+        r.send(batch)
+    from traceway.pipeline.sampling.settings import parse_tail
+    r.sampler.reconfigure(parse_tail({"decision_wait": "10s",
+                                      "policy": [{"name": "all", "type": "always_sample"}]}))
+    assert r.sampler.held_traces == 50
+    r.decide_all_waiting()
+    r.flush()
+    assert len(_stored(r.store)) == 50
+
