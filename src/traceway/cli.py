@@ -38,7 +38,14 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"traceway serve: {exc}", file=sys.stderr)
         return 2
-    return serve(settings)
+    from traceway.config import Config, ConfigError, load_config
+
+    try:
+        config = load_config(settings.config) if settings.config else Config()
+    except ConfigError as exc:
+        print(f"traceway serve: invalid config: {exc}", file=sys.stderr)
+        return 2
+    return serve(settings, config)
 
 
 def _add_sample(sub: argparse._SubParsersAction) -> None:

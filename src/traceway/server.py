@@ -15,13 +15,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from traceway.collector.ingest import Ingest
+from traceway.collector.ingest import Ingest, Stage
 from traceway.collector.otlp_grpc import otlp_grpc_server
 from traceway.collector.otlp_http import otlp_http_app
 from traceway.collector.zipkin_http import zipkin_http_app
+from traceway.config import Config, ConfigError, load_config
 from traceway.pipeline.batcher import WriteQueue
 from traceway.pipeline.retention import RetentionLoop
+from traceway.pipeline.sampling import RemoteConfig, Spool, Strategies, TailSampler
 from traceway.query.jaeger_api import jaeger_routes
+from traceway.query.sampling_api import remote_sampling_app, sampling_routes
 from traceway.settings import Settings
 from traceway.storage.duckdb import DuckDBStore
 from traceway.telemetry import CONTENT_TYPE, Telemetry
@@ -40,11 +43,12 @@ class _Listener(uvicorn.Server):
         pass
 
 
-def ui_app(store: DuckDBStore, telemetry: Telemetry) -> Starlette:
+def ui_app(store: DuckDBStore, telemetry: Telemetry, strategies: Strategies) -> Starlette:
     def metrics(request: Request) -> Response:
         return Response(telemetry.render(), media_type=CONTENT_TYPE)
 
-    routes = jaeger_routes(store) + [Route("/metrics", metrics)]
+    routes = (jaeger_routes(store) + sampling_routes(strategies, "/api/sampling")
+              + [Route("/metrics", metrics)])
     try:
         from traceway.ui.routes import ui_routes
     except ImportError:
@@ -54,15 +58,30 @@ def ui_app(store: DuckDBStore, telemetry: Telemetry) -> Starlette:
     return Starlette(routes=routes)
 
 
+SPOOL_DIR = "spool"
+
+
 class TracewayServer:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, config: Config | None = None) -> None:
+        config = config or Config()
         self.settings = settings
+        self.config = config
         self.telemetry = Telemetry()
         self.store = DuckDBStore(settings.data_dir)
         self.telemetry.watch_store_size(self.store.size_bytes)
         self.queue = WriteQueue(self.store, self.telemetry,
                                 max_bytes=settings.max_queue_bytes_int)
-        self.ingest = Ingest(self.queue, self.telemetry)
+        self.strategies = Strategies(config.remote or RemoteConfig())
+        self.sampler: TailSampler | None = None
+        stage: Stage = self.queue
+        spool_dir = settings.data_dir / SPOOL_DIR
+        if config.tail is not None:
+            wait_s = config.tail.decision_wait_ns / 1e9
+            spool = Spool(spool_dir, segment_age_s=max(0.5, min(wait_s, 10.0)))
+            self.sampler = stage = TailSampler(self.queue, spool, config.tail, self.telemetry)
+        elif spool_dir.exists():
+            drain_spool(spool_dir, self.store)
+        self.ingest = Ingest(stage, self.telemetry, [self.strategies.observe])
         self.retention = RetentionLoop(self.store, settings.retention_ns, self.telemetry)
         self._listeners: list[_Listener] = []
         self._tasks: list[asyncio.Task] = []
@@ -79,11 +98,19 @@ class TracewayServer:
 
     async def start(self) -> None:
         s = self.settings
+        if self.sampler is not None:
+            replayed = self.sampler.replay()
+            if replayed:
+                log.info("tail sampling: %d spans from the spool wait for their decision", replayed)
+            self.sampler.start()
         bound = [
             self._listener(otlp_http_app(self.ingest), s.otlp_http_port),
             self._listener(zipkin_http_app(self.ingest), s.zipkin_port),
-            self._listener(ui_app(self.store, self.telemetry), s.ui_port),
+            self._listener(ui_app(self.store, self.telemetry, self.strategies), s.ui_port),
         ]
+        if self.config.remote is not None and s.remote_sampling_port:
+            bound.append(self._listener(remote_sampling_app(self.strategies),
+                                        s.remote_sampling_port))
         self._listeners = [listener for listener, _ in bound]
         self._grpc = otlp_grpc_server(self.ingest, f"{s.host}:{s.otlp_grpc_port}")
         await self._grpc.start()
@@ -107,6 +134,9 @@ class TracewayServer:
         if self._grpc is not None:
             await self._grpc.stop(grace=30)
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.sampler is not None:
+            # Undecided spans stay in the spool (already fsynced) for the next start.
+            await asyncio.to_thread(self.sampler.close)
         await asyncio.to_thread(self.queue.close)
         self.retention.stop()
         self.store.close()
@@ -116,20 +146,55 @@ class TracewayServer:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
         try:
             await self.start()
             await self._stopping.wait()
         finally:
             await self.stop()
 
+    def reload(self) -> None:
+        """SIGHUP: re-read the config file; an invalid one is logged and ignored."""
+        path = self.settings.config
+        if not path:
+            log.info("SIGHUP: no --config file to reload")
+            return
+        try:
+            config = load_config(path)
+        except ConfigError as exc:
+            self.telemetry.config_reloads.labels("refused").inc()
+            log.error("config reload refused, the running config stays: %s", exc)
+            return
+        if (config.tail is None) != (self.sampler is None):
+            log.warning("config reload: turning tail sampling on or off needs a restart")
+        elif self.sampler is not None and config.tail is not None:
+            self.sampler.reconfigure(config.tail)
+        self.strategies.reconfigure(config.remote or RemoteConfig())
+        self.config = Config(tail=config.tail if self.sampler else None, remote=config.remote)
+        self.telemetry.config_reloads.labels("applied").inc()
+        log.info("config reloaded from %s", path)
 
-def serve(settings: Settings) -> int:
+
+def drain_spool(directory, store: DuckDBStore) -> None:
+    """Tail sampling was turned off: store whatever the last run still held, unsampled."""
+    spool = Spool(directory)
+    spans = 0
+    for _, batch in spool.replay():
+        store.write(batch)
+        spans += len(batch)
+    for segment in spool.existing_segments():
+        (directory / f"segment-{segment:012d}.spool").unlink()
+    if spans:
+        log.warning("tail sampling is off: stored %d undecided spans from the spool unsampled", spans)
+
+
+def serve(settings: Settings, config: Config | None = None) -> int:
     # The writer thread hands the GIL back and forth with the decoders many
     # times per commit; a shorter switch interval keeps it from waiting 5 ms each.
     sys.setswitchinterval(0.0005)
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    server = TracewayServer(settings)
+    server = TracewayServer(settings, config)
     try:
         asyncio.run(server.run_until_signalled())
     except OSError as exc:

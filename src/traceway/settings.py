@@ -38,6 +38,8 @@ class Settings:
     retention: str = "7d"
     log_level: str = "info"
     max_queue_bytes: str = "512MiB"
+    config: str = ""
+    remote_sampling_port: int = 5778
 
     @property
     def retention_ns(self) -> int:
@@ -58,6 +60,9 @@ SETTING_HELP = {
     "retention": "delete spans older than this (e.g. 12h, 7d)",
     "log_level": "debug, info, warning or error",
     "max_queue_bytes": "memory for spans waiting to be written; beyond it senders get 429",
+    "config": "TOML file with [sampling.tail] and [sampling.remote]; reloaded on SIGHUP",
+    "remote_sampling_port": "Jaeger remote sampling endpoint (GET /sampling?service=), "
+                            "served when the config has [sampling.remote]",
 }
 
 

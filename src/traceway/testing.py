@@ -31,6 +31,7 @@ class ServerProcess:
     otlp_http_port: int = field(default_factory=free_port)
     zipkin_port: int = field(default_factory=free_port)
     ui_port: int = field(default_factory=free_port)
+    remote_sampling_port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
     log_path: Path | None = None
 
@@ -56,6 +57,7 @@ class ServerProcess:
                 "--otlp-grpc-port", str(self.otlp_grpc_port),
                 "--otlp-http-port", str(self.otlp_http_port),
                 "--zipkin-port", str(self.zipkin_port), "--ui-port", str(self.ui_port),
+                "--remote-sampling-port", str(self.remote_sampling_port),
                 *self.extra_args]
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
@@ -76,6 +78,15 @@ class ServerProcess:
         """GET a query-API path and decode its JSON (raises HTTPError on 4xx/5xx)."""
         with urllib.request.urlopen(self.ui_url + path, timeout=30) as answer:
             return json.loads(answer.read())
+
+    @property
+    def remote_sampling_url(self) -> str:
+        return f"http://127.0.0.1:{self.remote_sampling_port}/sampling"
+
+    def reload(self) -> None:
+        """Ask the server to re-read its --config file (SIGHUP)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGHUP)
 
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 30.0) -> int:
         if self.process is None:

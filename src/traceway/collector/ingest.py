@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import Future
+from typing import Protocol
 
 from traceway.convert.otlp import DecodedSpans
-from traceway.pipeline.batcher import QueueClosedError, QueueFullError, WriteQueue
+from traceway.model import SpanBatch
+from traceway.pipeline.batcher import QueueClosedError, QueueFullError
 from traceway.telemetry import Telemetry
 
 RETRY_AFTER_SECONDS = 2
@@ -27,10 +30,23 @@ class WriteFailedError(Exception):
     """The store failed to write accepted-for-processing spans."""
 
 
+class Stage(Protocol):
+    """Where accepted spans go: the WriteQueue, or the tail sampler in front of it."""
+
+    def submit(self, batch: SpanBatch) -> Future[None]:
+        """The future resolves once every span of ``batch`` is durable.
+
+        Raises QueueFullError (retry later) or QueueClosedError (stopping)."""
+        ...
+
+
 class Ingest:
-    def __init__(self, queue: WriteQueue, telemetry: Telemetry) -> None:
-        self._queue = queue
+    def __init__(self, stage: Stage, telemetry: Telemetry,
+                 observers: list[Callable[[SpanBatch], None]] | None = None) -> None:
+        self._stage = stage
         self._telemetry = telemetry
+        # Called with each batch once it is durable (adaptive sampling counts roots).
+        self._observers = observers or []
 
     def submit(self, decoded: DecodedSpans, protocol: str) -> Future[None] | None:
         """Queue the valid spans; None when there are none to write."""
@@ -42,7 +58,7 @@ class Ingest:
         if not count:
             return None
         try:
-            return self._queue.submit(decoded.batch)
+            return self._stage.submit(decoded.batch)
         except QueueFullError as exc:
             t.spans_dropped.labels(protocol, "queue_full").inc(count)
             raise OverloadedError(str(exc)) from None
@@ -67,9 +83,15 @@ class Ingest:
         if future is not None:
             await asyncio.wait([asyncio.wrap_future(future)])
         self.settle(future, len(decoded.batch), protocol)
+        self._observe(decoded.batch)
 
     def accept_blocking(self, decoded: DecodedSpans, protocol: str) -> None:
         future = self.submit(decoded, protocol)
         if future is not None:
             future.exception()  # waits
         self.settle(future, len(decoded.batch), protocol)
+        self._observe(decoded.batch)
+
+    def _observe(self, batch: SpanBatch) -> None:
+        for observe in self._observers:
+            observe(batch)
