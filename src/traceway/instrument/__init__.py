@@ -15,10 +15,12 @@ from traceway.instrument.messaging import consume, consume_batch, produce
 from traceway.instrument.processor import BatchSettings, TracewaySpanProcessor
 from traceway.instrument.propagation import build_propagator, extract, inject
 from traceway.instrument.provider import Handle, configure, current_handle
+from traceway.instrument.remote_sampler import JaegerRemoteSampler
 
 __all__ = [
     "BatchSettings",
     "Handle",
+    "JaegerRemoteSampler",
     "OTLPSpanExporter",
     "SpanEncoder",
     "TraceContextFilter",

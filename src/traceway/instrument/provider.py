@@ -83,7 +83,7 @@ def configure(
     *,
     endpoint: str | None = None,
     protocol: str | None = None,
-    sampler: Sampler | float | None = None,
+    sampler: Sampler | float | str | None = None,
     propagators: Iterable[str | TextMapPropagator] | str | None = None,
     resource_attributes: Mapping[str, Any] | None = None,
     auto_instrument: bool = True,
@@ -93,8 +93,9 @@ def configure(
     """Install a global TracerProvider exporting OTLP to Traceway (or any collector).
 
     ``protocol`` is "http/protobuf" (default, ``http://127.0.0.1:4318``) or
-    "grpc" (``127.0.0.1:4317``). ``sampler`` is a Sampler or a ratio for
-    ``ParentBased(TraceIdRatioBased(ratio))``. ``propagators`` are names
+    "grpc" (``127.0.0.1:4317``). ``sampler`` is a Sampler, a ratio for
+    ``ParentBased(TraceIdRatioBased(ratio))``, or ``"jaeger_remote"`` for
+    ``ParentBased(JaegerRemoteSampler)`` polling Traceway's ``/sampling`` endpoint. ``propagators`` are names
     ("tracecontext", "baggage", "b3", "b3multi", "jaeger") or objects.
     Arguments left as None fall back to the ``OTEL_*`` environment variables,
     then to those defaults. ``exporter`` replaces the OTLP exporter (for tests:
@@ -111,7 +112,8 @@ def configure(
             _handle = Handle(settings, None, None, None, [])
             return _handle
         resource = Resource.create(build_resource_attributes(settings.service_name, resource_attributes))
-        provider = TracerProvider(resource=resource, sampler=resolve_sampler(sampler), shutdown_on_exit=False)
+        provider = TracerProvider(resource=resource, sampler=resolve_sampler(
+            sampler, service_name=settings.service_name), shutdown_on_exit=False)
         if exporter is None:
             exporter = OTLPSpanExporter.for_protocol(
                 settings.protocol, settings.endpoint, headers=settings.headers,

@@ -86,14 +86,27 @@ def resolve_settings(
     )
 
 
-def resolve_sampler(sampler: Sampler | float | None, env: Mapping[str, str] | None = None) -> Sampler:
-    """``ParentBased(TraceIdRatioBased(ratio))`` by default; ``OTEL_TRACES_SAMPLER[_ARG]`` when no argument."""
+REMOTE_SAMPLERS = ("jaeger_remote", "parentbased_jaeger_remote")
+
+
+def resolve_sampler(sampler: Sampler | float | str | None, env: Mapping[str, str] | None = None,
+                    service_name: str = "unknown_service") -> Sampler:
+    """``ParentBased(TraceIdRatioBased(ratio))`` by default; ``OTEL_TRACES_SAMPLER[_ARG]`` when no argument.
+
+    ``"jaeger_remote"`` (argument or ``OTEL_TRACES_SAMPLER``) polls Jaeger's remote
+    sampling endpoint; ``OTEL_TRACES_SAMPLER_ARG`` then reads
+    ``endpoint=URL,pollingIntervalMs=N,initialSamplingRate=P``.
+    """
     env = os.environ if env is None else env
     if isinstance(sampler, Sampler):
         return sampler
+    if isinstance(sampler, str) and sampler.strip().lower() in REMOTE_SAMPLERS:
+        return _remote(service_name, env)
     if sampler is not None:
         return ParentBased(TraceIdRatioBased(float(sampler)))
     name = env.get("OTEL_TRACES_SAMPLER", "parentbased_traceidratio").strip().lower()
+    if name in REMOTE_SAMPLERS:
+        return _remote(service_name, env, parent_based=name.startswith("parentbased"))
     try:
         ratio = float(env.get("OTEL_TRACES_SAMPLER_ARG", "1.0"))
     except ValueError:
@@ -107,6 +120,13 @@ def resolve_sampler(sampler: Sampler | float | None, env: Mapping[str, str] | No
         "parentbased_traceidratio": ParentBased(TraceIdRatioBased(ratio)),
     }
     return choices.get(name, choices["parentbased_traceidratio"])
+
+
+def _remote(service_name: str, env: Mapping[str, str], parent_based: bool = True) -> Sampler:
+    from traceway.instrument.remote_sampler import from_sampler_arg
+
+    remote = from_sampler_arg(service_name, env.get("OTEL_TRACES_SAMPLER_ARG", ""))
+    return ParentBased(remote) if parent_based else remote
 
 
 def resource_attributes(
