@@ -52,6 +52,7 @@ def trace_to_jaeger_json(batch: SpanBatch) -> JSON:
     process_ids: dict[tuple[str, bytes], str] = {}
     processes: dict[str, JSON] = {}
     scopes: dict[bytes, InstrumentationScope] = {}
+    tag_memo: dict[bytes, JSON] = {}
     spans = []
     for record in records:
         key = (record.service, record.resource)
@@ -62,7 +63,7 @@ def trace_to_jaeger_json(batch: SpanBatch) -> JSON:
         scope = scopes.get(record.scope)
         if scope is None:
             scope = scopes[record.scope] = InstrumentationScope.FromString(record.scope)
-        spans.append(span_to_jaeger_json(record, process_id, scope))
+        spans.append(span_to_jaeger_json(record, process_id, scope, tag_memo))
     return {
         "traceID": records[0].trace_id.hex() if records else "",
         "spans": spans,
@@ -72,8 +73,14 @@ def trace_to_jaeger_json(batch: SpanBatch) -> JSON:
 
 
 def span_to_jaeger_json(record: SpanRecord, process_id: str,
-                        scope: InstrumentationScope | None = None) -> JSON:
-    """One span of the UI model; ``scope`` saves decoding ``record.scope`` again."""
+                        scope: InstrumentationScope | None = None,
+                        tag_memo: dict[bytes, JSON] | None = None) -> JSON:
+    """One span of the UI model; ``scope`` saves decoding ``record.scope`` again.
+
+    ``tag_memo`` maps encoded attributes to their tags across the spans of one
+    trace: most attributes repeat, and encoding one is cheaper than converting
+    it. The memoised tag dicts are shared, so callers must not mutate them.
+    """
     if scope is None:
         scope = InstrumentationScope.FromString(record.scope)
     span = Span.FromString(record.detail)
@@ -88,7 +95,7 @@ def span_to_jaeger_json(record: SpanRecord, process_id: str,
         "references": _references(record, span, trace_id),
         "startTime": record.start_ns // 1000,
         "duration": record.duration_ns // 1000,
-        "tags": _span_tags(record, span, scope),
+        "tags": _span_tags(record, span, scope, {} if tag_memo is None else tag_memo),
         "logs": [_log(event) for event in span.events],
         "processID": process_id,
         "warnings": warnings or None,
@@ -121,14 +128,21 @@ def _references(record: SpanRecord, span: Span, trace_id: str) -> list[JSON]:
     return refs
 
 
-def _span_tags(record: SpanRecord, span: Span, scope: InstrumentationScope) -> list[JSON]:
+def _span_tags(record: SpanRecord, span: Span, scope: InstrumentationScope,
+               memo: dict[bytes, JSON]) -> list[JSON]:
     tags: list[JSON] = []
     if scope.name:
         tags.append(_string_tag("otel.scope.name", scope.name))
     if scope.version:
         tags.append(_string_tag("otel.scope.version", scope.version))
-    tags.extend(jaeger_tag(kv.key, kv.value) for kv in span.attributes
-                if kv.key != WARNINGS_ATTRIBUTE)
+    for kv in span.attributes:
+        encoded = kv.SerializeToString()
+        tag = memo.get(encoded)
+        if tag is None:
+            if kv.key == WARNINGS_ATTRIBUTE:
+                continue
+            tag = memo[encoded] = jaeger_tag(kv.key, kv.value)
+        tags.append(tag)
     kind = SPAN_KIND_NAMES.get(record.kind)
     if kind:
         tags.append(_string_tag("span.kind", kind))
