@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from traceway.testing import ServerProcess
+# The shared storage suites live in the package; let pytest explain their asserts.
+pytest.register_assert_rewrite("traceway.storage.conformance", "traceway.storage.jaeger_corpus")
+
+from traceway.testing import ServerProcess  # noqa: E402
 
 
 @pytest.fixture
