@@ -95,11 +95,13 @@ def spans_from_otlp(request: ExportTraceServiceRequest | TracesData) -> DecodedS
                 parent = span.parent_span_id
                 start = span.start_time_unix_nano
                 end = span.end_time_unix_nano
-                problem = _id_problem(trace_id, span_id, parent) or _time_problem(start, end)
-                if problem:
+                if not (len(trace_id) == 16 and len(span_id) == 8 and len(parent) in (0, 8)
+                        and start <= _MAX_TIME_NS and end <= _MAX_TIME_NS
+                        and trace_id != _ZERO_TRACE_ID and span_id != _ZERO_SPAN_ID):
                     rejected += 1
                     if len(reasons) < 3:
-                        reasons.append(problem)
+                        reasons.append(_id_problem(trace_id, span_id, parent)
+                                       or _time_problem(start, end))
                     continue
                 trace_ids.append(trace_id)
                 span_ids.append(span_id)
