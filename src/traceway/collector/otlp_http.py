@@ -9,10 +9,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from traceway.collector.body import BodyError, media_type, read_body
-from traceway.collector.http_errors import JSON, PROTOBUF, overloaded_response, status_response
-from traceway.collector.ingest import Ingest, OverloadedError, WriteFailedError
-from traceway.convert.otlp import InvalidPayloadError, spans_from_otlp_json, spans_from_otlp_proto
+from traceway.collector.body import media_type
+from traceway.collector.http_common import JSON, PROTOBUF, decode_and_accept, status_response
+from traceway.collector.ingest import Ingest
+from traceway.convert.otlp import spans_from_otlp_json, spans_from_otlp_proto
 
 _DECODERS = {PROTOBUF: spans_from_otlp_proto, JSON: spans_from_otlp_json}
 _PROTOCOL = {PROTOBUF: "otlp_http_protobuf", JSON: "otlp_http_json"}
@@ -25,17 +25,9 @@ def otlp_http_app(ingest: Ingest) -> Starlette:
         if decode is None:
             return status_response(415, f"unsupported Content-Type {kind!r}; use "
                                    f"{PROTOBUF} or {JSON}", JSON)
-        try:
-            decoded = decode(await read_body(request))
-            await ingest.accept(decoded, _PROTOCOL[kind])
-        except BodyError as exc:
-            return status_response(exc.status, str(exc), kind)
-        except InvalidPayloadError as exc:
-            return status_response(400, str(exc), kind)
-        except OverloadedError as exc:
-            return overloaded_response(exc, kind)
-        except WriteFailedError as exc:
-            return status_response(503, str(exc), kind, {"Retry-After": "5"})
+        decoded = await decode_and_accept(request, decode, ingest, _PROTOCOL[kind], kind)
+        if isinstance(decoded, Response):
+            return decoded
         return _export_response(decoded.rejected, decoded.error_message, kind)
 
     return Starlette(routes=[Route("/v1/traces", export, methods=["POST"])])

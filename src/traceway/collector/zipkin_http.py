@@ -7,10 +7,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from traceway.collector.body import BodyError, media_type, read_body
-from traceway.collector.http_errors import JSON, PROTOBUF, overloaded_response, status_response
-from traceway.collector.ingest import Ingest, OverloadedError, WriteFailedError
-from traceway.convert.otlp import InvalidPayloadError
+from traceway.collector.body import media_type
+from traceway.collector.http_common import JSON, PROTOBUF, decode_and_accept, status_response
+from traceway.collector.ingest import Ingest
 from traceway.convert.zipkin import spans_from_zipkin_json, spans_from_zipkin_proto
 
 _DECODERS = {JSON: spans_from_zipkin_json, PROTOBUF: spans_from_zipkin_proto,
@@ -25,17 +24,9 @@ def zipkin_http_app(ingest: Ingest) -> Starlette:
             return status_response(415, f"unsupported Content-Type {kind!r}; use "
                                    f"{JSON} or {PROTOBUF}", JSON)
         answer_as = PROTOBUF if kind == PROTOBUF else JSON
-        try:
-            decoded = decode(await read_body(request))
-            await ingest.accept(decoded, "zipkin")
-        except BodyError as exc:
-            return status_response(exc.status, str(exc), answer_as)
-        except InvalidPayloadError as exc:
-            return status_response(400, str(exc), answer_as)
-        except OverloadedError as exc:
-            return overloaded_response(exc, answer_as)
-        except WriteFailedError as exc:
-            return status_response(503, str(exc), answer_as, {"Retry-After": "5"})
+        decoded = await decode_and_accept(request, decode, ingest, "zipkin", answer_as)
+        if isinstance(decoded, Response):
+            return decoded
         if decoded.rejected:
             return status_response(400, decoded.error_message, answer_as)
         return Response(status_code=202)
