@@ -23,6 +23,7 @@ from traceway.config import Config, ConfigError, load_config
 from traceway.pipeline.batcher import WriteQueue
 from traceway.pipeline.retention import RetentionLoop
 from traceway.pipeline.sampling import RemoteConfig, Spool, Strategies, TailSampler
+from traceway.pipeline.sampling.tail import tune_gc_for_holding
 from traceway.query.jaeger_api import jaeger_routes
 from traceway.query.sampling_api import remote_sampling_app, sampling_routes
 from traceway.settings import Settings
@@ -79,6 +80,7 @@ class TracewayServer:
             wait_s = config.tail.decision_wait_ns / 1e9
             spool = Spool(spool_dir, segment_age_s=max(0.5, min(wait_s, 10.0)))
             self.sampler = stage = TailSampler(self.queue, spool, config.tail, self.telemetry)
+            tune_gc_for_holding()
         elif spool_dir.exists():
             drain_spool(spool_dir, self.store)
         self.ingest = Ingest(stage, self.telemetry, [self.strategies.observe])

@@ -14,14 +14,34 @@ import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from dataclasses import fields
 from functools import cached_property
-from typing import Protocol
+from operator import add, itemgetter
+from typing import Any, Protocol
 
 from traceway.model import SpanBatch, SpanRecord
 from traceway.pipeline.sampling.settings import STATUS_CODES, PolicyConfig
 from traceway.storage.tagmatch import span_tag_pairs
 
 Chunk = tuple[SpanBatch, list[int]]
+COLUMNS = [f.name for f in fields(SpanBatch)]
+
+
+def pick(column: list[Any], idx: list[int]) -> list[Any]:
+    """``[column[i] for i in idx]``, with the loop in C."""
+    if len(idx) == 1:
+        return [column[idx[0]]]
+    return list(itemgetter(*idx)(column))
+
+
+def gather(chunks: list[Chunk]) -> SpanBatch:
+    """One batch of every span in ``chunks``, in chunk order (one pass per column)."""
+    out = SpanBatch()
+    for name in COLUMNS:
+        column: list[Any] = getattr(out, name)
+        for batch, idx in chunks:
+            column.extend(pick(getattr(batch, name), idx))
+    return out
 
 
 class TraceView:
@@ -32,25 +52,26 @@ class TraceView:
         self.chunks = chunks
         self.span_count = spans
 
+    def _column(self, name: str) -> list[Any]:
+        """One column's values for this trace's spans (itemgetter: the loop runs in C)."""
+        if len(self.chunks) == 1:
+            batch, idx = self.chunks[0]
+            return pick(getattr(batch, name), idx)
+        out: list[Any] = []
+        for batch, idx in self.chunks:
+            out.extend(pick(getattr(batch, name), idx))
+        return out
+
     @cached_property
     def status_codes(self) -> set[int]:
-        codes: set[int] = set()
-        for batch, idx in self.chunks:
-            column = batch.status_code
-            codes.update(column[i] for i in idx)
-        return codes
+        return set(self._column("status_code"))
 
     @cached_property
     def duration_ns(self) -> int:
         """From the earliest start to the latest end of any span."""
-        first, last = None, None
-        for batch, idx in self.chunks:
-            starts, durations = batch.start_ns, batch.duration_ns
-            lo = min(starts[i] for i in idx)
-            hi = max(starts[i] + durations[i] for i in idx)
-            first = lo if first is None or lo < first else first
-            last = hi if last is None or hi > last else last
-        return (last or 0) - (first or 0)
+        starts = self._column("start_ns")
+        ends = map(add, starts, self._column("duration_ns"))
+        return max(ends) - min(starts)
 
     @cached_property
     def root(self) -> tuple[str, str]:
@@ -65,8 +86,7 @@ class TraceView:
         return (best[1], best[2]) if best else ("", "")
 
     def records(self) -> Iterator[SpanRecord]:
-        for batch, idx in self.chunks:
-            yield from batch.take(idx).rows()
+        return gather(self.chunks).rows()
 
     @cached_property
     def tag_values(self) -> dict[str, set[str]]:

@@ -1,0 +1,175 @@
+"""Cost of tail sampling: per span in-process, and ingest throughput of a real server.
+
+Part 1 (in-process): OTLP requests of 512 spans (8 spans per trace, each trace
+split over two requests) go through ``TailSampler.submit`` (grouping, holding,
+spool append with fsync on its thread) and are then decided (errors + 500 ms
+latency + 1 % baseline) and written to a store that discards. Prints µs per
+span for the ingest side, the decision side and in total.
+
+Part 2 (``--seconds`` > 0): ``bench/ingest.py``'s load against a real
+``traceway serve`` without and with ``--config`` (the same policies), and the
+throughput ratio.
+
+    .venv/bin/python bench/tail_sampling.py [--spans 500000] [--seconds 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+import ingest
+import synthetic
+
+from traceway.convert.otlp import spans_from_otlp_proto
+from traceway.model import SpanBatch
+from traceway.pipeline.batcher import WriteQueue
+from traceway.pipeline.sampling import Spool, TailSampler
+from traceway.pipeline.sampling.settings import parse_tail
+from traceway.pipeline.sampling.tail import tune_gc_for_holding
+from traceway.telemetry import Telemetry
+from traceway.testing import ServerProcess
+
+POLICIES = [
+    {"name": "errors", "type": "status_code", "status_codes": ["ERROR"]},
+    {"name": "slow", "type": "latency", "threshold": "500ms"},
+    {"name": "baseline", "type": "probabilistic", "percent": 1.0},
+]
+CONFIG_TOML = """\
+[sampling.tail]
+decision_wait = "5s"
+max_traces = 50000
+[[sampling.tail.policy]]
+name = "errors"
+type = "status_code"
+status_codes = ["ERROR"]
+[[sampling.tail.policy]]
+name = "slow"
+type = "latency"
+threshold = "500ms"
+[[sampling.tail.policy]]
+name = "baseline"
+type = "probabilistic"
+percent = 1.0
+"""
+
+
+class DiscardingStore:
+    def write(self, batch: SpanBatch) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _realistic(batch: SpanBatch) -> SpanBatch:
+    """About 1 % error traces and 1 % slow ones (synthetic.py has errors in most traces)."""
+    base = time.time_ns()
+    for i, tid in enumerate(batch.trace_id):
+        root = not batch.parent_span_id[i]
+        batch.status_code[i] = 2 if tid[0] < 3 and root else 0
+        batch.start_ns[i] = base + i * 1000
+        batch.duration_ns[i] = 600_000_000 if tid[1] < 3 and root else 2_000_000
+    return batch
+
+
+def _batches(spans: int) -> list[SpanBatch]:
+    """Requests where every trace's spans are split over two consecutive requests."""
+    out = []
+    for seed in range(spans // 512):
+        request = synthetic.request_of(512, seed=seed)
+        out.append(_realistic(spans_from_otlp_proto(request.SerializeToString()).batch))
+    shuffled = []
+    for a, b in zip(out[0::2], out[1::2]):
+        # Swap the second half of each trace set between the two requests.
+        first_a, second_a = a.take(range(256)), a.take(range(256, 512))
+        first_b, second_b = b.take(range(256)), b.take(range(256, 512))
+        shuffled.append(SpanBatch.concat([first_a, first_b]))
+        shuffled.append(SpanBatch.concat([second_a, second_b]))
+    return shuffled
+
+
+def in_process(spans: int) -> dict:
+    batches = _batches(spans)
+    total = sum(len(b) for b in batches)
+    with tempfile.TemporaryDirectory() as tmp:
+        telemetry = Telemetry()
+        queue = WriteQueue(DiscardingStore(), telemetry)
+        config = parse_tail({"decision_wait": "1h", "max_traces": 10_000_000,
+                             "policy": POLICIES})
+        sampler = TailSampler(queue, Spool(Path(tmp), segment_age_s=3600), config, telemetry)
+        tune_gc_for_holding()  # as TracewayServer does with tail sampling on
+        sampler.start(decider=False)
+        cpu_started = time.process_time()
+        started = time.perf_counter()
+        futures = [sampler.submit(batch) for batch in batches]
+        submitted = time.perf_counter()
+        for future in futures:
+            future.result()
+        durable = time.perf_counter()
+        decided = sampler.decide_expired(everything=True)
+        done = time.perf_counter()
+        cpu = time.process_time() - cpu_started
+        sampler.close()
+        queue.close()
+        kept = telemetry.registry.get_sample_value
+        kept_traces = sum(kept("traceway_sampling_traces_total", {"policy": p["name"],
+                                                                   "decision": "kept"}) or 0
+                          for p in POLICIES)
+    return {
+        "spans": total, "traces": decided, "traces_kept": int(kept_traces),
+        "submit_us_per_span": round((submitted - started) / total * 1e6, 2),
+        "ingest_until_fsynced_us_per_span": round((durable - started) / total * 1e6, 2),
+        "decide_and_write_us_per_span": round((done - durable) / total * 1e6, 2),
+        "total_us_per_span": round((done - started) / total * 1e6, 2),
+        "cpu_us_per_span": round(cpu / total * 1e6, 2),
+    }
+
+
+def throughput(seconds: float, connections: int, config: Path | None) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        extra = ["--config", str(config)] if config else []
+        server = ServerProcess(Path(tmp) / "data", extra_args=extra).start()
+        try:
+            queue: mp.Queue = mp.Queue()
+            generator = mp.Process(target=ingest.load_generator, args=(
+                server.otlp_http_port, seconds, connections, queue))
+            generator.start()
+            assert queue.get(timeout=120) == "ready"
+            elapsed, results, _ = queue.get(timeout=seconds + 300)
+            generator.join()
+        finally:
+            server.stop()
+    ok = [r for r in results if r >= 0]
+    return len(ok) * ingest.SPANS_PER_REQUEST / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--spans", type=int, default=500_000)
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--connections", type=int, default=4)
+    args = parser.parse_args()
+    figures = {"in_process": in_process(args.spans)}
+    if args.seconds > 0:
+        with tempfile.TemporaryDirectory() as tmp:
+            config = Path(tmp) / "traceway.toml"
+            config.write_text(CONFIG_TOML)
+            without = throughput(args.seconds, args.connections, None)
+            with_sampling = throughput(args.seconds, args.connections, config)
+        figures["ingest"] = {
+            "spans_per_second_without_sampling": round(without),
+            "spans_per_second_with_tail_sampling": round(with_sampling),
+            "ratio": round(with_sampling / without, 3),
+        }
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
