@@ -15,7 +15,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import fields
-from functools import cached_property
 from operator import add, itemgetter
 from typing import Any, Protocol
 
@@ -47,13 +46,19 @@ def gather(chunks: list[Chunk]) -> SpanBatch:
 class TraceView:
     """Read-only facts about one held trace, computed on first use."""
 
+    __slots__ = ("_codes", "_duration", "_root", "_tags", "chunks", "span_count", "trace_id")
+
     def __init__(self, trace_id: bytes, chunks: list[Chunk], spans: int) -> None:
         self.trace_id = trace_id
         self.chunks = chunks
         self.span_count = spans
+        self._codes: set[int] | None = None
+        self._duration: int | None = None
+        self._root: tuple[str, str] | None = None
+        self._tags: dict[str, set[str]] | None = None
 
     def _column(self, name: str) -> list[Any]:
-        """One column's values for this trace's spans (itemgetter: the loop runs in C)."""
+        """One column's values for this trace's spans."""
         if len(self.chunks) == 1:
             batch, idx = self.chunks[0]
             return pick(getattr(batch, name), idx)
@@ -62,40 +67,48 @@ class TraceView:
             out.extend(pick(getattr(batch, name), idx))
         return out
 
-    @cached_property
+    @property
     def status_codes(self) -> set[int]:
-        return set(self._column("status_code"))
+        if self._codes is None:
+            self._codes = set(self._column("status_code"))
+        return self._codes
 
-    @cached_property
+    @property
     def duration_ns(self) -> int:
         """From the earliest start to the latest end of any span."""
-        starts = self._column("start_ns")
-        ends = map(add, starts, self._column("duration_ns"))
-        return max(ends) - min(starts)
+        if self._duration is None:
+            starts = self._column("start_ns")
+            self._duration = max(map(add, starts, self._column("duration_ns"))) - min(starts)
+        return self._duration
 
-    @cached_property
+    @property
     def root(self) -> tuple[str, str]:
         """(service, operation) of the root span, else of the earliest span."""
-        best: tuple[int, str, str] | None = None
-        for batch, idx in self.chunks:
-            for i in idx:
-                if not batch.parent_span_id[i]:
-                    return batch.service[i], batch.name[i]
-                if best is None or batch.start_ns[i] < best[0]:
-                    best = (batch.start_ns[i], batch.service[i], batch.name[i])
-        return (best[1], best[2]) if best else ("", "")
+        if self._root is None:
+            best: tuple[int, str, str] | None = None
+            for batch, idx in self.chunks:
+                for i in idx:
+                    if not batch.parent_span_id[i]:
+                        self._root = batch.service[i], batch.name[i]
+                        return self._root
+                    if best is None or batch.start_ns[i] < best[0]:
+                        best = (batch.start_ns[i], batch.service[i], batch.name[i])
+            self._root = (best[1], best[2]) if best else ("", "")
+        return self._root
 
     def records(self) -> Iterator[SpanRecord]:
         return gather(self.chunks).rows()
 
-    @cached_property
+    @property
     def tag_values(self) -> dict[str, set[str]]:
         """Every (key -> string values) of every span, resource attributes included."""
-        out: dict[str, set[str]] = {}
-        for record in self.records():
-            for key, value in span_tag_pairs(record):
-                out.setdefault(key, set()).add(value)
-        return out
+        if self._tags is None:
+            out: dict[str, set[str]] = {}
+            for record in self.records():
+                for key, value in span_tag_pairs(record):
+                    out.setdefault(key, set()).add(value)
+            self._tags = out
+        return self._tags
 
 
 class Policy(Protocol):

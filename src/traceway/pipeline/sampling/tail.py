@@ -265,10 +265,11 @@ class TailSampler:
             expired = []
             held = self._held
             while held:
-                tid, trace = next(iter(held.items()))
+                tid, trace = held.popitem(last=False)
                 if not everything and trace.last_seen > deadline:
+                    held[tid] = trace  # not yet: put it back in front
+                    held.move_to_end(tid, last=False)
                     break
-                held.popitem(last=False)
                 expired.append((tid, trace))
             if expired:
                 self._decide(expired)
