@@ -33,8 +33,8 @@ DDL = [
         duration_ns BIGINT NOT NULL,
         status_code UTINYINT NOT NULL,
         status_message VARCHAR NOT NULL,
-        resource_id BIGINT NOT NULL,
-        scope_id BIGINT NOT NULL,
+        resource_id UINTEGER NOT NULL,
+        scope_id UINTEGER NOT NULL,
         detail VARCHAR NOT NULL USING COMPRESSION zstd
     )""",
     """CREATE TABLE IF NOT EXISTS trace_index (
@@ -44,11 +44,13 @@ DDL = [
         end_ns BIGINT NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS trace_index_hi ON trace_index (trace_hi)",
+    # Resources and scopes are stored once; ``hash`` identifies the content.
     """CREATE TABLE IF NOT EXISTS resources (
-        id BIGINT PRIMARY KEY, service VARCHAR NOT NULL, body VARCHAR NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS scopes (
-        id BIGINT PRIMARY KEY, name VARCHAR NOT NULL, version VARCHAR NOT NULL,
+        id UINTEGER PRIMARY KEY, hash BIGINT NOT NULL UNIQUE, service VARCHAR NOT NULL,
         body VARCHAR NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS scopes (
+        id UINTEGER PRIMARY KEY, hash BIGINT NOT NULL UNIQUE, name VARCHAR NOT NULL,
+        version VARCHAR NOT NULL, body VARCHAR NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS operations (
         service VARCHAR NOT NULL, name VARCHAR NOT NULL, kind UTINYINT NOT NULL,
         PRIMARY KEY (service, name, kind))""",

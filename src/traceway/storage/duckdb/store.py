@@ -24,6 +24,11 @@ DATABASE_FILE = "traceway.duckdb"
 CHECKPOINT_THRESHOLD = "128MB"
 
 
+def _scope_name_version(body: bytes) -> tuple[str, str]:
+    scope = InstrumentationScope.FromString(body)
+    return scope.name, scope.version
+
+
 def body_id(body: bytes) -> int:
     """A stable signed 64-bit id for a resource or scope encoding."""
     return int.from_bytes(hashlib.blake2b(body, digest_size=8).digest(), "big", signed=True)
@@ -51,8 +56,11 @@ class DuckDBStore(DuckDBReader):
         super().__init__(con)
         self._write_con = con.cursor()
         self._write_lock = threading.Lock()
-        self._known_resources = {r for (r,) in con.execute("SELECT id FROM resources").fetchall()}
-        self._known_scopes = {r for (r,) in con.execute("SELECT id FROM scopes").fetchall()}
+        # content hash -> small dense id: bit-packs to a byte or two per span,
+        # where the 64-bit hash itself would cost eight.
+        self._ids: dict[str, dict[int, int]] = {
+            table: dict(con.execute(f"SELECT hash, id FROM {table}").fetchall())
+            for table in ("resources", "scopes")}
         self._known_operations = set(con.execute(
             "SELECT service, name, kind FROM operations").fetchall())
 
@@ -78,25 +86,30 @@ class DuckDBStore(DuckDBReader):
                 except duckdb.Error:
                     pass
                 raise StorageError(f"write failed: {exc}") from exc
-            self._known_resources.update(r[0] for r in new_rows.get("resources", ()))
-            self._known_scopes.update(s[0] for s in new_rows.get("scopes", ()))
+            for table in ("resources", "scopes"):
+                self._ids[table].update((row[1], row[0]) for row in new_rows.get(table, ()))
             self._known_operations.update(new_rows.get("operations", ()))
 
+    def _dense_ids(self, table: str, bodies: list[bytes],
+                   describe) -> tuple[dict[bytes, int], list[tuple]]:
+        """Ids of the distinct ``bodies``, and rows for the ones not stored yet.
+        The new ids are recorded only once the write commits."""
+        known = self._ids[table]
+        ids: dict[bytes, int] = {}
+        new_rows: list[tuple] = []
+        for body in dict.fromkeys(bodies):
+            content = body_id(body)
+            dense = known.get(content)
+            if dense is None:
+                dense = len(known) + len(new_rows) + 1
+                new_rows.append((dense, content, *describe(body), body.decode("latin-1")))
+            ids[body] = dense
+        return ids, new_rows
+
     def _tables(self, batch: SpanBatch):
-        resource_ids: dict[bytes, int] = {}
-        new_resources = []
-        for body in dict.fromkeys(batch.resource):
-            rid = resource_ids[body] = body_id(body)
-            if rid not in self._known_resources:
-                new_resources.append((rid, service_name(Resource.FromString(body)),
-                                      body.decode("latin-1")))
-        scope_ids: dict[bytes, int] = {}
-        new_scopes = []
-        for body in dict.fromkeys(batch.scope):
-            sid = scope_ids[body] = body_id(body)
-            if sid not in self._known_scopes:
-                scope = InstrumentationScope.FromString(body)
-                new_scopes.append((sid, scope.name, scope.version, body.decode("latin-1")))
+        resource_ids, new_resources = self._dense_ids(
+            "resources", batch.resource, lambda body: (service_name(Resource.FromString(body)),))
+        scope_ids, new_scopes = self._dense_ids("scopes", batch.scope, _scope_name_version)
         operations = [op for op in set(zip(batch.service, batch.name, batch.kind))
                       if op not in self._known_operations]
         hi, lo = u64_pairs(batch.trace_id)
@@ -109,8 +122,8 @@ class DuckDBStore(DuckDBReader):
             "duration_ns": np.array(batch.duration_ns, dtype=np.int64),
             "status_code": np.array(batch.status_code, dtype=np.uint8),
             "status_message": batch.status_message,
-            "resource_id": np.array([resource_ids[r] for r in batch.resource], dtype=np.int64),
-            "scope_id": np.array([scope_ids[s] for s in batch.scope], dtype=np.int64),
+            "resource_id": np.array([resource_ids[r] for r in batch.resource], dtype=np.uint32),
+            "scope_id": np.array([scope_ids[s] for s in batch.scope], dtype=np.uint32),
             "detail": [d.decode("latin-1") for d in batch.detail],
         })
         new_rows = {"resources": new_resources, "scopes": new_scopes, "operations": operations}
@@ -167,8 +180,8 @@ def _trace_ranges(spans: pa.Table) -> pa.Table:
     return grouped.select(["trace_hi", "trace_lo", "start_ns_min", "end_ns_max"])
 
 
-_LOOKUP_COLUMNS = {"resources": ("id", "service", "body"),
-                   "scopes": ("id", "name", "version", "body"),
+_LOOKUP_COLUMNS = {"resources": ("id", "hash", "service", "body"),
+                   "scopes": ("id", "hash", "name", "version", "body"),
                    "operations": ("service", "name", "kind")}
 
 
@@ -178,8 +191,9 @@ def _write_sql(new_row_tables: list[str]) -> str:
         "INSERT INTO spans SELECT * FROM batch_spans",
         "INSERT INTO trace_index SELECT * FROM batch_traces",
     ]
-    # New rows may already exist (another process, or a crash replay): ignore those.
-    statements += [f"INSERT OR IGNORE INTO {table} SELECT * FROM new_{table}"
-                   for table in new_row_tables]
+    # Resource and scope ids are new by construction (one writer); an operation
+    # may be re-inserted after retention pruned it while a write was in flight.
+    statements += [f"INSERT {'OR IGNORE ' if table == 'operations' else ''}INTO {table} "
+                   f"SELECT * FROM new_{table}" for table in new_row_tables]
     statements.append("COMMIT")
     return ";\n".join(statements)
