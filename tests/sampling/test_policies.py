@@ -14,7 +14,7 @@ BASE = 1_700_000_000_000_000_000
 
 def view(*records, tid: bytes | None = None) -> TraceView:
     batch = batch_of(*records)
-    return TraceView(tid or batch.trace_id[0], [(batch, list(range(len(batch))))], len(batch))
+    return TraceView.of(tid or batch.trace_id[0], [(batch, list(range(len(batch))))])
 
 
 def policy(**table):
@@ -124,7 +124,7 @@ def test_view_of_several_chunks(spans):
     a = batch_of(make_span(1, 1, start_ns=BASE, duration_ns=5))
     b = batch_of(*[make_span(1, 2 + i, start_ns=BASE + 100, parent=1, duration_ns=50)
                    for i in range(spans)])
-    v = TraceView(a.trace_id[0], [(b, list(range(spans))), (a, [0])], spans + 1)
+    v = TraceView.of(a.trace_id[0], [(b, list(range(spans))), (a, [0])])
     assert v.duration_ns == 150
     assert v.root == ("svc", "op")
     assert isinstance(SpanBatch.concat([a, b]), SpanBatch)

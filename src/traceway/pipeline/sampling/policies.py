@@ -15,8 +15,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import fields
-from operator import add, itemgetter
+from itertools import chain
+from operator import itemgetter
 from typing import Any, Protocol
+
+import numpy as np
 
 from traceway.model import SpanBatch, SpanRecord
 from traceway.pipeline.sampling.settings import STATUS_CODES, PolicyConfig
@@ -43,43 +46,54 @@ def gather(chunks: list[Chunk]) -> SpanBatch:
     return out
 
 
+def group_facts(batch: SpanBatch, groups: dict[bytes, list[int]]
+                ) -> tuple[list[int], list[int], list[int]]:
+    """Per group of ``batch`` (in ``groups`` order): earliest start, latest end, and
+    a bitmask of the status codes present. numpy's reduceat does the per-span
+    work in C, so holding a trace costs O(1) Python operations per group."""
+    count = len(groups)
+    order = np.fromiter(chain.from_iterable(groups.values()), dtype=np.int64, count=len(batch))
+    offsets = np.zeros(count, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, groups.values()), dtype=np.int64, count=count)[:-1],
+              out=offsets[1:])
+    starts = np.array(batch.start_ns, dtype=np.int64)[order]
+    ends = starts + np.array(batch.duration_ns, dtype=np.int64)[order]
+    codes = np.left_shift(1, np.minimum(np.array(batch.status_code, dtype=np.int64), 62))[order]
+    return (np.minimum.reduceat(starts, offsets).tolist(),
+            np.maximum.reduceat(ends, offsets).tolist(),
+            np.bitwise_or.reduceat(codes, offsets).tolist())
+
+
 class TraceView:
-    """Read-only facts about one held trace, computed on first use."""
+    """Facts about one held trace. Start, end and status codes are kept up to date
+    while the trace is held; the rest is computed on first use."""
 
-    __slots__ = ("_codes", "_duration", "_root", "_tags", "chunks", "span_count", "trace_id")
+    __slots__ = ("_root", "_tags", "chunks", "end_ns", "span_count", "start_ns",
+                 "status_mask", "trace_id")
 
-    def __init__(self, trace_id: bytes, chunks: list[Chunk], spans: int) -> None:
+    def __init__(self, trace_id: bytes, chunks: list[Chunk], spans: int, start_ns: int,
+                 end_ns: int, status_mask: int) -> None:
         self.trace_id = trace_id
         self.chunks = chunks
         self.span_count = spans
-        self._codes: set[int] | None = None
-        self._duration: int | None = None
+        self.start_ns = start_ns
+        self.end_ns = end_ns
+        self.status_mask = status_mask  # bit c set: a span has status code c
         self._root: tuple[str, str] | None = None
         self._tags: dict[str, set[str]] | None = None
 
-    def _column(self, name: str) -> list[Any]:
-        """One column's values for this trace's spans."""
-        if len(self.chunks) == 1:
-            batch, idx = self.chunks[0]
-            return pick(getattr(batch, name), idx)
-        out: list[Any] = []
-        for batch, idx in self.chunks:
-            out.extend(pick(getattr(batch, name), idx))
-        return out
-
-    @property
-    def status_codes(self) -> set[int]:
-        if self._codes is None:
-            self._codes = set(self._column("status_code"))
-        return self._codes
+    @classmethod
+    def of(cls, trace_id: bytes, chunks: list[Chunk]) -> TraceView:
+        """A view computing every fact from ``chunks`` (tests, small tools)."""
+        batch = gather(chunks)
+        return cls(trace_id, chunks, len(batch), min(batch.start_ns),
+                   max(s + d for s, d in zip(batch.start_ns, batch.duration_ns)),
+                   sum(1 << c for c in set(batch.status_code)))
 
     @property
     def duration_ns(self) -> int:
         """From the earliest start to the latest end of any span."""
-        if self._duration is None:
-            starts = self._column("start_ns")
-            self._duration = max(map(add, starts, self._column("duration_ns"))) - min(starts)
-        return self._duration
+        return self.end_ns - self.start_ns
 
     @property
     def root(self) -> tuple[str, str]:
@@ -130,10 +144,10 @@ class AlwaysSample:
 class StatusCode:
     def __init__(self, config: PolicyConfig) -> None:
         self.name = config.name
-        self.codes = {STATUS_CODES[c] for c in config.options["status_codes"]}
+        self.mask = sum(1 << STATUS_CODES[c] for c in set(config.options["status_codes"]))
 
     def keeps(self, trace: TraceView, now_s: float) -> bool:
-        return not self.codes.isdisjoint(trace.status_codes)
+        return bool(trace.status_mask & self.mask)
 
 
 class Latency:

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct("<II")
 _NAME = "segment-{:012d}.spool"
+_IOV_MAX = 512
 
 
 class Spool:
@@ -187,12 +188,19 @@ class Spool:
             body = pickle.dumps(tuple(column for _, column in batch.columns()), protocol=5)
             parts.append(_HEADER.pack(len(body), zlib.crc32(body)))
             parts.append(body)
-        data = b"".join(parts)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self._fd, view):]
+        size = sum(map(len, parts))
+        # writev: no joined copy of the whole group in memory.
+        views: list[bytes | memoryview] = list(parts)
+        first = 0
+        while first < len(views):
+            done = os.writev(self._fd, views[first:first + _IOV_MAX])
+            while first < len(views) and done >= len(views[first]):
+                done -= len(views[first])
+                first += 1
+            if done:
+                views[first] = memoryview(views[first])[done:]
         os.fdatasync(self._fd)
-        self._current_bytes += len(data)
+        self._current_bytes += size
 
     def close(self) -> None:
         """Write what is queued and stop; held spans stay on disk for the next start."""

@@ -38,6 +38,7 @@ from traceway.pipeline.sampling.policies import (
     build_policy,
     decide,
     gather,
+    group_facts,
 )
 from traceway.pipeline.sampling.settings import TailConfig
 from traceway.pipeline.sampling.spool import Spool
@@ -79,11 +80,15 @@ def _varint(n: int) -> bytes:
 
 
 class _Held:
-    __slots__ = ("chunks", "first_seen", "last_seen", "segments", "spans")
+    __slots__ = ("chunks", "end_ns", "first_seen", "last_seen", "segments", "spans", "start_ns",
+                 "status_mask")
 
-    def __init__(self, now: float) -> None:
+    def __init__(self, now: float, start_ns: int, end_ns: int) -> None:
         self.chunks: list[Chunk] = []
         self.spans = 0
+        self.start_ns = start_ns
+        self.end_ns = end_ns
+        self.status_mask = 0
         self.first_seen = now
         self.last_seen = now
         self.segments: list[int] = []  # ascending: segment ids only grow
@@ -227,13 +232,17 @@ class TailSampler:
         now = self._clock()
         held = self._held
         added = 0
-        for tid, idx in groups.items():
+        starts, ends, masks = group_facts(batch, groups)
+        for (tid, idx), start, end, mask in zip(groups.items(), starts, ends, masks):
             trace = held.get(tid)
             if trace is None:
-                trace = held[tid] = _Held(now)
+                trace = held[tid] = _Held(now, start, end)
             else:
                 held.move_to_end(tid)
                 trace.last_seen = now
+                trace.start_ns = min(trace.start_ns, start)
+                trace.end_ns = max(trace.end_ns, end)
+            trace.status_mask |= mask
             trace.chunks.append((batch, idx))
             trace.spans += len(idx)
             segments = trace.segments
@@ -288,7 +297,9 @@ class TailSampler:
         latencies = []
         for n, (tid, trace) in enumerate(traces):
             self._held_spans -= trace.spans
-            policy = decide(self._policies, TraceView(tid, trace.chunks, trace.spans), now)
+            view = TraceView(tid, trace.chunks, trace.spans, trace.start_ns, trace.end_ns,
+                             trace.status_mask)
+            policy = decide(self._policies, view, now)
             self._remember(tid, policy)
             if policy is None:
                 dropped[0] += 1
