@@ -64,7 +64,8 @@ class Telemetry:
             "Traces decided before decision_wait because max_traces was reached.", registry=r)
         self.sampling_decision_seconds = Histogram(
             "traceway_sampling_decision_seconds",
-            "From a trace's first span to its decision.", registry=r,
+            "From a trace's first span to its decision (every kept trace, 1 in 8 dropped ones).",
+            registry=r,
             buckets=(0.01, 0.1, 0.5, 1, 2.5, 5, 10, 15, 30, 60, 120))
         self.sampling_held_traces = Gauge(
             "traceway_sampling_held_traces", "Traces waiting for a sampling decision.", registry=r)

@@ -152,6 +152,7 @@ class TailSampler:
                 added = self._hold(batch, segment)
                 self._spool.hold(segment, added)
                 count += len(batch)
+                self._evict_over_limit()  # a spool from a larger max_traces
         self._spool.replay_done()
         self._update_gauges()
         return count
