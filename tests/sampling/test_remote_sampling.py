@@ -216,3 +216,27 @@ def _wait_for(condition, timeout_s: float = 15) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.05)
+
+
+def test_adaptive_strategies_learn_from_spans_sent_to_the_server(tmp_path):
+    import httpx
+    from sampling_traffic import generate, to_otlp
+
+    config = tmp_path / "adaptive.toml"
+    config.write_text('[sampling.remote.adaptive]\ntarget_traces_per_second = 1\n'
+                      'calculation_interval = "300ms"\ninitial_sampling_probability = 1.0\n')
+    process = ServerProcess(tmp_path / "data", extra_args=["--config", str(config)]).start()
+    try:
+        traffic = generate(400, seed=21)
+        with httpx.Client(timeout=30) as client:
+            for batch in traffic.batches:
+                client.post(process.otlp_http_url + "/v1/traces", content=to_otlp(batch),
+                            headers={"Content-Type": "application/x-protobuf"})
+        time.sleep(0.4)
+        answer = get(f"{process.remote_sampling_url}?service=frontend")
+        jsonschema.validate(answer, JAEGER_SAMPLING_SCHEMA)
+        learned = answer["operationSampling"]["perOperationStrategies"]
+        assert [s["operation"] for s in learned] == ["GET /"]
+        assert learned[0]["probabilisticSampling"]["samplingRate"] < 1.0
+    finally:
+        process.stop()

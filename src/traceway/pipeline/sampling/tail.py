@@ -56,7 +56,8 @@ def policy_suffix(name: str) -> bytes:
     Repeated protobuf fields concatenate, so appending one more ``attributes``
     entry (field 9) to ``detail`` is a valid encoding: no decode needed.
     """
-    kv = KeyValue(key=POLICY_ATTRIBUTE, value=AnyValue(string_value=name)).SerializeToString()
+    kv: bytes = KeyValue(key=POLICY_ATTRIBUTE,
+                         value=AnyValue(string_value=name)).SerializeToString()
     return b"\x4a" + _varint(len(kv)) + kv
 
 
@@ -107,9 +108,9 @@ def all_of(futures: list[Future[None]]) -> Future[None]:
             left[0] -= 1
             if left[0]:
                 return
-        errors = [f.exception() for f in futures if f.exception() is not None]
+        errors = [e for e in (f.exception() for f in futures) if e is not None]
         if errors:
-            out.set_exception(errors[0])  # type: ignore[arg-type]
+            out.set_exception(errors[0])
         else:
             out.set_result(None)
 
