@@ -160,3 +160,28 @@ def test_reconfigure_keeps_held_traces(rig):
     r.flush()
     assert len(_stored(r.store)) == 50
 
+
+
+def _spans(tids: list[bytes], first_span: int) -> SpanBatch:
+    n = len(tids)
+    return SpanBatch(list(tids), [(first_span + i).to_bytes(8, "big") for i in range(n)],
+                     [b"p" * 8] * n, ["svc"] * n, ["op"] * n, [1] * n,
+                     [1_700_000_000_000_000_000] * n, [1000] * n, [0] * n, [""] * n,
+                     [b"x" * 200] * n, [b""] * n, [b""] * n)
+
+
+def test_long_lived_traces_do_not_pin_the_requests_they_came_in(rig):
+    r = rig({"decision_wait": "10s", "policy": [{"name": "all", "type": "always_sample"}]})
+    r.sampler.compact_min_spans = 0
+    long_lived = [b"L" * 15 + bytes([k]) for k in range(20)]
+    for n in range(200):
+        short = [n.to_bytes(8, "big") + k.to_bytes(8, "big") for k in range(500)]
+        r.send(_spans(long_lived + short, n * 1000))
+        r.clock.now += 1.0  # the short traces expire; the long ones keep getting spans
+        r.sampler.decide_expired()
+        assert r.sampler.pinned_spans <= 4 * r.sampler.held_spans + 520
+    assert 20 < r.sampler.held_traces <= 20 + 500 * 10
+    r.decide_all_waiting()
+    r.flush()
+    stored = _stored(r.store)
+    assert all(len(stored[tid]) == 200 for tid in long_lived), "compaction keeps traces whole"

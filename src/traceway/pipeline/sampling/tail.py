@@ -26,6 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
 from operator import add
+from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
@@ -47,6 +48,7 @@ from traceway.telemetry import Telemetry
 log = logging.getLogger(__name__)
 
 POLICY_ATTRIBUTE = "traceway.sampling.policy"
+COMPACT_MIN_SPANS = 100_000
 _MISSING = object()
 
 
@@ -129,6 +131,12 @@ class TailSampler:
         self._lock = threading.Lock()
         self._held: OrderedDict[bytes, _Held] = OrderedDict()
         self._held_spans = 0
+        # Held traces point into the batches their spans came in. A batch stays
+        # in memory while any of its groups is held, so a few long-lived traces
+        # could pin many big requests: id(batch) -> [batch, groups held, groups].
+        self._pinned: dict[int, list[Any]] = {}
+        self._pinned_spans = 0
+        self.compact_min_spans = COMPACT_MIN_SPANS
         self._decisions: OrderedDict[bytes, str | None] = OrderedDict()
         self._unwritten: list[tuple[SpanBatch, list[list[int]]]] = []  # kept, queue was full
         self._stop = threading.Event()
@@ -252,6 +260,8 @@ class TailSampler:
                 segments.append(segment)
                 added += 1
         self._held_spans += len(batch)
+        self._pinned[id(batch)] = [batch, len(groups), len(groups)]
+        self._pinned_spans += len(batch)
         return added
 
     def _evict_over_limit(self) -> None:
@@ -284,6 +294,8 @@ class TailSampler:
                 expired.append((tid, trace))
             if expired:
                 self._decide(expired)
+            if self._pinned_spans > 4 * self._held_spans + self.compact_min_spans:
+                self._compact()
             self._retry_unwritten()
         self._update_gauges()
         return len(expired)
@@ -299,6 +311,7 @@ class TailSampler:
         latencies = []
         for n, (tid, trace) in enumerate(traces):
             self._held_spans -= trace.spans
+            self._unpin(trace.chunks)
             view = TraceView(tid, trace.chunks, trace.spans, trace.start_ns, trace.end_ns,
                              trace.status_mask)
             policy = decide(self._policies, view, now)
@@ -336,6 +349,32 @@ class TailSampler:
                 t.sampling_spans.labels(p.name, "dropped").inc(dropped[1])
         for latency in latencies:
             t.sampling_decision_seconds.observe(latency)
+
+    def _unpin(self, chunks: list[Chunk]) -> None:
+        pinned = self._pinned
+        for batch, _ in chunks:
+            entry = pinned[id(batch)]
+            entry[1] -= 1
+            if not entry[1]:
+                del pinned[id(batch)]
+                self._pinned_spans -= len(batch)
+
+    def _compact(self) -> None:
+        """Copy out the held spans of mostly-decided batches so those batches can go."""
+        wasteful = {key for key, (_, live, groups) in self._pinned.items() if live * 4 < groups}
+        for trace in self._held.values():
+            if not any(id(batch) in wasteful for batch, _ in trace.chunks):
+                continue
+            self._unpin(trace.chunks)
+            own = gather(trace.chunks)
+            trace.chunks = [(own, list(range(len(own))))]
+            self._pinned[id(own)] = [own, 1, 1]
+            self._pinned_spans += len(own)
+
+    @property
+    def pinned_spans(self) -> int:
+        """Spans kept in memory for held traces, including their batches' decided spans."""
+        return self._pinned_spans
 
     def _remember(self, tid: bytes, policy: str | None) -> None:
         decisions = self._decisions
