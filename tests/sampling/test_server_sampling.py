@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,26 +14,8 @@ from sampling_traffic import generate, to_otlp
 
 from traceway.testing import ServerProcess
 
-CONFIG = """\
-[sampling.tail]
-decision_wait = "{wait}"
-max_traces = 50000
-
-[[sampling.tail.policy]]
-name = "errors"
-type = "status_code"
-status_codes = ["ERROR"]
-
-[[sampling.tail.policy]]
-name = "slow"
-type = "latency"
-threshold = "500ms"
-
-[[sampling.tail.policy]]
-name = "baseline"
-type = "probabilistic"
-percent = 1.0
-"""
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tail-sampling.toml"
+CONFIG = EXAMPLE.read_text().replace('decision_wait = "10s"', 'decision_wait = "{wait}"')
 
 
 def start(tmp_path, wait: str, data: str = "data") -> ServerProcess:
@@ -140,12 +123,14 @@ def test_without_tail_section_everything_is_kept(tmp_path):
 
 def test_bad_config_exits_non_zero_naming_the_line(tmp_path):
     config = tmp_path / "bad.toml"
-    config.write_text(CONFIG.format(wait="1s").replace('threshold = "500ms"', 'threshold = "fast"'))
+    text = CONFIG.format(wait="1s").replace('threshold = "500ms"', 'threshold = "fast"')
+    config.write_text(text)
+    line = text.splitlines().index('threshold = "fast"') + 1
     result = subprocess.run([sys.executable, "-m", "traceway.cli", "serve", "--data-dir",
                              str(tmp_path / "data"), "--config", str(config)],
                             check=False, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
-    assert f"{config}:13:" in result.stderr and "threshold" in result.stderr
+    assert f"{config}:{line}:" in result.stderr and "threshold" in result.stderr
 
 
 def test_invalid_reload_keeps_the_running_config(tmp_path):
