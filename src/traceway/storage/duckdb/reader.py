@@ -36,12 +36,14 @@ class DuckDBReader:
         hi, lo = id_halves(trace_id)
         cur = self._cursor()
         try:
-            found = cur.execute(
-                "SELECT min(start_ns), max(end_ns) FROM trace_index "
-                "WHERE trace_hi = ?::UBIGINT AND trace_lo = ?::UBIGINT",
-                [hi, lo]).fetchone()
-            if not found or found[0] is None:
+            # Only the single equality lets DuckDB use the ART index; trace_lo
+            # is matched here (a second condition turns it into a scan).
+            rows = [r for r in cur.execute(
+                "SELECT trace_lo, start_ns, end_ns FROM trace_index WHERE trace_hi = ?::UBIGINT",
+                [hi]).fetchall() if r[0] == lo]
+            if not rows:
                 return SpanBatch()
+            found = (min(r[1] for r in rows), max(r[2] for r in rows))
             return self._spans(cur, [(hi, lo, found[0], found[1])])
         finally:
             cur.close()
