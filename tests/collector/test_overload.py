@@ -1,4 +1,4 @@
-"""Receivers answer 429 + Retry-After (HTTP) when the write queue is full."""
+"""Receivers answer 429 + Retry-After (HTTP) or UNAVAILABLE (gRPC) when the write queue is full."""
 
 from __future__ import annotations
 
@@ -46,3 +46,38 @@ def test_full_queue_answers_429_with_retry_after_and_counts_the_drop():
     assert 'traceway_spans_dropped_total{protocol="otlp_http_protobuf",reason="queue_full"}' in metrics
     store.gate.set()
     queue.close()
+
+
+async def test_full_queue_answers_grpc_unavailable():
+    import grpc
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceResponse,
+    )
+
+    from traceway.collector.otlp_grpc import otlp_grpc_server
+    from traceway.testing import free_port
+
+    store, telemetry = StuckStore(), Telemetry()
+    queue = WriteQueue(store, telemetry, max_bytes=1)
+    request = sample_request(2, seed=2)
+    queue.submit(spans_from_otlp_proto(request.SerializeToString()).batch)
+    address = f"127.0.0.1:{free_port()}"
+    server = otlp_grpc_server(Ingest(queue, telemetry), address)
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(address) as channel:
+            export = channel.unary_unary(
+                "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+                request_serializer=lambda m: m.SerializeToString(),
+                response_deserializer=ExportTraceServiceResponse.FromString)
+            try:
+                await export(request, timeout=10)
+            except grpc.aio.AioRpcError as exc:
+                assert exc.code() == grpc.StatusCode.UNAVAILABLE
+                assert "retry" in exc.details()
+            else:
+                raise AssertionError("a full queue must refuse the export")
+    finally:
+        store.gate.set()
+        await server.stop(None)
+        queue.close()
