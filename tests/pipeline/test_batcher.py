@@ -9,7 +9,7 @@ from traceway.model import SpanBatch
 from traceway.pipeline.batcher import QueueClosedError, QueueFullError, WriteQueue
 from traceway.storage.memory import MemoryStore
 from traceway.telemetry import Telemetry
-from traceway.storage.conformance import batch_of, make_span
+from traceway.storage.testspans import batch_of, make_span
 
 
 class GatedStore(MemoryStore):

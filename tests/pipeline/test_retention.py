@@ -2,7 +2,7 @@ import threading
 import time
 
 from traceway.pipeline.retention import RetentionLoop
-from traceway.storage.conformance import batch_of, make_span
+from traceway.storage.testspans import batch_of, make_span
 from traceway.storage.duckdb import DuckDBStore
 from traceway.telemetry import Telemetry
 

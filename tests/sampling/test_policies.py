@@ -7,7 +7,7 @@ import pytest
 from traceway.model import SpanBatch, StatusCode
 from traceway.pipeline.sampling.policies import TraceView, build_policy, decide
 from traceway.pipeline.sampling.settings import parse_policy
-from traceway.storage.conformance import batch_of, make_span
+from traceway.storage.testspans import batch_of, make_span
 
 BASE = 1_700_000_000_000_000_000
 
