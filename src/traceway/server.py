@@ -24,6 +24,7 @@ from traceway.pipeline.batcher import WriteQueue
 from traceway.pipeline.retention import RetentionLoop
 from traceway.pipeline.sampling import RemoteConfig, Spool, Strategies, TailSampler
 from traceway.pipeline.sampling.tail import tune_gc_for_holding
+from traceway.pipeline.spooled import SpooledWrites, drain_spool
 from traceway.query.jaeger_api import jaeger_routes
 from traceway.query.sampling_api import remote_sampling_app, sampling_routes
 from traceway.settings import Settings
@@ -74,6 +75,7 @@ class TracewayServer:
                                 max_bytes=settings.max_queue_bytes_int)
         self.strategies = Strategies(config.remote or RemoteConfig())
         self.sampler: TailSampler | None = None
+        self.spool: Spool | None = None  # the plain path's; the sampler owns its own
         stage: Stage = self.queue
         spool_dir = settings.data_dir / SPOOL_DIR
         if config.tail is not None:
@@ -81,8 +83,12 @@ class TracewayServer:
             spool = Spool(spool_dir, segment_age_s=max(0.5, min(wait_s, 10.0)))
             self.sampler = stage = TailSampler(self.queue, spool, config.tail, self.telemetry)
             tune_gc_for_holding()
-        elif spool_dir.exists():
-            drain_spool(spool_dir, self.store)
+        else:
+            drained = drain_spool(spool_dir, self.store) if spool_dir.exists() else 0
+            if drained:
+                log.info("stored %d spans the last run had acknowledged from its spool", drained)
+            self.spool = Spool(spool_dir, segment_age_s=1.0)
+            stage = SpooledWrites(self.queue, self.spool)
         self.ingest = Ingest(stage, self.telemetry, [self.strategies.observe])
         self.retention = RetentionLoop(self.store, settings.retention_ns, self.telemetry)
         self._listeners: list[_Listener] = []
@@ -105,6 +111,8 @@ class TracewayServer:
             if replayed:
                 log.info("tail sampling: %d spans from the spool wait for their decision", replayed)
             self.sampler.start()
+        if self.spool is not None:
+            self.spool.start()
         bound = [
             self._listener(otlp_http_app(self.ingest), s.otlp_http_port),
             self._listener(zipkin_http_app(self.ingest), s.zipkin_port),
@@ -140,6 +148,9 @@ class TracewayServer:
             # Undecided spans stay in the spool (already fsynced) for the next start.
             await asyncio.to_thread(self.sampler.close)
         await asyncio.to_thread(self.queue.close)
+        if self.spool is not None:
+            # Everything spooled is in the store now: its segments go.
+            await asyncio.to_thread(self.spool.close)
         self.retention.stop()
         self.store.close()
         log.info("traceway stopped")
@@ -175,19 +186,6 @@ class TracewayServer:
         self.config = Config(tail=config.tail if self.sampler else None, remote=config.remote)
         self.telemetry.config_reloads.labels("applied").inc()
         log.info("config reloaded from %s", path)
-
-
-def drain_spool(directory, store: DuckDBStore) -> None:
-    """Tail sampling was turned off: store whatever the last run still held, unsampled."""
-    spool = Spool(directory)
-    spans = 0
-    for _, batch in spool.replay():
-        store.write(batch)
-        spans += len(batch)
-    for segment in spool.existing_segments():
-        (directory / f"segment-{segment:012d}.spool").unlink()
-    if spans:
-        log.warning("tail sampling is off: stored %d undecided spans from the spool unsampled", spans)
 
 
 def serve(settings: Settings, config: Config | None = None) -> int:

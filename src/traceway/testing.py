@@ -88,6 +88,22 @@ class ServerProcess:
         assert self.process is not None
         self.process.send_signal(signal.SIGHUP)
 
+    def wait_for_trace(self, trace_id: str, min_spans: int = 1, timeout_s: float = 10.0) -> dict:
+        """The trace's Jaeger JSON once it has ``min_spans`` spans.
+
+        Acknowledged spans are durable at once but reach the store a moment
+        later (the spool answers first), so tests wait rather than assume.
+        """
+        deadline = time.monotonic() + timeout_s
+        while True:
+            data = self.api(f"/api/traces?traceID={trace_id}")["data"]
+            if data and len(data[0]["spans"]) >= min_spans:
+                return data[0]
+            if time.monotonic() > deadline:
+                raise AssertionError(f"trace {trace_id} not stored with {min_spans} spans "
+                                     f"within {timeout_s}s")
+            time.sleep(0.02)
+
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 30.0) -> int:
         if self.process is None:
             return 0

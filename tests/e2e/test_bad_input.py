@@ -34,7 +34,7 @@ def stored_trace(server):
     answer = httpx.post(server.otlp_http_url + "/v1/traces", content=request.SerializeToString(),
                         headers=PROTOBUF)
     assert answer.status_code == 200
-    return trace_id, len(server.api(f"/api/traces/{trace_id}")["data"][0]["spans"])
+    return trace_id, len(server.wait_for_trace(trace_id, len(sample_spans(request)))["spans"])
 
 
 @pytest.fixture(autouse=True)
@@ -43,6 +43,10 @@ def earlier_data_intact(server, stored_trace):
     trace_id, spans = stored_trace
     assert len(server.api(f"/api/traces/{trace_id}")["data"][0]["spans"]) == spans
     assert server.process.poll() is None
+
+
+def sample_spans(request) -> list:
+    return [span for rs in request.resource_spans for ss in rs.scope_spans for span in ss.spans]
 
 
 def _otlp_json(trace_id: str, span_id: str = "0102030405060708") -> dict:
@@ -108,7 +112,7 @@ def test_gzip_json_with_a_bad_trace_id_keeps_the_valid_span(server):
     partial = answer.json()["partialSuccess"]
     assert partial["rejectedSpans"] in (1, "1")
     assert "trace id" in partial["errorMessage"]
-    trace = server.api(f"/api/traces/{good.lower()}")["data"][0]
+    trace = server.wait_for_trace(good.lower())
     assert [s["operationName"] for s in trace["spans"]] == ["op"]
     assert trace["spans"][0]["duration"] == 500_000
 
@@ -144,7 +148,7 @@ def test_grpc_gzip_export_is_accepted(server):
             request_serializer=lambda m: m.SerializeToString(),
             response_deserializer=ExportTraceServiceResponse.FromString)
         export(request, timeout=10)
-    assert server.api(f"/api/traces/{trace_id}")["data"][0]["traceID"] == trace_id
+    assert server.wait_for_trace(trace_id)["traceID"] == trace_id
 
 
 def test_zipkin_malformed_json_is_400_and_valid_is_202(server):
@@ -157,7 +161,7 @@ def test_zipkin_malformed_json_is_400_and_valid_is_202(server):
     answer = httpx.post(server.zipkin_url, content=gzip.compress(json.dumps(spans).encode()),
                         headers={**JSON, "Content-Encoding": "gzip"})
     assert answer.status_code == 202
-    trace = server.api(f"/api/traces/{trace_id}")["data"][0]
+    trace = server.wait_for_trace(trace_id)
     assert trace["spans"][0]["duration"] == 1500
 
 

@@ -64,6 +64,7 @@ def _send_checkout(three_services) -> tuple[str, dict[str, tuple[int, int]]]:
 
 def test_trace_across_three_services_and_protocols_comes_back_whole(traceway_server, three_services):
     trace_id, recorded = _send_checkout(three_services)
+    traceway_server.wait_for_trace(trace_id, len(recorded))
     trace = traceway_server.api(f"/api/traces/{trace_id.upper()}")["data"][0]
     spans = {s["spanID"]: s for s in trace["spans"]}
     assert set(spans) == set(recorded)
@@ -98,7 +99,8 @@ def test_trace_across_three_services_and_protocols_comes_back_whole(traceway_ser
 
 
 def test_search_and_dependencies_see_the_sent_trace(traceway_server, three_services):
-    trace_id, _ = _send_checkout(three_services)
+    trace_id, recorded = _send_checkout(three_services)
+    traceway_server.wait_for_trace(trace_id, len(recorded))
     api = traceway_server.api
     assert {"frontend", "checkout", "payment"} <= set(api("/api/services")["data"])
     found = api("/api/traces?service=payment&tags=%7B%22error%22%3A%22true%22%7D")["data"]

@@ -116,7 +116,7 @@ def test_without_tail_section_everything_is_kept(tmp_path):
         traffic = generate(50, seed=14)
         send(server, traffic.batches)
         for tid, count in traffic.spans_per_trace.items():
-            assert len(stored_spans(server, tid)) == count
+            assert len(server.wait_for_trace(tid.hex(), count)["spans"]) == count
     finally:
         server.stop()
 

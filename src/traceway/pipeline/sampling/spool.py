@@ -212,7 +212,7 @@ class Spool:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
-            if self._current_bytes == 0 and self._holds.get(self._current, 0) <= 0:
+            if self._holds.get(self._current, 0) <= 0:  # nothing in it is needed any more
                 self._path(self._current).unlink(missing_ok=True)
 
     @property

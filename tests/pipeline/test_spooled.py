@@ -1,0 +1,63 @@
+import threading
+import time
+
+from traceway.pipeline.batcher import WriteQueue
+from traceway.pipeline.sampling.spool import Spool
+from traceway.pipeline.spooled import SpooledWrites, drain_spool
+from traceway.storage.memory import MemoryStore
+from traceway.storage.testspans import batch_of, make_span
+from traceway.telemetry import Telemetry
+
+T0 = 1_700_000_000_000_000_000
+
+
+class GatedStore(MemoryStore):
+    def __init__(self):
+        super().__init__()
+        self.gate = threading.Event()
+
+    def write(self, batch):
+        self.gate.wait(10)
+        super().write(batch)
+
+
+def _wait(predicate, timeout_s=10.0):
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.01)
+
+
+def test_acknowledged_from_the_spool_before_the_store_commits_and_survives_a_crash(tmp_path):
+    store = GatedStore()
+    queue = WriteQueue(store, Telemetry())
+    spool = Spool(tmp_path / "spool", segment_age_s=60)
+    spool.start()
+    ack = SpooledWrites(queue, spool).submit(batch_of(make_span(1, 1, start_ns=T0)))
+    ack.result(10)  # answered although the store is stuck
+    assert len(store.get_trace(make_span(1, 1, start_ns=T0).trace_id)) == 0
+    # "kill -9": nothing else runs; the next start drains the spool into the store
+    recovered = MemoryStore()
+    assert drain_spool(tmp_path / "spool", recovered) == 1
+    assert len(recovered.get_trace(make_span(1, 1, start_ns=T0).trace_id)) == 1
+    assert not list((tmp_path / "spool").glob("*.spool"))
+    store.gate.set()
+    queue.close()
+    spool.close()
+
+
+def test_spool_segments_go_once_their_spans_are_in_the_store(tmp_path):
+    store = MemoryStore()
+    queue = WriteQueue(store, Telemetry())
+    spool = Spool(tmp_path / "spool", segment_age_s=0.05)
+    spool.start()
+    stage = SpooledWrites(queue, spool)
+    for i in range(1, 20):
+        stage.submit(batch_of(make_span(i, 1, start_ns=T0))).result(10)
+        time.sleep(0.01)
+    _wait(lambda: len(list((tmp_path / "spool").glob("*.spool"))) <= 1)
+    queue.close()
+    spool.close()
+    assert not list((tmp_path / "spool").glob("*.spool"))
+    assert all(len(store.get_trace(make_span(i, 1, start_ns=T0).trace_id)) == 1
+               for i in range(1, 20))
