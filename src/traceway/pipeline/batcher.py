@@ -1,9 +1,10 @@
 """The bounded write queue with group commit.
 
-Receivers submit a batch and wait for its future; one writer thread takes
-everything queued (up to ``max_batch_spans``), writes it in one transaction
-and resolves every waiting future. So an acknowledgement always means "on
-disk", and concurrent requests share one commit. The queue is bounded in
+Batches are submitted with a future; one writer thread takes everything queued
+(up to ``max_batch_spans``), writes it in one transaction and resolves every
+future, so concurrent requests share one commit. (The server answers senders
+once a batch is in the spool, see ``pipeline/spooled.py``; the future then
+releases the batch's spool segment.) The queue is bounded in
 bytes: when full, ``submit`` fails at once with QueueFullError so receivers can
 answer 429/UNAVAILABLE instead of growing memory.
 """
