@@ -77,14 +77,18 @@ class Processes:
                 proc.wait()
 
 
+def _preferred_or_free(port: int) -> int:
+    return port if port and port_is_free(port) else free_port()
+
+
 def start_server(procs: Processes, data_dir: Path, ui_port: int) -> tuple[str, str]:
     """Start `traceway serve` on loopback; returns (OTLP/HTTP endpoint, UI URL) once it answers."""
-    if ui_port == 0 or not port_is_free(ui_port):
-        ui_port = free_port()
-    http_port = free_port()
+    # The standard ports when free, so the user's own services can send there too.
+    ui_port = _preferred_or_free(ui_port)
+    http_port = _preferred_or_free(4318)
     argv = [sys.executable, "-m", "traceway.cli", "serve", "--data-dir", str(data_dir), "--host", "127.0.0.1",
-            "--otlp-grpc-port", str(free_port()), "--otlp-http-port", str(http_port),
-            "--zipkin-port", str(free_port()), "--ui-port", str(ui_port)]
+            "--otlp-grpc-port", str(_preferred_or_free(4317)), "--otlp-http-port", str(http_port),
+            "--zipkin-port", str(_preferred_or_free(9411)), "--ui-port", str(ui_port)]
     proc = procs.start("traceway serve", argv)
     ui = f"http://127.0.0.1:{ui_port}"
     deadline = time.monotonic() + 60
