@@ -32,8 +32,13 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from traceway.convert.attributes import jaeger_tag, plain_value
-from traceway.model import SpanBatch, SpanRecord, StatusCode
-from traceway.model import SPAN_KIND_NAMES, STATUS_NAMES
+from traceway.model import (
+    SPAN_KIND_NAMES,
+    STATUS_NAMES,
+    SpanBatch,
+    SpanRecord,
+    StatusCode,
+)
 
 WARNINGS_ATTRIBUTE = "@jaeger@warnings"
 _REF_TYPE_ATTRIBUTE = "opentracing.ref_type"
@@ -130,11 +135,8 @@ def _references(record: SpanRecord, span: Span, trace_id: str) -> list[JSON]:
 
 def _span_tags(record: SpanRecord, span: Span, scope: InstrumentationScope,
                memo: dict[bytes, JSON]) -> list[JSON]:
-    tags: list[JSON] = []
-    if scope.name:
-        tags.append(_string_tag("otel.scope.name", scope.name))
-    if scope.version:
-        tags.append(_string_tag("otel.scope.version", scope.version))
+    derived = derived_tags(record, span, scope)
+    tags = derived[:_scope_tag_count(scope)]  # Jaeger lists scope tags first
     for kv in span.attributes:
         encoded = kv.SerializeToString()
         tag = memo.get(encoded)
@@ -143,6 +145,19 @@ def _span_tags(record: SpanRecord, span: Span, scope: InstrumentationScope,
                 continue
             tag = memo[encoded] = jaeger_tag(kv.key, kv.value)
         tags.append(tag)
+    tags.extend(derived[_scope_tag_count(scope):])
+    return tags
+
+
+def derived_tags(record: SpanRecord, span: Span, scope: InstrumentationScope) -> list[JSON]:
+    """The tags Traceway shows that are not attributes, mapped from OTLP as
+    Jaeger does: scope first, then kind, status, error, trace state, drops.
+    Tag search matches these too (``storage.tagmatch``)."""
+    tags: list[JSON] = []
+    if scope.name:
+        tags.append(_string_tag("otel.scope.name", scope.name))
+    if scope.version:
+        tags.append(_string_tag("otel.scope.version", scope.version))
     kind = SPAN_KIND_NAMES.get(record.kind)
     if kind:
         tags.append(_string_tag("span.kind", kind))
@@ -161,6 +176,10 @@ def _span_tags(record: SpanRecord, span: Span, scope: InstrumentationScope,
         if count:
             tags.append({"key": key, "type": "int64", "value": count})
     return tags
+
+
+def _scope_tag_count(scope: InstrumentationScope) -> int:
+    return bool(scope.name) + bool(scope.version)
 
 
 def _log(event: Span.Event) -> JSON:

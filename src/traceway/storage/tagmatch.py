@@ -12,43 +12,31 @@ candidates with ``span_matches``.
 
 from __future__ import annotations
 
+import math
 import re
-from typing import Iterator, Mapping
+from collections.abc import Iterator, Mapping
 
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import (
+    AnyValue,
+    InstrumentationScope,
+    KeyValue,
+)
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from traceway.convert.attributes import string_pairs
-from traceway.model import SPAN_KIND_NAMES, STATUS_NAMES, SpanRecord, StatusCode
-
+from traceway.convert.jaeger_json import derived_tags
+from traceway.model import SpanRecord
 
 _INT = re.compile(r"-?\d+")
 
 
 def derived_pairs(record: SpanRecord, span: Span, scope: InstrumentationScope) -> Iterator[tuple[str, str]]:
-    """Tags Traceway shows that are not attributes (as Jaeger maps OTLP)."""
-    kind = SPAN_KIND_NAMES.get(record.kind)
-    if kind:
-        yield "span.kind", kind
-    status = STATUS_NAMES.get(record.status_code)  # type: ignore[call-overload]
-    if status:
-        yield "otel.status_code", status
-    if record.status_code == StatusCode.ERROR:
-        yield "error", "true"
-    if record.status_message:
-        yield "otel.status_description", record.status_message
-    if scope.name:
-        yield "otel.scope.name", scope.name
-    if scope.version:
-        yield "otel.scope.version", scope.version
-    if span.trace_state:
-        yield "w3c.tracestate", span.trace_state
-    for key, count in (("otel.dropped_attributes_count", span.dropped_attributes_count),
-                       ("otel.dropped_events_count", span.dropped_events_count),
-                       ("otel.dropped_links_count", span.dropped_links_count)):
-        if count:
-            yield key, str(count)
+    """Tags Traceway shows that are not attributes (as Jaeger maps OTLP), and
+    each event's name as ``event``."""
+    for tag in derived_tags(record, span, scope):
+        value = tag["value"]
+        yield tag["key"], ("true" if value else "false") if isinstance(value, bool) else str(value)
     for event in span.events:
         yield "event", event.name
 
@@ -88,7 +76,7 @@ def encoded_patterns(key: str, value: str) -> list[bytes]:
     except ValueError:
         pass
     else:
-        if number == number and value.strip() == value:
+        if not math.isnan(number) and value.strip() == value:
             candidates.append(AnyValue(double_value=number))
     if value in ("true", "false"):
         candidates.append(AnyValue(bool_value=value == "true"))
