@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 from starlette.testclient import TestClient
 
 from traceway.collector.ingest import Ingest
@@ -12,22 +10,12 @@ from traceway.collector.zipkin_http import zipkin_http_app
 from traceway.convert.otlp import spans_from_otlp_proto
 from traceway.pipeline.batcher import WriteQueue
 from traceway.sample import sample_request
-from traceway.storage.memory import MemoryStore
+from traceway.storage.memory import GatedMemoryStore
 from traceway.telemetry import Telemetry
 
 
-class StuckStore(MemoryStore):
-    def __init__(self):
-        super().__init__()
-        self.gate = threading.Event()
-
-    def write(self, batch):
-        self.gate.wait(10)
-        super().write(batch)
-
-
 def test_full_queue_answers_429_with_retry_after_and_counts_the_drop():
-    store, telemetry = StuckStore(), Telemetry()
+    store, telemetry = GatedMemoryStore(), Telemetry()
     queue = WriteQueue(store, telemetry, max_bytes=1)
     ingest = Ingest(queue, telemetry)
     body = sample_request(2, seed=1).SerializeToString()
@@ -57,7 +45,7 @@ async def test_full_queue_answers_grpc_unavailable():
     from traceway.collector.otlp_grpc import otlp_grpc_server
     from traceway.testing import free_port
 
-    store, telemetry = StuckStore(), Telemetry()
+    store, telemetry = GatedMemoryStore(), Telemetry()
     queue = WriteQueue(store, telemetry, max_bytes=1)
     request = sample_request(2, seed=2)
     queue.submit(spans_from_otlp_proto(request.SerializeToString()).batch)

@@ -1,29 +1,14 @@
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
 
 from traceway.model import SpanBatch
 from traceway.pipeline.batcher import QueueClosedError, QueueFullError, WriteQueue
-from traceway.storage.memory import MemoryStore
-from traceway.telemetry import Telemetry
+from traceway.storage.memory import GatedMemoryStore, MemoryStore
 from traceway.storage.testspans import batch_of, make_span
-
-
-class GatedStore(MemoryStore):
-    """Blocks every write until released, recording batch sizes."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.gate = threading.Event()
-        self.sizes: list[int] = []
-
-    def write(self, batch: SpanBatch) -> None:
-        self.gate.wait(10)
-        self.sizes.append(len(batch))
-        super().write(batch)
+from traceway.telemetry import Telemetry
 
 
 def _batch(i: int) -> SpanBatch:
@@ -31,7 +16,7 @@ def _batch(i: int) -> SpanBatch:
 
 
 def test_waiting_requests_share_one_commit_and_resolve_after_it():
-    store = GatedStore()
+    store = GatedMemoryStore()
     queue = WriteQueue(store, Telemetry())
     first = queue.submit(_batch(1))  # the writer takes this and blocks on the gate
     deadline = time.monotonic() + 10
@@ -42,14 +27,14 @@ def test_waiting_requests_share_one_commit_and_resolve_after_it():
     store.gate.set()
     for future in [first, *waiting]:
         future.result(10)
-    assert sum(store.sizes) == 11
-    assert len(store.sizes) <= 3  # grouped, not one commit per request
+    assert sum(store.write_sizes) == 11
+    assert len(store.write_sizes) <= 3  # grouped, not one commit per request
     assert len(store.get_trace(make_span(5, 1, start_ns=0).trace_id)) == 1
     queue.close()
 
 
 def test_full_queue_refuses_at_once_and_memory_stays_bounded():
-    store = GatedStore()
+    store = GatedMemoryStore()
     queue = WriteQueue(store, Telemetry(), max_bytes=_batch(1).approx_bytes() * 3)
     queue.submit(_batch(1))
     accepted, refused = 0, 0
@@ -65,13 +50,13 @@ def test_full_queue_refuses_at_once_and_memory_stays_bounded():
 
 
 def test_close_writes_everything_queued_then_refuses():
-    store = GatedStore()
+    store = GatedMemoryStore()
     queue = WriteQueue(store, Telemetry())
     futures = [queue.submit(_batch(i)) for i in range(1, 6)]
     store.gate.set()
     queue.close()
     assert all(f.done() and f.exception() is None for f in futures)
-    assert sum(store.sizes) == 5
+    assert sum(store.write_sizes) == 5
     with pytest.raises(QueueClosedError):
         queue.submit(_batch(9))
 

@@ -1,24 +1,13 @@
-import threading
 import time
 
 from traceway.pipeline.batcher import WriteQueue
 from traceway.pipeline.sampling.spool import Spool
 from traceway.pipeline.spooled import SpooledWrites, drain_spool
-from traceway.storage.memory import MemoryStore
+from traceway.storage.memory import GatedMemoryStore, MemoryStore
 from traceway.storage.testspans import batch_of, make_span
 from traceway.telemetry import Telemetry
 
 T0 = 1_700_000_000_000_000_000
-
-
-class GatedStore(MemoryStore):
-    def __init__(self):
-        super().__init__()
-        self.gate = threading.Event()
-
-    def write(self, batch):
-        self.gate.wait(10)
-        super().write(batch)
 
 
 def _wait(predicate, timeout_s=10.0):
@@ -29,7 +18,7 @@ def _wait(predicate, timeout_s=10.0):
 
 
 def test_acknowledged_from_the_spool_before_the_store_commits_and_survives_a_crash(tmp_path):
-    store = GatedStore()
+    store = GatedMemoryStore()
     queue = WriteQueue(store, Telemetry())
     spool = Spool(tmp_path / "spool", segment_age_s=60)
     spool.start()

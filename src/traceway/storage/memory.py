@@ -105,6 +105,21 @@ def _distinct(records: Iterable[SpanRecord]) -> list[SpanRecord]:
     return list(dict.fromkeys(records))
 
 
+class GatedMemoryStore(MemoryStore):
+    """A MemoryStore whose writes wait until ``gate`` is set: a slow or stuck
+    disk, for tests of queues and back-pressure. Records each write's size."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.write_sizes: list[int] = []
+
+    def write(self, batch: SpanBatch) -> None:
+        self.gate.wait(10)
+        self.write_sizes.append(len(batch))
+        super().write(batch)
+
+
 def _sorted_trace(records: Iterable[SpanRecord]) -> SpanBatch:
     # sorted() is stable, so spans that start together keep their write order.
     return SpanBatch.from_rows(sorted(_distinct(records), key=lambda r: r.start_ns))
