@@ -18,9 +18,9 @@ at the edges. Every time carries its unit in its name.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from enum import IntEnum
-from typing import Iterable, Iterator
 
 
 class SpanKind(IntEnum):
@@ -132,10 +132,6 @@ class SpanBatch:
         for batch in batches:
             out.extend(batch)
         return out
-
-    def trace_ids(self) -> list[bytes]:
-        """Distinct trace ids in first-seen order."""
-        return list(dict.fromkeys(self.trace_id))
 
     def split_by_trace(self) -> list[SpanBatch]:
         """One batch per trace, traces in first-seen order, spans in batch order."""

@@ -85,13 +85,6 @@ class Ingest:
         self.settle(future, len(decoded.batch), protocol)
         self._observe(decoded.batch)
 
-    def accept_blocking(self, decoded: DecodedSpans, protocol: str) -> None:
-        future = self.submit(decoded, protocol)
-        if future is not None:
-            future.exception()  # waits
-        self.settle(future, len(decoded.batch), protocol)
-        self._observe(decoded.batch)
-
     def _observe(self, batch: SpanBatch) -> None:
         for observe in self._observers:
             observe(batch)

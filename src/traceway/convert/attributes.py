@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import math
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
@@ -69,10 +70,6 @@ def jaeger_tag(key: str, value: AnyValue) -> dict[str, Any]:
         return {"key": key, "type": "binary",
                 "value": base64.b64encode(value.bytes_value).decode()}
     return {"key": key, "type": "string", "value": string_form(value)}
-
-
-def jaeger_tags(attributes: Iterable[KeyValue]) -> list[dict[str, Any]]:
-    return [jaeger_tag(kv.key, kv.value) for kv in attributes]
 
 
 def string_pairs(attributes: Iterable[KeyValue]) -> Iterator[tuple[str, str]]:

@@ -72,10 +72,6 @@ class WriteQueue:
         self._update_gauges()
         return future
 
-    @property
-    def depth_spans(self) -> int:
-        return self._spans
-
     def close(self, timeout: float | None = None) -> None:
         """Stop accepting, write everything already queued, then return."""
         with self._cond:

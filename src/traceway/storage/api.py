@@ -118,11 +118,3 @@ class Retention(Protocol):
     def delete_before(self, start_ns: int) -> int:
         """Delete spans that started before ``start_ns``; return how many."""
         ...
-
-
-@runtime_checkable
-class SizeReporter(Protocol):
-    """Optional: a backend that knows its size on disk."""
-
-    def size_bytes(self) -> int:
-        ...

@@ -214,7 +214,3 @@ class Spool:
             self._fd = -1
             if self._holds.get(self._current, 0) <= 0:  # nothing in it is needed any more
                 self._path(self._current).unlink(missing_ok=True)
-
-    @property
-    def segment_count(self) -> int:
-        return len(self.existing_segments())
