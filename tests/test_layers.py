@@ -16,6 +16,8 @@ FORBIDDEN = {
     "storage": {"collector", "query", "ui", "pipeline", "server"},
     "convert": {"collector", "query", "storage", "pipeline", "server", "ui"},
     "model": {"collector", "query", "storage", "pipeline", "convert", "server", "ui"},
+    # Pure functions over spans: no I/O layers (storage is read by the query side for it).
+    "analysis": {"collector", "query", "storage", "pipeline", "server", "ui"},
 }
 
 
