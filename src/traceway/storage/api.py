@@ -52,6 +52,7 @@ class DependencyLink:
     parent: str
     child: str
     call_count: int
+    error_count: int = 0  # calls whose callee span has status ERROR
 
 
 @runtime_checkable
