@@ -41,3 +41,39 @@ class TestDuckDBStoreJaegerCorpus(JaegerCorpusConformance):
     @pytest.fixture
     def store(self, duckdb_store):
         return duckdb_store
+
+
+def test_a_store_written_before_the_rollups_is_backfilled_once(tmp_path):
+    import duckdb
+
+    from traceway.analysis.red import MINUTE_NS, minute_of
+    from traceway.model import SpanKind
+    from traceway.storage.api import DependencyLink
+    from traceway.storage.testspans import HOUR_NS, batch_of, make_span
+
+    t0 = minute_of(1_767_225_600 * 10**9)
+    store = DuckDBStore(tmp_path)
+    store.write(batch_of(make_span(1, 1, start_ns=t0, service="web", kind=SpanKind.SERVER),
+                         make_span(1, 2, parent=1, start_ns=t0 + 1, service="db",
+                                   kind=SpanKind.SERVER)))
+    store.close()
+    con = duckdb.connect(str(tmp_path / "traceway.duckdb"))  # as an older Traceway left it
+    for table in ("red_rollup", "edge_rollup", "edge_dirty"):
+        con.execute(f"DROP TABLE {table}")
+    con.execute("DELETE FROM meta WHERE key = 'rollup_version'")
+    con.close()
+
+    store = DuckDBStore(tmp_path)
+    try:
+        assert [(r.service, r.calls) for r in store.red(t0, t0 + MINUTE_NS)] == [("db", 1), ("web", 1)]
+        assert [(e.parent, e.child, e.calls) for e in store.edges(t0, t0 + MINUTE_NS)] == [
+            ("web", "db", 1)]
+        assert store.dependencies(t0 - HOUR_NS, t0 + HOUR_NS) == [DependencyLink("web", "db", 1)]
+        store.write(batch_of(make_span(2, 1, start_ns=t0, service="web", kind=SpanKind.SERVER)))
+    finally:
+        store.close()
+    store = DuckDBStore(tmp_path)  # not backfilled again: the new span is counted once
+    try:
+        assert [(r.service, r.calls) for r in store.red(t0, t0 + MINUTE_NS)] == [("db", 1), ("web", 2)]
+    finally:
+        store.close()

@@ -9,8 +9,10 @@ is a sibling package (``storage/memory``, ``storage/duckdb``, later
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
+from traceway.analysis.red import EdgeRow, RedRow
 from traceway.model import SpanBatch
 
 
@@ -107,7 +109,11 @@ class Reader(Protocol):
         """Caller -> callee service calls in spans started in the window.
 
         A call is a span whose parent span belongs to another service; counted
-        once per child span. Sorted by parent, then child.
+        once per child span (identical copies of a span count once), in
+        ``error_count`` too when the child's status is ERROR. When two stored
+        spans share the parent's span id (the CLIENT and SERVER halves of a
+        Zipkin shared span), the SERVER half is the parent, so one RPC is one
+        call. Sorted by parent, then child.
         """
         ...
 
@@ -118,4 +124,39 @@ class Retention(Protocol):
 
     def delete_before(self, start_ns: int) -> int:
         """Delete spans that started before ``start_ns``; return how many."""
+        ...
+
+
+@runtime_checkable
+class Rollups(Protocol):
+    """Optional: per-minute RED and dependency rollups kept up to date as spans are
+    written, so that metrics over hours of millions of spans stay cheap.
+
+    Minutes are UTC minutes since the epoch (``minute_ns`` a multiple of 60 s); a
+    span belongs to the minute its start falls in, whenever it arrives. Sketches
+    use the buckets of ``traceway.analysis.red`` (``ceil(ln(max(duration_ns, 1)) /
+    LOG_GAMMA)``). A backend may keep partial rows (one per write, merged in the
+    background, as a ClickHouse AggregatingMergeTree does) but answers merged.
+    """
+
+    def red(self, start_ns: int, end_ns: int, services: Sequence[str] | None = None,
+            span_kinds: Sequence[int] | None = None) -> list[RedRow]:
+        """RED rows of the minutes that start in ``[start_ns, end_ns)``.
+
+        One row per (minute, service, operation, kind, status), counting every
+        span written, duplicates included (rollups count writes; readers
+        de-duplicate). ``services`` and ``span_kinds`` narrow the rows when given
+        (an empty sequence selects nothing). Sorted by minute, service,
+        operation, kind, status. Visible as soon as ``Writer.write`` returns.
+        """
+        ...
+
+    def edges(self, start_ns: int, end_ns: int) -> list[EdgeRow]:
+        """Dependency rows (parent service -> child service) of the minutes that
+        start in ``[start_ns, end_ns)``, under the rules of ``Reader.dependencies``
+        (a child span counted once, in its start minute; errors are children with
+        status ERROR; the sketch holds the child spans' durations). One row per
+        (minute, parent, child), sorted by minute, parent, child. A parent that
+        arrives after its children is reflected by the next call.
+        """
         ...

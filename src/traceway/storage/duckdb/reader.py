@@ -10,15 +10,13 @@ import duckdb
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from traceway.model import SpanBatch, SpanRecord
-from traceway.storage.api import DependencyLink, Operation, TraceQuery
+from traceway.storage.api import Operation, TraceQuery
 from traceway.storage.duckdb.schema import SPAN_COLUMNS, id_halves, ids8_from, ids16_from
 from traceway.model import SPAN_KIND_BY_NAME
 from traceway.storage.tagmatch import encoded_patterns, span_matches
 
 _CANDIDATE_CHUNK = 2048
 _FIRST_WINDOW_NS = 60 * 10**9
-# How far a parent may start before its child, when joining for dependencies.
-_PARENT_MARGIN_NS = 3_600 * 10**9
 
 
 class DuckDBReader:
@@ -164,7 +162,7 @@ class DuckDBReader:
         wanted = set(traces)
         return [r for r in rows if (r[0], r[1]) in wanted]
 
-    # -- services, operations, dependencies ---------------------------------
+    # -- services, operations ---------------------------------------------
     def services(self) -> list[str]:
         cur = self._cursor()
         try:
@@ -185,24 +183,6 @@ class DuckDBReader:
         finally:
             cur.close()
         return [Operation(name, kind) for name, kind in rows]
-
-    def dependencies(self, start_min_ns: int, start_max_ns: int) -> list[DependencyLink]:
-        cur = self._cursor()
-        try:
-            rows = cur.execute("""
-                WITH c AS (SELECT DISTINCT trace_hi, trace_lo, span_id, parent_id, service
-                           FROM spans WHERE start_ns BETWEEN ? AND ? AND parent_id <> 0),
-                     p AS (SELECT DISTINCT trace_hi, trace_lo, span_id, service
-                           FROM spans WHERE start_ns BETWEEN ? AND ?)
-                SELECT p.service, c.service, count(*) FROM c JOIN p
-                  ON c.trace_hi = p.trace_hi AND c.trace_lo = p.trace_lo AND c.parent_id = p.span_id
-                WHERE p.service <> c.service
-                GROUP BY ALL ORDER BY 1, 2""",
-                [start_min_ns, start_max_ns, start_min_ns - _PARENT_MARGIN_NS,
-                 start_max_ns]).fetchall()
-        finally:
-            cur.close()
-        return [DependencyLink(parent, child, count) for parent, child, count in rows]
 
 
 def _windows(first_ns: int, last_ns: int):
