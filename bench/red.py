@@ -1,0 +1,83 @@
+"""RED metrics and dependencies from the rollups, at 1M and 10M stored spans.
+
+Fills a DuckDB store through its Writer (rollups maintained on write) with the
+synthetic traffic of bench/query.py (20 services, traces of 8 spans over the
+last hours, 1M spans an hour), then times:
+
+- ``red_last_hour_all_services``: the services overview (every service, every
+  kind: rollup read + merge + rates, error ratios, p50/p95/p99 and sparklines);
+- ``monitor_latencies_p95_1h``: one Jaeger Monitor-tab query (a service's p95
+  by operation, one point a minute, 10-minute windows);
+- ``dependencies_1h``: ``/api/dependencies`` for the last hour, once the edge
+  rollup is current; ``dependencies_first_call_ms`` is the first call after the
+  fill, which recomputes every dirty minute of the hour.
+
+    .venv/bin/python bench/red.py [--spans 1000000 10000000] [--repeat 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from query import HOUR_NS, fill, timed  # noqa: E402
+
+from traceway.analysis.red import MINUTE_NS, Grid, latency_ms, series_of  # noqa: E402
+from traceway.convert.red_json import red_table_json  # noqa: E402
+from traceway.storage.duckdb import DuckDBStore  # noqa: E402
+
+
+def measure(spans: int, repeat: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = DuckDBStore(tmp)
+        started = time.perf_counter()
+        fill(store, spans, span_hours=max(2.0, spans / 1_000_000))
+        fill_s = time.perf_counter() - started
+        store.checkpoint()
+        now_ns = time.time_ns()
+        result: dict = {"spans": spans, "fill_spans_per_s": round(spans / fill_s)}
+        (rollup_rows,) = store._con.execute("SELECT count(*) FROM red_rollup").fetchone()
+        result["red_rollup_rows"] = rollup_rows
+
+        def overview() -> list:
+            rows = store.red(now_ns - HOUR_NS - MINUTE_NS, now_ns + MINUTE_NS)
+            return red_table_json(rows, now_ns, HOUR_NS, False)
+
+        result["red_services_listed"] = len(overview())
+        result["red_last_hour_all_services"] = timed(overview, repeat)
+        services = sorted({row["service"] for row in overview()})
+        rng = random.Random(3)
+        grid = Grid.of(now_ns, HOUR_NS, MINUTE_NS, 10 * MINUTE_NS)
+
+        def monitor() -> list:
+            rows = store.red(grid.earliest_minute_ns(), grid.points_ns()[-1], [rng.choice(services)])
+            return series_of(rows, grid, True, latency_ms(0.95))
+
+        result["monitor_latencies_p95_1h"] = timed(monitor, repeat)
+        started = time.perf_counter()
+        links = store.dependencies(now_ns - HOUR_NS, now_ns)
+        result["dependencies_first_call_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        result["dependency_links"] = len(links)
+        result["dependencies_1h"] = timed(lambda: store.dependencies(now_ns - HOUR_NS, now_ns),
+                                          repeat)
+        store.close()
+        return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--spans", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--repeat", type=int, default=50)
+    args = parser.parse_args()
+    for spans in args.spans:
+        print(json.dumps(measure(spans, args.repeat), indent=2), flush=True)
+
+
+if __name__ == "__main__":
+    main()
