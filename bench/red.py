@@ -26,11 +26,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from query import HOUR_NS, fill, timed  # noqa: E402
-
-from traceway.analysis.red import MINUTE_NS, Grid, latency_ms, series_of  # noqa: E402
-from traceway.convert.red_json import red_table_json  # noqa: E402
-from traceway.storage.duckdb import DuckDBStore  # noqa: E402
+from query import HOUR_NS, fill, timed
+from traceway.analysis.red import MINUTE_NS, Grid, latency_ms, series_of
+from traceway.convert.red_json import red_table_json
+from traceway.storage.duckdb import DuckDBStore
 
 
 def measure(spans: int, repeat: int) -> dict:

@@ -105,13 +105,13 @@ def red_rows_of(minute_ns: Sequence[int], service: Sequence[str], operation: Seq
                 span_kind: Sequence[int], status_code: Sequence[int],
                 duration_ns: Sequence[int]) -> list[RedRow]:
     """Rollup rows of a set of spans given as columns (for backends without SQL)."""
-    groups: dict[tuple, list[int]] = {}
+    groups: dict[tuple[int, str, str, int, int], list[int]] = {}
     for key, duration in zip(zip(minute_ns, service, operation, span_kind, status_code),
                              duration_ns):
         groups.setdefault(key, []).append(duration)
-    return [RedRow(*key, calls=len(durations), duration_sum_ns=sum(durations),
-                   sketch=sketch_of(durations))
-            for key, durations in sorted(groups.items())]
+    return [RedRow(minute, svc, op, kind, status, len(durations), sum(durations),
+                   sketch_of(durations))
+            for (minute, svc, op, kind, status), durations in sorted(groups.items())]
 
 
 def minute_of(start_ns: int) -> int:

@@ -12,7 +12,7 @@ rates per second, error rates a fraction of calls (0..1).
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from traceway.analysis.red import Series
@@ -26,7 +26,7 @@ _HELP = {CALLS: "calls/sec", ERRORS: "error rate, computed as a fraction of erro
 def rfc3339(time_ns: int) -> str:
     """Protobuf's Timestamp JSON: UTC, with 0, 3, 6 or 9 fraction digits."""
     seconds, fraction = divmod(time_ns, 10**9)
-    text = datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    text = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
     if fraction:
         digits = 3 if fraction % 10**6 == 0 else 6 if fraction % 10**3 == 0 else 9
         text += "." + f"{fraction:09d}"[:digits]

@@ -8,8 +8,8 @@ is a sibling package (``storage/memory``, ``storage/duckdb``, later
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from traceway.analysis.red import EdgeRow, RedRow

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -123,7 +124,8 @@ class DuckDBRollups:
 
     def red(self, start_ns: int, end_ns: int, services: Sequence[str] | None = None,
             span_kinds: Sequence[int] | None = None) -> list[RedRow]:
-        where, params = "minute_ns >= ? AND minute_ns < ?", [start_ns, end_ns]
+        where = "minute_ns >= ? AND minute_ns < ?"
+        params: list[object] = [start_ns, end_ns]
         if services is not None:
             where += " AND service IN (SELECT unnest(?::VARCHAR[]))"
             params.append(list(services))
@@ -204,12 +206,13 @@ class DuckDBRollups:
                       cur: duckdb.DuckDBPyConnection | None = None) -> dict[str, int]:
         """Parameters of _CALLS for callee spans started in ``[lo, hi]``."""
         if cur is None:
-            (found,), = self._query(_PARENT_LO, [lo, hi])
+            ((found,),) = self._query(_PARENT_LO, [lo, hi])
         else:
-            (found,) = cur.execute(_PARENT_LO, [lo, hi]).fetchone()
+            (found,) = cur.execute(_PARENT_LO, [lo, hi]).fetchone() or (None,)
         return {"lo": lo, "hi": hi, "parent_lo": lo if found is None else min(found, lo)}
 
-    def _query(self, sql: str, params: list | dict, columns: slice | None = None) -> list:
+    def _query(self, sql: str, params: list[object] | dict[str, int],
+               columns: slice | None = None) -> list[Any]:
         cur = self._con.cursor()
         try:
             rows = cur.execute(sql, params).fetchall()
