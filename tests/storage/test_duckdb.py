@@ -77,3 +77,30 @@ def test_a_store_written_before_the_rollups_is_backfilled_once(tmp_path):
         assert [(r.service, r.calls) for r in store.red(t0, t0 + MINUTE_NS)] == [("db", 1), ("web", 2)]
     finally:
         store.close()
+
+
+def test_maintenance_compacts_partial_rows_and_answers_the_same(tmp_path):
+    from traceway.analysis.red import MINUTE_NS, minute_of
+    from traceway.model import SpanKind, StatusCode
+    from traceway.storage.testspans import batch_of, make_span
+
+    t0 = minute_of(1_767_225_600 * 10**9)
+    store = DuckDBStore(tmp_path)
+    try:
+        for n in range(6):  # six writes into the same two minutes
+            store.write(batch_of(
+                make_span(n, 1, start_ns=t0 + n, service="web", kind=SpanKind.SERVER,
+                          duration_ns=(n + 1) * 1_000_000,
+                          status_code=StatusCode.ERROR if n % 3 == 0 else StatusCode.OK),
+                make_span(n, 2, parent=1, start_ns=t0 + MINUTE_NS + n, service="db")))
+        before = store.red(t0, t0 + 2 * MINUTE_NS)
+        edges_before = store.edges(t0, t0 + 2 * MINUTE_NS)
+        (partial,) = store._con.execute("SELECT count(*) FROM red_rollup").fetchone()
+        store.maintain(now_ns=t0 + 10 * MINUTE_NS)
+        (compacted,) = store._con.execute("SELECT count(*) FROM red_rollup").fetchone()
+        assert (partial, compacted) == (12, 3)  # then web OK, web ERROR, db: one row each
+        assert store.red(t0, t0 + 2 * MINUTE_NS) == before
+        assert store.edges(t0, t0 + 2 * MINUTE_NS) == edges_before
+        assert [(r.service, r.calls, r.errors) for r in before] == [("web", 6, 2), ("db", 6, 0)]
+    finally:
+        store.close()

@@ -26,8 +26,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from traceway.model import StatusCode
-
 MINUTE_NS = 60 * 10**9
 RELATIVE_ACCURACY = 0.01
 GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
@@ -76,24 +74,22 @@ def quantile_ns(sketch: Sketch, q: float) -> float:
 
 @dataclass(frozen=True, slots=True)
 class RedRow:
-    """The spans of one (minute, service, operation, kind, status), as a backend stores them."""
+    """The spans of one service (or one operation of it) in one time bucket."""
 
-    minute_ns: int  # start of the UTC minute, a multiple of MINUTE_NS
+    time_ns: int  # start of the bucket (a whole minute)
     service: str
-    operation: str
-    span_kind: int  # OTLP SpanKind number
-    status_code: int  # OTLP StatusCode number
+    operation: str | None  # None when the rows are not grouped by operation
     calls: int
+    errors: int  # spans with status ERROR
     duration_sum_ns: int
     sketch: Sketch = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class EdgeRow:
-    """Calls from ``parent`` service to ``child`` service in one minute; the sketch
+    """Calls from ``parent`` service to ``child`` service over a time range; the sketch
     holds the durations of the callee spans, errors count callee spans with status ERROR."""
 
-    minute_ns: int
     parent: str
     child: str
     calls: int
@@ -101,17 +97,22 @@ class EdgeRow:
     sketch: Sketch = field(default_factory=dict)
 
 
-def red_rows_of(minute_ns: Sequence[int], service: Sequence[str], operation: Sequence[str],
-                span_kind: Sequence[int], status_code: Sequence[int],
-                duration_ns: Sequence[int]) -> list[RedRow]:
-    """Rollup rows of a set of spans given as columns (for backends without SQL)."""
-    groups: dict[tuple[int, str, str, int, int], list[int]] = {}
-    for key, duration in zip(zip(minute_ns, service, operation, span_kind, status_code),
-                             duration_ns):
-        groups.setdefault(key, []).append(duration)
-    return [RedRow(minute, svc, op, kind, status, len(durations), sum(durations),
-                   sketch_of(durations))
-            for (minute, svc, op, kind, status), durations in sorted(groups.items())]
+def bucket_of(start_ns: int, first_ns: int, step_ns: int) -> int:
+    """Start of the ``step_ns`` bucket, counted from ``first_ns``, that holds the
+    minute ``start_ns`` falls in."""
+    return first_ns + (minute_of(start_ns) - first_ns) // step_ns * step_ns
+
+
+def red_rows_of(time_ns: Sequence[int], service: Sequence[str], operation: Sequence[str | None],
+                is_error: Sequence[bool], duration_ns: Sequence[int]) -> list[RedRow]:
+    """RED rows of a set of spans given as columns, one per (time, service, operation)."""
+    groups: dict[tuple[int, str, str | None], list[tuple[bool, int]]] = {}
+    for key, error, duration in zip(zip(time_ns, service, operation), is_error, duration_ns):
+        groups.setdefault(key, []).append((error, duration))
+    return [RedRow(t, svc, op, len(spans), sum(e for e, _ in spans), sum(d for _, d in spans),
+                   sketch_of([d for _, d in spans]))
+            for (t, svc, op), spans in sorted(groups.items(), key=lambda kv: (
+                kv[0][0], kv[0][1], kv[0][2] or ""))]
 
 
 def minute_of(start_ns: int) -> int:
@@ -167,28 +168,36 @@ class Grid:
     def earliest_minute_ns(self) -> int:
         return self.points_ns()[0] - self.window_ns
 
+    @property
+    def bucket_ns(self) -> int:
+        """The coarsest rollup bucket every window is made of."""
+        return math.gcd(self.step_ns, self.window_ns)
+
+    def rows_range_ns(self) -> tuple[int, int]:
+        """``[start, end)`` of the minutes the points cover."""
+        return self.earliest_minute_ns(), self.points_ns()[-1]
+
 
 SeriesKey = tuple[str, str | None]  # (service, operation or None when not grouped)
 
 
-def windows(rows: Iterable[RedRow], grid: Grid,
-            group_by_operation: bool) -> dict[SeriesKey, list[Window]]:
-    """One window per grid point for each series key, from rollup rows."""
+def windows(rows: Iterable[RedRow], grid: Grid) -> dict[SeriesKey, list[Window]]:
+    """One window per grid point for each (service, operation), from rows whose
+    buckets are ``grid.bucket_ns`` long and start at ``grid.earliest_minute_ns()``."""
     points = grid.points_ns()
-    by_minute: dict[SeriesKey, dict[int, Window]] = {}
+    by_bucket: dict[SeriesKey, dict[int, Window]] = {}
     for row in rows:
-        key = (row.service, row.operation if group_by_operation else None)
-        minute = by_minute.setdefault(key, {}).setdefault(row.minute_ns, Window())
-        minute.add(row.calls, row.calls if row.status_code == StatusCode.ERROR else 0,
-                   row.sketch)
+        bucket = by_bucket.setdefault((row.service, row.operation), {}).setdefault(
+            row.time_ns, Window())
+        bucket.add(row.calls, row.errors, row.sketch)
     series: dict[SeriesKey, list[Window]] = {}
-    for key in sorted(by_minute, key=lambda k: (k[0], k[1] or "")):
-        minutes = by_minute[key]
+    for key in sorted(by_bucket, key=lambda k: (k[0], k[1] or "")):
+        buckets = by_bucket[key]
         out = []
         for point in points:
             window = Window()
-            for minute_ns in range(point - grid.window_ns, point, MINUTE_NS):
-                found = minutes.get(minute_ns)
+            for bucket_ns in range(point - grid.window_ns, point, grid.bucket_ns):
+                found = buckets.get(bucket_ns)
                 if found is not None:
                     window.add(found.calls, found.errors, found.sketch)
             out.append(window)
@@ -219,15 +228,14 @@ class Series:
     points: list[tuple[int, float]]  # (time in ns, value)
 
 
-def series_of(rows: Iterable[RedRow], grid: Grid, group_by_operation: bool,
+def series_of(rows: Iterable[RedRow], grid: Grid,
               value: Callable[[Window, float], float]) -> list[Series]:
     """One series per service (or service and operation), sorted by name."""
     points = grid.points_ns()
     return [Series(service, operation,
                    [(min(t, grid.end_ns), value(w, grid.elapsed_s(t)))
                     for t, w in zip(points, per_point)])
-            for (service, operation), per_point in
-            windows(rows, grid, group_by_operation).items()]
+            for (service, operation), per_point in windows(rows, grid).items()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,16 +253,18 @@ class Summary:
     p99_ms: float
 
 
-def summaries(rows: Iterable[RedRow], start_ns: int, end_ns: int,
-              group_by_operation: bool) -> list[Summary]:
-    """Totals per series key over ``[start_ns, end_ns]`` (whole minutes)."""
-    grid = Grid.of(end_ns, end_ns - start_ns, end_ns - start_ns, end_ns - start_ns)
+def summaries(rows: Iterable[RedRow], grid: Grid) -> list[Summary]:
+    """Totals per (service, operation) over every point's window of ``grid``, whose
+    windows tile the range (``window_ns == step_ns``)."""
     out = []
-    for (service, operation), (window,) in windows(rows, grid, group_by_operation).items():
-        elapsed = grid.elapsed_s(grid.points_ns()[0])
-        out.append(Summary(service, operation, window.calls, window.errors,
-                           call_rate(window, elapsed), error_ratio(window, elapsed),
-                           *(quantile_ns(window.sketch, q) / 1e6 for q in (0.5, 0.95, 0.99))))
+    for (service, operation), per_point in windows(rows, grid).items():
+        total = Window()
+        for window in per_point:
+            total.add(window.calls, window.errors, window.sketch)
+        elapsed = sum(grid.elapsed_s(t) for t in grid.points_ns())
+        out.append(Summary(service, operation, total.calls, total.errors,
+                           call_rate(total, elapsed), error_ratio(total, elapsed),
+                           *(quantile_ns(total.sketch, q) / 1e6 for q in (0.5, 0.95, 0.99))))
     return out
 
 
@@ -271,9 +281,9 @@ class EdgeSummary:
 
 
 def edge_summaries(rows: Iterable[EdgeRow]) -> list[EdgeSummary]:
-    merged: dict[tuple[str, str], Window] = {}
+    summaries = []
     for row in rows:
-        merged.setdefault((row.parent, row.child), Window()).add(row.calls, row.errors, row.sketch)
-    return [EdgeSummary(parent, child, w.calls, w.errors, error_ratio(w, 0.0),
-                        quantile_ns(w.sketch, 0.95) / 1e6)
-            for (parent, child), w in sorted(merged.items())]
+        window = Window(row.calls, row.errors, row.sketch)
+        summaries.append(EdgeSummary(row.parent, row.child, row.calls, row.errors,
+                                     error_ratio(window, 0.0), quantile_ns(row.sketch, 0.95) / 1e6))
+    return summaries

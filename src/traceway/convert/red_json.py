@@ -28,21 +28,24 @@ def _number(value: float) -> float | None:
     return None if math.isnan(value) else round(value, 6)
 
 
-def red_table_json(rows: Sequence[RedRow], end_ns: int, lookback_ns: int,
-                   group_by_operation: bool) -> list[dict[str, Any]]:
-    """One entry per service (or operation) with totals and sparklines of rate,
-    error ratio and p95, each over ``SPARKLINE_POINTS`` equal steps."""
-    step = max(lookback_ns // SPARKLINE_POINTS, 1)
-    grid = Grid.of(end_ns, lookback_ns, step, step)
+def sparkline_grid(window: Grid) -> Grid:
+    """``SPARKLINE_POINTS`` back-to-back steps over ``window``'s lookback."""
+    step = max(window.lookback_ns // SPARKLINE_POINTS, 1)
+    return Grid.of(window.end_ns, window.lookback_ns, step, step)
+
+
+def red_table_json(rows: Sequence[RedRow], grid: Grid) -> list[dict[str, Any]]:
+    """One entry per service (or operation) with totals over ``grid`` (from
+    ``sparkline_grid``) and sparklines of rate, error ratio and p95, a point a step."""
     sparklines = {name: {(s.service, s.operation): [_number(v) for _, v in s.points]
-                         for s in series_of(rows, grid, group_by_operation, value)}
+                         for s in series_of(rows, grid, value)}
                   for name, value in (("rate", call_rate), ("errorRatio", error_ratio),
                                       ("p95Ms", latency_ms(0.95)))}
     out = []
-    for total in summaries(rows, end_ns - lookback_ns, end_ns, group_by_operation):
+    for total in summaries(rows, grid):
         key = (total.service, total.operation)
         entry: dict[str, Any] = {"service": total.service}
-        if group_by_operation:
+        if total.operation is not None:
             entry["operation"] = total.operation
         entry.update({
             "calls": total.calls, "errors": total.errors,

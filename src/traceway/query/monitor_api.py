@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from traceway.analysis.red import MINUTE_NS, Window, call_rate, error_ratio, latency_ms, series_of
 from traceway.convert.jaeger_metrics import CALLS, ERRORS, LATENCIES, metric_family_json
-from traceway.convert.red_json import edges_json, red_table_json
+from traceway.convert.red_json import edges_json, red_table_json, sparkline_grid
 from traceway.model import SpanKind
 from traceway.query.jaeger_api import FastJSONResponse, envelope, error
 from traceway.query.metrics_params import (
@@ -39,9 +39,9 @@ def monitor_routes(store: object) -> list[Route]:
                value: Callable[[Window, float], float], quantile: float | None = None) -> JSONResponse:
         query = parse_metrics_query(request.query_params)
         grid = query.grid
-        rows = rollups.red(grid.earliest_minute_ns(), grid.points_ns()[-1], query.services,
-                           query.span_kinds)
-        series = series_of(rows, grid, query.group_by_operation, value)
+        rows = rollups.red(*grid.rows_range_ns(), grid.bucket_ns, services=query.services,
+                           span_kinds=query.span_kinds, by_operation=query.group_by_operation)
+        series = series_of(rows, grid, value)
         return FastJSONResponse(metric_family_json(name, series, query.group_by_operation,
                                                    quantile))
 
@@ -60,17 +60,16 @@ def monitor_routes(store: object) -> list[Route]:
 
     def red_table(request: Request) -> JSONResponse:
         service = request.query_params.get("service")
-        grid = parse_window(request.query_params)
-        kinds = parse_span_kinds(request.query_params, OWN_WORK_KINDS)
-        end = -(-grid.end_ns // MINUTE_NS) * MINUTE_NS
-        rows = rollups.red(grid.end_ns - grid.lookback_ns - MINUTE_NS, end,
-                           [service] if service else None, kinds)
-        return envelope(red_table_json(rows, grid.end_ns, grid.lookback_ns, bool(service)))
+        grid = sparkline_grid(parse_window(request.query_params))
+        rows = rollups.red(*grid.rows_range_ns(), grid.bucket_ns,
+                           services=[service] if service else None, by_operation=bool(service),
+                           span_kinds=parse_span_kinds(request.query_params, OWN_WORK_KINDS))
+        return envelope(red_table_json(rows, grid))
 
     def edges(request: Request) -> JSONResponse:
         grid = parse_window(request.query_params)
-        end = -(-grid.end_ns // MINUTE_NS) * MINUTE_NS
-        return envelope(edges_json(rollups.edges(grid.end_ns - grid.lookback_ns, end)))
+        start = (grid.end_ns - grid.lookback_ns) // MINUTE_NS * MINUTE_NS
+        return envelope(edges_json(rollups.edges(start, grid.points_ns()[-1])))
 
     return [Route(path, _answering_bad_parameters(handler)) for path, handler in (
         ("/api/metrics/calls", calls), ("/api/metrics/errors", errors),

@@ -129,34 +129,41 @@ class Retention(Protocol):
 
 @runtime_checkable
 class Rollups(Protocol):
-    """Optional: per-minute RED and dependency rollups kept up to date as spans are
-    written, so that metrics over hours of millions of spans stay cheap.
+    """Optional: RED and dependency rollups kept up to date as spans are written, so
+    that metrics over hours of millions of spans stay cheap.
 
-    Minutes are UTC minutes since the epoch (``minute_ns`` a multiple of 60 s); a
-    span belongs to the minute its start falls in, whenever it arrives. Sketches
-    use the buckets of ``traceway.analysis.red`` (``ceil(ln(max(duration_ns, 1)) /
-    LOG_GAMMA)``). A backend may keep partial rows (one per write, merged in the
-    background, as a ClickHouse AggregatingMergeTree does) but answers merged.
+    Backends roll spans up per UTC minute (minutes since the epoch) and per
+    (service, operation, kind, status); a span belongs to the minute its start falls
+    in, whenever it arrives. Latency sketches use the buckets of
+    ``traceway.analysis.red`` (``ceil(ln(max(duration_ns, 1)) / LOG_GAMMA)`` ->
+    count), so sketches from any backend merge. A backend may keep partial rows
+    (one per write, merged later, as a ClickHouse AggregatingMergeTree does) but
+    answers merged.
     """
 
-    def red(self, start_ns: int, end_ns: int, services: Sequence[str] | None = None,
-            span_kinds: Sequence[int] | None = None) -> list[RedRow]:
+    def red(self, start_ns: int, end_ns: int, step_ns: int = 60 * 10**9, *,
+            services: Sequence[str] | None = None, span_kinds: Sequence[int] | None = None,
+            by_operation: bool = True) -> list[RedRow]:
         """RED rows of the minutes that start in ``[start_ns, end_ns)``.
 
-        One row per (minute, service, operation, kind, status), counting every
-        span written, duplicates included (rollups count writes; readers
-        de-duplicate). ``services`` and ``span_kinds`` narrow the rows when given
-        (an empty sequence selects nothing). Sorted by minute, service,
-        operation, kind, status. Visible as soon as ``Writer.write`` returns.
+        ``start_ns`` is a whole minute and ``step_ns`` a multiple of a minute: a row
+        covers the minutes starting in ``[time_ns, time_ns + step_ns)`` where
+        ``time_ns = start_ns + k * step_ns``. One row per (time, service, operation)
+        that had spans, or per (time, service) with ``operation`` None when not
+        ``by_operation``. Counts every span written, duplicates included (rollups
+        count writes; readers de-duplicate); ``errors`` counts spans with status
+        ERROR. ``services`` and ``span_kinds`` narrow the spans counted when given
+        (an empty sequence selects nothing). Sorted by time, service, operation.
+        Visible as soon as ``Writer.write`` returns.
         """
         ...
 
     def edges(self, start_ns: int, end_ns: int) -> list[EdgeRow]:
-        """Dependency rows (parent service -> child service) of the minutes that
-        start in ``[start_ns, end_ns)``, under the rules of ``Reader.dependencies``
-        (a child span counted once, in its start minute; errors are children with
-        status ERROR; the sketch holds the child spans' durations). One row per
-        (minute, parent, child), sorted by minute, parent, child. A parent that
-        arrives after its children is reflected by the next call.
+        """Service-map edges (parent service -> child service) counted over the callee
+        spans of the minutes that start in ``[start_ns, end_ns)``, under the rules of
+        ``Reader.dependencies`` (a child span counted once, in its start minute;
+        ``errors`` are children with status ERROR; the sketch holds the child
+        spans' durations). One row per (parent, child), sorted by parent, child.
+        A parent that arrives after its children is reflected by the next call.
         """
         ...

@@ -324,31 +324,31 @@ class StorageConformance:
     def test_red_rollup_counts_spans_per_minute_by_their_start(self, store: Any, t0: int) -> None:
         skip_unless_rollups(store)
         m0 = minute_of(t0)
-        crossing = make_span(1, 1, start_ns=m0 + 59 * SECOND_NS, service="api", name="GET /",
-                             kind=SpanKind.SERVER, duration_ns=3 * SECOND_NS)
-        same_minute = [make_span(2, n, start_ns=m0 + n, service="api", name="GET /",
-                                 kind=SpanKind.SERVER, duration_ns=n * 1_000_000,
-                                 status_code=StatusCode.ERROR if n == 3 else StatusCode.OK)
+
+        def api(start_ns: int, duration_ns: int, status: int = StatusCode.UNSET) -> SpanRecord:
+            return make_span(int(start_ns), 1, start_ns=start_ns, service="api", name="GET /",
+                             kind=SpanKind.SERVER, duration_ns=duration_ns, status_code=status)
+
+        crossing = api(m0 + 59 * SECOND_NS, 3 * SECOND_NS)  # ends in the next minute
+        same_minute = [api(m0 + n, n * 1_000_000, StatusCode.ERROR if n == 3 else StatusCode.OK)
                        for n in (1, 2, 3)]
-        next_minute = make_span(3, 1, start_ns=m0 + MINUTE_NS, service="api", name="GET /",
-                                kind=SpanKind.SERVER, duration_ns=5_000_000)
+        next_minute = api(m0 + MINUTE_NS, 5_000_000)
         store.write(batch_of(crossing, *same_minute[:2], next_minute))
-        late = make_span(4, 1, start_ns=m0 - 2 * MINUTE_NS, service="api", name="GET /",
-                         kind=SpanKind.SERVER, duration_ns=4_000_000)
+        late = api(m0 - 2 * MINUTE_NS, 4_000_000)
         store.write(batch_of(same_minute[2], late))
-        ok = StatusCode.OK
+        minute_durations = [1_000_000, 2_000_000, 3_000_000, 3 * SECOND_NS]
         assert store.red(m0 - 5 * MINUTE_NS, m0 + 5 * MINUTE_NS) == [
-            RedRow(m0 - 2 * MINUTE_NS, "api", "GET /", SpanKind.SERVER, StatusCode.UNSET, 1,
-                   4_000_000, sketch_of([4_000_000])),
-            RedRow(m0, "api", "GET /", SpanKind.SERVER, StatusCode.UNSET, 1, 3 * SECOND_NS,
-                   sketch_of([3 * SECOND_NS])),
-            RedRow(m0, "api", "GET /", SpanKind.SERVER, ok, 2, 3_000_000,
-                   sketch_of([1_000_000, 2_000_000])),
-            RedRow(m0, "api", "GET /", SpanKind.SERVER, StatusCode.ERROR, 1, 3_000_000,
-                   sketch_of([3_000_000])),
-            RedRow(m0 + MINUTE_NS, "api", "GET /", SpanKind.SERVER, StatusCode.UNSET, 1,
-                   5_000_000, sketch_of([5_000_000]))]
-        assert [r.minute_ns for r in store.red(m0, m0 + MINUTE_NS)] == [m0] * 3
+            RedRow(m0 - 2 * MINUTE_NS, "api", "GET /", 1, 0, 4_000_000, sketch_of([4_000_000])),
+            RedRow(m0, "api", "GET /", 4, 1, sum(minute_durations), sketch_of(minute_durations)),
+            RedRow(m0 + MINUTE_NS, "api", "GET /", 1, 0, 5_000_000, sketch_of([5_000_000]))]
+        assert store.red(m0, m0 + MINUTE_NS, by_operation=False) == [
+            RedRow(m0, "api", None, 4, 1, sum(minute_durations), sketch_of(minute_durations))]
+        everything = [4_000_000, *minute_durations, 5_000_000]
+        assert store.red(m0 - 2 * MINUTE_NS, m0 + 2 * MINUTE_NS, 4 * MINUTE_NS) == [
+            RedRow(m0 - 2 * MINUTE_NS, "api", "GET /", 6, 1, sum(everything), sketch_of(everything))]
+        assert [(r.time_ns, r.calls) for r in store.red(m0 - 3 * MINUTE_NS, m0 + 3 * MINUTE_NS,
+                                                        3 * MINUTE_NS)] == [
+            (m0 - 3 * MINUTE_NS, 1), (m0, 5)]
 
     def test_red_rollup_narrows_by_service_and_kind(self, store: Any, t0: int) -> None:
         skip_unless_rollups(store)
@@ -357,15 +357,17 @@ class StorageConformance:
             make_span(1, 1, start_ns=t0, service="a", name="x", kind=SpanKind.SERVER),
             make_span(1, 2, parent=1, start_ns=t0, service="a", name="y", kind=SpanKind.CLIENT),
             make_span(1, 3, parent=2, start_ns=t0, service="b", name="z", kind=SpanKind.SERVER)))
-        window = (m0, m0 + MINUTE_NS)
 
-        def keys(**narrow: Any) -> list[tuple[str, str]]:
-            return [(r.service, r.operation) for r in store.red(*window, **narrow)]
+        def keys(**narrow: Any) -> list[tuple[str, str | None, int]]:
+            return [(r.service, r.operation, r.calls)
+                    for r in store.red(m0, m0 + MINUTE_NS, **narrow)]
 
-        assert keys() == [("a", "x"), ("a", "y"), ("b", "z")]
-        assert keys(services=["a"]) == [("a", "x"), ("a", "y")]
-        assert keys(span_kinds=[SpanKind.SERVER]) == [("a", "x"), ("b", "z")]
-        assert keys(services=["a"], span_kinds=[SpanKind.CLIENT, SpanKind.PRODUCER]) == [("a", "y")]
+        assert keys() == [("a", "x", 1), ("a", "y", 1), ("b", "z", 1)]
+        assert keys(by_operation=False) == [("a", None, 2), ("b", None, 1)]
+        assert keys(services=["a"]) == [("a", "x", 1), ("a", "y", 1)]
+        assert keys(span_kinds=[SpanKind.SERVER]) == [("a", "x", 1), ("b", "z", 1)]
+        assert keys(services=["a"], span_kinds=[SpanKind.CLIENT, SpanKind.PRODUCER]) == [
+            ("a", "y", 1)]
         assert keys(services=[]) == []
         assert keys(services=["nobody"]) == []
 
@@ -375,23 +377,26 @@ class StorageConformance:
         store.write(batch_of(span))
         store.write(batch_of(span))
         (row,) = store.red(minute_of(t0), minute_of(t0) + MINUTE_NS)
-        assert (row.calls, row.duration_sum_ns, row.sketch) == (2, 2_000_000, sketch_of([1_000_000] * 2))
+        assert (row.calls, row.duration_sum_ns, row.sketch) == (
+            2, 2_000_000, sketch_of([1_000_000] * 2))
 
-    def test_edges_per_minute_with_errors_and_callee_durations(self, store: Any, t0: int) -> None:
+    def test_edges_with_errors_and_callee_durations(self, store: Any, t0: int) -> None:
         skip_unless_rollups(store)
         m0 = minute_of(t0)
         store.write(batch_of(*zipkin_shared_rpc(m0)))
         later = [make_span(8, 1, start_ns=m0 + MINUTE_NS, service="frontend"),
                  make_span(8, 2, parent=1, start_ns=m0 + MINUTE_NS + 1, service="backend",
                            duration_ns=2_000_000)]
-        store.write(batch_of(later[1]))  # the parent arrives later
-        store.write(batch_of(later[0]))
+        store.write(batch_of(later[1]))
         assert store.edges(m0, m0 + 2 * MINUTE_NS) == [
-            EdgeRow(m0, "backend", "db", 1, 0, sketch_of([1_000_000])),
-            EdgeRow(m0, "frontend", "backend", 1, 1, sketch_of([7_000_000])),
-            EdgeRow(m0 + MINUTE_NS, "frontend", "backend", 1, 0, sketch_of([2_000_000]))]
+            EdgeRow("backend", "db", 1, 0, sketch_of([1_000_000])),
+            EdgeRow("frontend", "backend", 1, 1, sketch_of([7_000_000]))]
+        store.write(batch_of(later[0]))  # the parent arrives after its child
+        assert store.edges(m0, m0 + 2 * MINUTE_NS) == [
+            EdgeRow("backend", "db", 1, 0, sketch_of([1_000_000])),
+            EdgeRow("frontend", "backend", 2, 1, sketch_of([7_000_000, 2_000_000]))]
         assert store.edges(m0 + MINUTE_NS, m0 + 2 * MINUTE_NS) == [
-            EdgeRow(m0 + MINUTE_NS, "frontend", "backend", 1, 0, sketch_of([2_000_000]))]
+            EdgeRow("frontend", "backend", 1, 0, sketch_of([2_000_000]))]
 
     # -- find_traces ----------------------------------------------------------
 

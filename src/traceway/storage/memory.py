@@ -13,7 +13,15 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from traceway.analysis.dependencies import service_calls
-from traceway.analysis.red import EdgeRow, RedRow, minute_of, red_rows_of, sketch_of
+from traceway.analysis.red import (
+    MINUTE_NS,
+    EdgeRow,
+    RedRow,
+    bucket_of,
+    minute_of,
+    red_rows_of,
+    sketch_of,
+)
 from traceway.model import SpanBatch, SpanRecord, StatusCode
 from traceway.storage.api import DependencyLink, Operation, StorageError, TraceQuery
 from traceway.storage.tagmatch import span_matches
@@ -88,23 +96,25 @@ class MemoryStore:
 
     # -- Rollups (computed on demand: this store is for tests) ----------------
 
-    def red(self, start_ns: int, end_ns: int, services: Sequence[str] | None = None,
-            span_kinds: Sequence[int] | None = None) -> list[RedRow]:
+    def red(self, start_ns: int, end_ns: int, step_ns: int = MINUTE_NS, *,
+            services: Sequence[str] | None = None, span_kinds: Sequence[int] | None = None,
+            by_operation: bool = True) -> list[RedRow]:
         with self._lock:
             spans = [r for records in self._traces.values() for r in records
                      if start_ns <= minute_of(r.start_ns) < end_ns
                      and (services is None or r.service in services)
                      and (span_kinds is None or r.kind in span_kinds)]
-        return red_rows_of([minute_of(r.start_ns) for r in spans], [r.service for r in spans],
-                           [r.name for r in spans], [r.kind for r in spans],
-                           [r.status_code for r in spans], [r.duration_ns for r in spans])
+        return red_rows_of([bucket_of(r.start_ns, start_ns, step_ns) for r in spans],
+                           [r.service for r in spans],
+                           [r.name if by_operation else None for r in spans],
+                           [r.status_code == StatusCode.ERROR for r in spans],
+                           [r.duration_ns for r in spans])
 
     def edges(self, start_ns: int, end_ns: int) -> list[EdgeRow]:
-        groups: dict[tuple[int, str, str], list[SpanRecord]] = {}
+        groups: dict[tuple[str, str], list[SpanRecord]] = {}
         for caller, callee in self._calls():
-            minute = minute_of(callee.start_ns)
-            if start_ns <= minute < end_ns:
-                groups.setdefault((minute, caller, callee.service), []).append(callee)
+            if start_ns <= minute_of(callee.start_ns) < end_ns:
+                groups.setdefault((caller, callee.service), []).append(callee)
         return [EdgeRow(*key, calls=len(callees),
                         errors=sum(c.status_code == StatusCode.ERROR for c in callees),
                         sketch=sketch_of([c.duration_ns for c in callees]))

@@ -3,7 +3,9 @@
 RED: every write appends, in its own transaction, one partial row per (minute,
 service, operation, kind, status) of the batch, aggregated by SQL over the
 registered Arrow batch; reads merge the partial rows (sum the counts, add the
-sketches bucket by bucket).
+sketches bucket by bucket). Every ``MAINTAIN_INTERVAL_S`` a background pass
+compacts the partial rows of past minutes into one row per key, so reads stay
+proportional to minutes x keys, not to the number of writes.
 
 Edges need a span's parent, which may arrive in a later write. So a write only
 marks minutes dirty: the start minute of each span (its own call) and the minutes
@@ -13,25 +15,33 @@ contiguous run of minutes at a time) and stores them in ``edge_rollup``. A dirty
 mark is deleted by the transaction that recomputed it from a snapshot holding the
 spans it stood for; a write after that snapshot leaves its own mark.
 
-A store from before the rollups is backfilled once when opened.
+The same background pass recomputes the dirty minutes that have passed, so that
+reads mostly find the edges ready. A store from before the rollups is backfilled
+once when opened.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import duckdb
 import numpy as np
 
-from traceway.analysis.red import LOG_GAMMA, MINUTE_NS, EdgeRow, RedRow
+from traceway.analysis.red import LOG_GAMMA, MINUTE_NS, EdgeRow, RedRow, minute_of
 from traceway.storage.api import DependencyLink
 
+log = logging.getLogger(__name__)
+
 ROLLUP_VERSION = "1"
+MAINTAIN_INTERVAL_S = 30.0
 # How many minutes after its start a long span marks dirty (for children that
 # arrived before it).
 PARENT_MARGIN_NS = 3_600 * 10**9
+ERROR = 2  # StatusCode.ERROR
 
 _BUCKET = f"CAST(ceil(ln(greatest(duration_ns, 1)) / {LOG_GAMMA!r}) AS SMALLINT)"
 _MINUTE = f"(start_ns // {MINUTE_NS}) * {MINUTE_NS}"
@@ -43,6 +53,23 @@ _RED_OF = f"""
                  count(*) AS n, sum(duration_ns) AS d
           FROM {{source}} GROUP BY ALL)
     GROUP BY {_RED_KEY}"""
+
+
+def _merged(rows: str, key: str, sums: str) -> str:
+    """Rows of ``rows`` (with ``buckets``/``counts`` sketch columns) merged per ``key``:
+    ``sums`` added, sketches added bucket by bucket."""
+    return f"""
+        WITH r AS ({rows}),
+             t AS (SELECT {key}, {sums} FROM r GROUP BY ALL),
+             u AS (SELECT {key}, b, sum(n)::BIGINT AS n
+                   FROM (SELECT {key}, unnest(buckets) AS b, unnest(counts) AS n FROM r)
+                   GROUP BY ALL),
+             s AS (SELECT {key}, list(b ORDER BY b) AS bs, list(n ORDER BY b) AS ns
+                   FROM u GROUP BY ALL)
+        SELECT t.*, s.bs, s.ns FROM t JOIN s USING ({key}) ORDER BY {key}"""
+
+
+_RED_SUMS = "sum(calls)::BIGINT, sum(duration_sum_ns)::BIGINT"
 
 # Callee spans (``c``) joined to their parent (``p``), the SERVER half of a shared span
 # first. Parents are looked for from the start of the earliest trace involved.
@@ -59,7 +86,7 @@ _CALLS = f"""
                  AND span_id IN (SELECT parent_id FROM c)
                GROUP BY trace_hi, trace_lo, span_id)
     SELECT {_MINUTE.replace("start_ns", "c.start_ns")} AS minute_ns, p.service AS parent,
-           c.service AS child, c.status_code = 2 AS is_error,
+           c.service AS child, c.status_code = {ERROR} AS is_error,
            {_BUCKET.replace("duration_ns", "c.duration_ns")} AS b
     FROM c JOIN p ON c.trace_hi = p.trace_hi AND c.trace_lo = p.trace_lo
                  AND c.parent_id = p.span_id
@@ -108,6 +135,12 @@ def backfill(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("COMMIT")
 
 
+def unmerged_minutes(con: duckdb.DuckDBPyConnection) -> set[int]:
+    """Minutes holding partial RED rows (more than one row for a key)."""
+    return {m for (m,) in con.execute(f"""SELECT DISTINCT minute_ns FROM
+        (SELECT minute_ns FROM red_rollup GROUP BY {_RED_KEY} HAVING count(*) > 1)""").fetchall()}
+
+
 def delete_rollups_before(con: duckdb.DuckDBPyConnection, start_ns: int) -> None:
     minute = start_ns // MINUTE_NS * MINUTE_NS
     for table in ("red_rollup", "edge_rollup", "edge_dirty"):
@@ -115,65 +148,121 @@ def delete_rollups_before(con: duckdb.DuckDBPyConnection, start_ns: int) -> None
 
 
 class DuckDBRollups:
-    """Rollups over the store's connection; mixed into DuckDBStore."""
+    """Rollups over the store's connection; mixed into DuckDBStore, whose writer keeps
+    ``_marked`` (dirty minutes marked since the last edge refresh) and ``_unmerged``
+    (minutes with partial RED rows) under ``_write_lock``."""
 
     _con: duckdb.DuckDBPyConnection
     _write_lock: threading.Lock
-    _marked: set[int]  # dirty minutes the writer marked since the last refresh
+    _marked: set[int]
+    _unmerged: set[int]
     _refresh_lock: threading.Lock
+    _maintained_at: float
+    _maintainer: threading.Thread | None
 
-    def red(self, start_ns: int, end_ns: int, services: Sequence[str] | None = None,
-            span_kinds: Sequence[int] | None = None) -> list[RedRow]:
-        where = "minute_ns >= ? AND minute_ns < ?"
-        params: list[object] = [start_ns, end_ns]
+    def red(self, start_ns: int, end_ns: int, step_ns: int = MINUTE_NS, *,
+            services: Sequence[str] | None = None, span_kinds: Sequence[int] | None = None,
+            by_operation: bool = True) -> list[RedRow]:
+        where = "minute_ns >= $start AND minute_ns < $end"
+        params: dict[str, object] = {"start": start_ns, "end": end_ns, "step": step_ns}
         if services is not None:
-            where += " AND service IN (SELECT unnest(?::VARCHAR[]))"
-            params.append(list(services))
+            where += " AND service IN (SELECT unnest($services::VARCHAR[]))"
+            params["services"] = list(services)
         if span_kinds is not None:
-            where += " AND kind IN (SELECT unnest(?::UTINYINT[]))"
-            params.append([int(k) for k in span_kinds])
-        sql = f"""
-            WITH r AS (SELECT * FROM red_rollup WHERE {where}),
-                 t AS (SELECT {_RED_KEY}, sum(calls)::BIGINT AS calls,
-                              sum(duration_sum_ns)::BIGINT AS d FROM r GROUP BY ALL),
-                 u AS (SELECT {_RED_KEY}, b, sum(n)::BIGINT AS n
-                       FROM (SELECT {_RED_KEY}, unnest(buckets) AS b, unnest(counts) AS n FROM r)
-                       GROUP BY ALL),
-                 s AS (SELECT {_RED_KEY}, list(b ORDER BY b) AS bs, list(n ORDER BY b) AS ns
-                       FROM u GROUP BY ALL)
-            SELECT t.*, s.bs, s.ns FROM t JOIN s USING ({_RED_KEY})
-            ORDER BY {_RED_KEY}"""
-        rows = self._query(sql, params)
-        return [RedRow(m, svc, op, kind, status, calls, d, dict(zip(bs, ns)))
-                for m, svc, op, kind, status, calls, d, bs, ns in rows]
+            where += " AND kind IN (SELECT unnest($kinds::UTINYINT[]))"
+            params["kinds"] = [int(k) for k in span_kinds]
+        rows = f"""SELECT $start + (minute_ns - $start) // $step * $step AS time_ns, service,
+                          {"name" if by_operation else "''"} AS operation,
+                          calls, (status_code = {ERROR})::BIGINT * calls AS errors,
+                          duration_sum_ns, buckets, counts
+                   FROM red_rollup WHERE {where}"""
+        sums = "sum(calls)::BIGINT, sum(errors)::BIGINT, sum(duration_sum_ns)::BIGINT"
+        return [RedRow(t, svc, op if by_operation else None, calls, errors, d, dict(zip(bs, ns)))
+                for t, svc, op, calls, errors, d, bs, ns in self._query(
+                    _merged(rows, "time_ns, service, operation", sums), params)]
 
     def edges(self, start_ns: int, end_ns: int) -> list[EdgeRow]:
         self._refresh_edges(start_ns, end_ns)
-        rows = self._query("SELECT * FROM edge_rollup WHERE minute_ns >= ? AND minute_ns < ? "
-                           "ORDER BY minute_ns, parent, child", [start_ns, end_ns])
-        return [EdgeRow(m, parent, child, calls, errors, dict(zip(bs, ns)))
-                for m, parent, child, calls, errors, bs, ns in rows]
+        rows = "SELECT * FROM edge_rollup WHERE minute_ns >= ? AND minute_ns < ?"
+        return [EdgeRow(parent, child, calls, errors, dict(zip(bs, ns)))
+                for parent, child, calls, errors, bs, ns in self._query(
+                    _merged(rows, "parent, child", "sum(calls)::BIGINT, sum(errors)::BIGINT"),
+                    [start_ns, end_ns])]
 
     def dependencies(self, start_min_ns: int, start_max_ns: int) -> list[DependencyLink]:
         """Whole minutes of the window from the rollup, its ragged ends from the spans."""
         first = -(-start_min_ns // MINUTE_NS) * MINUTE_NS
         after = (start_max_ns + 1) // MINUTE_NS * MINUTE_NS
-        calls: dict[tuple[str, str], list[int]] = {}
+        parts: list[tuple[str, str, int, int]] = []
+        ragged = [(start_min_ns, start_max_ns)]
         if first < after:
-            parts = [(e.parent, e.child, e.calls, e.errors) for e in self.edges(first, after)]
+            self._refresh_edges(first, after)
+            parts += self._query("SELECT parent, child, sum(calls), sum(errors) FROM edge_rollup "
+                                 "WHERE minute_ns >= ? AND minute_ns < ? GROUP BY ALL",
+                                 [first, after])
             ragged = [(start_min_ns, first - 1), (after, start_max_ns)]
-        else:
-            parts, ragged = [], [(start_min_ns, start_max_ns)]
         for lo, hi in ragged:
             if lo <= hi:
                 parts += self._query(f"SELECT * FROM ({_EDGES_OF_CALLS})",
                                      self._calls_params(lo, hi), columns=slice(1, 5))
+        calls: dict[tuple[str, str], list[int]] = {}
         for parent, child, n, errors in parts:
             totals = calls.setdefault((parent, child), [0, 0])
-            totals[0] += n
-            totals[1] += errors
+            totals[0] += int(n)
+            totals[1] += int(errors)
         return [DependencyLink(parent, child, n, errors)
                 for (parent, child), (n, errors) in sorted(calls.items())]
+
+    # -- maintenance ----------------------------------------------------------
+
+    def maintain(self, now_ns: int | None = None) -> None:
+        """Compact the partial RED rows and recompute the dirty edges of the minutes
+        before the last one. Safe alongside writes and reads."""
+        settled_ns = minute_of(now_ns if now_ns is not None else time.time_ns()) - MINUTE_NS
+        with self._write_lock:
+            minutes = sorted(m for m in self._unmerged if m < settled_ns)
+            self._unmerged.difference_update(minutes)
+        try:
+            self._compact(minutes)
+        except duckdb.Error:
+            with self._write_lock:
+                self._unmerged.update(minutes)
+            raise
+        self._refresh_edges(0, settled_ns)
+
+    def _maybe_maintain(self) -> None:
+        """Called by the writer: start a background maintenance pass when one is due."""
+        if time.monotonic() - self._maintained_at < MAINTAIN_INTERVAL_S:
+            return
+        if self._maintainer is not None and self._maintainer.is_alive():
+            return
+        self._maintained_at = time.monotonic()
+        self._maintainer = threading.Thread(target=self._maintain_logged, daemon=True,
+                                            name="traceway-rollups")
+        self._maintainer.start()
+
+    def _maintain_logged(self) -> None:
+        try:
+            self.maintain()
+        except duckdb.Error:
+            log.exception("rollup maintenance failed; will retry")
+
+    def _compact(self, minutes: list[int]) -> None:
+        cur = self._con.cursor()
+        try:
+            for first, last in _runs(minutes):
+                rows = f"SELECT * FROM red_rollup WHERE minute_ns BETWEEN {first} AND {last}"
+                cur.execute("BEGIN")
+                cur.execute("CREATE OR REPLACE TEMP TABLE red_compacted AS "
+                            + _merged(rows, _RED_KEY, _RED_SUMS))
+                cur.execute("DELETE FROM red_rollup WHERE minute_ns BETWEEN ? AND ?", [first, last])
+                cur.execute("INSERT INTO red_rollup SELECT * FROM red_compacted")
+                cur.execute("COMMIT")
+        except duckdb.Error:
+            _rollback(cur)
+            raise
+        finally:
+            cur.close()
 
     def _refresh_edges(self, start_ns: int, end_ns: int) -> None:
         with self._refresh_lock:
@@ -194,10 +283,7 @@ class DuckDBRollups:
                                 [first, last])
                     cur.execute("COMMIT")
             except duckdb.Error:
-                try:
-                    cur.execute("ROLLBACK")
-                except duckdb.Error:
-                    pass
+                _rollback(cur)
                 raise
             finally:
                 cur.close()
@@ -211,7 +297,7 @@ class DuckDBRollups:
             (found,) = cur.execute(_PARENT_LO, [lo, hi]).fetchone() or (None,)
         return {"lo": lo, "hi": hi, "parent_lo": lo if found is None else min(found, lo)}
 
-    def _query(self, sql: str, params: list[object] | dict[str, int],
+    def _query(self, sql: str, params: list[object] | dict[str, Any],
                columns: slice | None = None) -> list[Any]:
         cur = self._con.cursor()
         try:
@@ -219,6 +305,13 @@ class DuckDBRollups:
         finally:
             cur.close()
         return [row[columns] for row in rows] if columns else rows
+
+
+def _rollback(cur: duckdb.DuckDBPyConnection) -> None:
+    try:
+        cur.execute("ROLLBACK")
+    except duckdb.Error:
+        pass
 
 
 def _runs(minutes: list[int]) -> list[tuple[int, int]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pyarrow.compute as pc
 from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
+from traceway.analysis.red import MINUTE_NS
 from traceway.convert.otlp import service_name
 from traceway.model import SpanBatch
 from traceway.storage.api import StorageError
@@ -26,6 +28,7 @@ from traceway.storage.duckdb.rollups import (
     delete_rollups_before,
     dirty_minutes,
     rollup_statements,
+    unmerged_minutes,
 )
 from traceway.storage.duckdb.schema import DDL, SCHEMA_VERSION, u64_pairs, u64s
 
@@ -68,6 +71,9 @@ class DuckDBStore(DuckDBRollups, DuckDBReader):
         self._write_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._marked: set[int] = set()
+        self._unmerged = unmerged_minutes(con)
+        self._maintained_at = time.monotonic()
+        self._maintainer: threading.Thread | None = None
         # content hash -> small dense id: bit-packs to a byte or two per span,
         # where the 64-bit hash itself would cost eight.
         self._ids: dict[str, dict[int, int]] = {
@@ -103,6 +109,9 @@ class DuckDBStore(DuckDBRollups, DuckDBReader):
                 self._ids[table].update((row[1], row[0]) for row in new_rows.get(table, ()))
             self._known_operations.update(new_rows.get("operations", ()))
             self._marked.update(marks)
+            self._unmerged.update(np.unique(
+                spans["start_ns"].to_numpy() // MINUTE_NS * MINUTE_NS).tolist())
+        self._maybe_maintain()
 
     def _register_dirty_minutes(self, spans: pa.Table) -> set[int]:
         """Register ``batch_dirty``: the minutes this batch makes dirty that the
@@ -185,6 +194,8 @@ class DuckDBStore(DuckDBRollups, DuckDBReader):
             self._write_con.execute("CHECKPOINT")
 
     def close(self) -> None:
+        if self._maintainer is not None:
+            self._maintainer.join(timeout=60)
         with self._write_lock:
             try:
                 self._write_con.close()
