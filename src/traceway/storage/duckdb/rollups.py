@@ -171,15 +171,23 @@ class DuckDBRollups:
         if span_kinds is not None:
             where += " AND kind IN (SELECT unnest($kinds::UTINYINT[]))"
             params["kinds"] = [int(k) for k in span_kinds]
+        # One pass: sketch buckets unnested, totals summed along (the duration sum
+        # once per row, with its first bucket).
         rows = f"""SELECT $start + (minute_ns - $start) // $step * $step AS time_ns, service,
                           {"name" if by_operation else "''"} AS operation,
-                          calls, (status_code = {ERROR})::BIGINT * calls AS errors,
-                          duration_sum_ns, buckets, counts
+                          status_code = {ERROR} AS failed, duration_sum_ns,
+                          unnest(buckets) AS b, unnest(counts) AS n,
+                          unnest(range(len(buckets))) AS i
                    FROM red_rollup WHERE {where}"""
-        sums = "sum(calls)::BIGINT, sum(errors)::BIGINT, sum(duration_sum_ns)::BIGINT"
+        sql = f"""
+            SELECT time_ns, service, operation, sum(n)::BIGINT, coalesce(sum(e), 0)::BIGINT,
+                   coalesce(sum(d), 0)::BIGINT, list(b ORDER BY b), list(n ORDER BY b)
+            FROM (SELECT time_ns, service, operation, b, sum(n) AS n, sum(n) FILTER (failed) AS e,
+                         sum(duration_sum_ns) FILTER (i = 0) AS d
+                  FROM ({rows}) GROUP BY ALL)
+            GROUP BY ALL ORDER BY ALL"""
         return [RedRow(t, svc, op if by_operation else None, calls, errors, d, dict(zip(bs, ns)))
-                for t, svc, op, calls, errors, d, bs, ns in self._query(
-                    _merged(rows, "time_ns, service, operation", sums), params)]
+                for t, svc, op, calls, errors, d, bs, ns in self._query(sql, params)]
 
     def edges(self, start_ns: int, end_ns: int) -> list[EdgeRow]:
         self._refresh_edges(start_ns, end_ns)
