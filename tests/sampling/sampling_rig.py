@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from traceway.pipeline.batcher import WriteQueue
-from traceway.pipeline.sampling import Spool, TailSampler
+from traceway.pipeline.sampling import TailSampler
+from traceway.pipeline.spool import Spool
 from traceway.pipeline.sampling.settings import parse_tail
 from traceway.storage.memory import MemoryStore
 from traceway.telemetry import Telemetry
