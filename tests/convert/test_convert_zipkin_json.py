@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from goldens import EXPECTED, GOLDEN, check_golden, own_otlp_inputs, shared_otlp_inputs, zipkin_inputs
+
 from traceway.convert.otlp import spans_from_otlp_json
 from traceway.convert.zipkin import spans_from_zipkin_json
 from traceway.convert.zipkin_json import trace_to_zipkin_json

@@ -7,7 +7,6 @@ Reader, and render; errors use grpc-gateway's envelope with the HTTP status.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -31,7 +30,7 @@ def error(status: int, message: str) -> JSONResponse:
     return FastJSONResponse(v3_error(status, message), status)
 
 
-def _answers(handler: Callable[[Request], Any]) -> Callable[[Request], Response]:
+def _answers(handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
     """Bad parameters -> 400 and store failures -> 500, both in the v3 envelope."""
     def endpoint(request: Request) -> Response:
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -28,7 +29,7 @@ from traceway.query.zipkin_params import (
 )
 from traceway.storage.api import Reader, StorageError, TraceQuery
 
-JSONSpans = list[dict]
+JSONSpans = list[dict[str, Any]]
 # How many recent traces of a service show its remote services, and how many more
 # traces a search reads when part of it is checked here rather than in the store.
 REMOTE_SERVICE_SAMPLE = 200

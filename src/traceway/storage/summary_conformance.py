@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from traceway.model import SpanKind, StatusCode
+from traceway.model import SpanKind, SpanRecord, StatusCode
 from traceway.storage.api import ServiceSummary, TraceQuery, TraceSummaries, TraceSummary
 from traceway.storage.summary import summarize_trace
 from traceway.storage.testspans import HOUR_NS, SECOND_NS, batch_of, make_span, trace_id
@@ -37,7 +37,7 @@ class TraceSummaryConformance:
     def _window(t0: int, **conditions: Any) -> TraceQuery:
         return TraceQuery(start_min_ns=t0 - HOUR_NS, start_max_ns=t0 + HOUR_NS, **conditions)
 
-    def _shop_trace(self, t0: int):
+    def _shop_trace(self, t0: int) -> list[SpanRecord]:
         root = make_span(0xA1, 1, start_ns=t0, duration_ns=50 * MS, service="frontend",
                          name="GET /checkout", kind=SpanKind.SERVER)
         pay = make_span(0xA1, 2, parent=1, start_ns=t0 + 2 * MS, duration_ns=30 * MS,
