@@ -9,6 +9,7 @@ its earliest start to its latest end.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from traceway.analysis.tree import TraceTree
 from traceway.model import SpanBatch, StatusCode
@@ -76,7 +77,7 @@ def trace_statistics(batch: SpanBatch) -> TraceStatistics:
         key = (record.service, record.name)
         operations.setdefault(key, GroupStats(*key)).add(record.duration_ns, own, error)
 
-    def ranked(groups: dict) -> list[GroupStats]:
+    def ranked(groups: dict[Any, GroupStats]) -> list[GroupStats]:
         return sorted(groups.values(), key=lambda g: (-g.self_total_ns, g.service, g.operation or ""))
 
     return TraceStatistics(duration, ranked(services), ranked(operations))

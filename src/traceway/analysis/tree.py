@@ -6,6 +6,7 @@ children mean the same thing everywhere.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from traceway.model import SpanBatch, SpanRecord
@@ -53,7 +54,7 @@ class TraceTree:
         earliest top span; None for an empty trace."""
         return self.roots[0] if self.roots else (self.orphans[0] if self.orphans else None)
 
-    def walk(self):
+    def walk(self) -> Iterator[tuple[int, SpanRecord]]:
         """Depth-first from each top span, children in start order: (depth, span)."""
         stack = [(0, span) for span in reversed(self.tops())]
         seen: set[bytes] = set()

@@ -11,6 +11,7 @@ Handlers parse, call one analysis function, and render; the renderers below are 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -64,7 +65,9 @@ def error_origins_json(analysis: ErrorAnalysis) -> JSON:
 
 
 def _group_json(g: GroupStats, duration_ns: int) -> JSON:
-    share = (lambda ns: ns / duration_ns if duration_ns else 0.0)
+    def share(ns: int) -> float:
+        return ns / duration_ns if duration_ns else 0.0
+
     return {"service": g.service, "operation": g.operation, "count": g.count,
             "errors": g.errors, "total": _us(g.total_ns), "min": _us(g.min_ns),
             "avg": _us(g.total_ns / g.count), "max": _us(g.max_ns),
@@ -146,7 +149,7 @@ def trace_analysis_routes(reader: Reader) -> list[Route]:
             return error(400, str(exc))
         return trace if len(trace) else error(404, f"trace {raw} not found")
 
-    def one_trace(analyse):  # type: ignore[no-untyped-def]
+    def one_trace(analyse: Callable[[SpanBatch], Any]) -> Callable[[Request], JSONResponse]:
         def handler(request: Request) -> JSONResponse:
             trace = load(request.path_params["trace_id"])
             return trace if isinstance(trace, JSONResponse) else envelope(analyse(trace))
@@ -156,11 +159,12 @@ def trace_analysis_routes(reader: Reader) -> list[Route]:
         for name in ("a", "b"):
             if not request.query_params.get(name):
                 return error(400, f"parameter '{name}' is required: the trace id to compare")
-        traces = [load(request.query_params[name], name) for name in ("a", "b")]
-        for trace in traces:
-            if isinstance(trace, JSONResponse):
-                return trace
-        a, b = traces
+        a = load(request.query_params["a"], "a")
+        if isinstance(a, JSONResponse):
+            return a
+        b = load(request.query_params["b"], "b")
+        if isinstance(b, JSONResponse):
+            return b
         rows = compare_shapes(trace_shape(a), trace_shape(b))
         return envelope({"a": trace_summary_json(a), "b": trace_summary_json(b),
                          "rows": compare_json(rows)})

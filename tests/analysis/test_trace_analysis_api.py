@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 import urllib.error
 import urllib.request
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
+from hand_traces import TRACES, s
 
 from traceway.convert.otlp import batch_to_otlp
 from traceway.model import SpanBatch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "analysis"))
-from hand_traces import TRACES, s  # noqa: E402
-
-from traceway.storage.testspans import batch_of  # noqa: E402
+from traceway.storage.testspans import batch_of
 
 
 def rebased(batch: SpanBatch, trace_id: bytes | None = None, shift_ns: int | None = None) -> SpanBatch:
