@@ -32,6 +32,7 @@ from traceway.pipeline.spooled import SpooledWrites, drain_spool
 from traceway.query.jaeger_api import jaeger_routes
 from traceway.query.jaeger_v3_api import jaeger_v3_routes
 from traceway.query.sampling_api import remote_sampling_app, sampling_routes
+from traceway.query.trace_analysis_api import trace_analysis_routes
 from traceway.query.zipkin_api import zipkin_read_routes
 from traceway.settings import Settings
 from traceway.storage.duckdb import DuckDBStore
@@ -55,7 +56,8 @@ def ui_app(store: DuckDBStore, telemetry: Telemetry, strategies: Strategies) -> 
     def metrics(request: Request) -> Response:
         return Response(telemetry.render(), media_type=CONTENT_TYPE)
 
-    routes: list[BaseRoute] = [*jaeger_routes(store), *jaeger_v3_routes(store),
+    routes: list[BaseRoute] = [*jaeger_routes(store), *trace_analysis_routes(store),
+                               *jaeger_v3_routes(store),
                                *sampling_routes(strategies, "/api/sampling"),
                                Route("/metrics", metrics)]
     try:
