@@ -29,6 +29,7 @@ from traceway.pipeline.sampling.tail import tune_gc_for_holding
 from traceway.pipeline.spooled import SpooledWrites, drain_spool
 from traceway.query.jaeger_api import jaeger_routes
 from traceway.query.sampling_api import remote_sampling_app, sampling_routes
+from traceway.query.trace_analysis_api import trace_analysis_routes
 from traceway.settings import Settings
 from traceway.storage.duckdb import DuckDBStore
 from traceway.telemetry import CONTENT_TYPE, Telemetry
@@ -51,7 +52,8 @@ def ui_app(store: DuckDBStore, telemetry: Telemetry, strategies: Strategies) -> 
     def metrics(request: Request) -> Response:
         return Response(telemetry.render(), media_type=CONTENT_TYPE)
 
-    routes: list[BaseRoute] = [*jaeger_routes(store), *sampling_routes(strategies, "/api/sampling"),
+    routes: list[BaseRoute] = [*jaeger_routes(store), *trace_analysis_routes(store),
+                               *sampling_routes(strategies, "/api/sampling"),
                                Route("/metrics", metrics)]
     try:
         from traceway.ui.routes import ui_routes
