@@ -28,7 +28,8 @@ LENS_ORIGIN = "http://lens.example:8080"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, decoder_path):
+    # decoder_path (tests/e2e/conftest.py) sets how the server decodes OTLP: one server per path.
     process = ServerProcess(tmp_path_factory.mktemp("clients") / "data",
                             extra_args=["--zipkin-cors-origins", LENS_ORIGIN]).start()
     yield process
