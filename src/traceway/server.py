@@ -13,6 +13,8 @@ from collections.abc import Iterator
 import grpc
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -20,16 +22,21 @@ from starlette.routing import BaseRoute, Route
 from traceway.collector.ingest import Ingest, Stage
 from traceway.collector.otlp_grpc import otlp_grpc_server
 from traceway.collector.otlp_http import otlp_http_app
-from traceway.collector.zipkin_http import zipkin_http_app
+from traceway.collector.zipkin_http import zipkin_routes
 from traceway.config import Config, ConfigError, load_config
 from traceway.pipeline.batcher import WriteQueue
+from traceway.pipeline.quarantine import Quarantine
 from traceway.pipeline.retention import RetentionLoop
-from traceway.pipeline.sampling import RemoteConfig, Spool, Strategies, TailSampler
+from traceway.pipeline.sampling import RemoteConfig, Strategies, TailSampler
 from traceway.pipeline.sampling.tail import tune_gc_for_holding
+from traceway.pipeline.spool import Spool
 from traceway.pipeline.spooled import SpooledWrites, drain_spool
 from traceway.query.jaeger_api import jaeger_routes
+from traceway.query.jaeger_v3_api import jaeger_v3_routes
 from traceway.query.monitor_api import monitor_routes
 from traceway.query.sampling_api import remote_sampling_app, sampling_routes
+from traceway.query.trace_analysis_api import trace_analysis_routes
+from traceway.query.zipkin_api import zipkin_read_routes
 from traceway.settings import Settings
 from traceway.storage.duckdb import DuckDBStore
 from traceway.telemetry import CONTENT_TYPE, Telemetry
@@ -52,8 +59,10 @@ def ui_app(store: DuckDBStore, telemetry: Telemetry, strategies: Strategies) -> 
     def metrics(request: Request) -> Response:
         return Response(telemetry.render(), media_type=CONTENT_TYPE)
 
-    routes: list[BaseRoute] = [*jaeger_routes(store), *monitor_routes(store),
-                               *sampling_routes(strategies, "/api/sampling"), Route("/metrics", metrics)]
+    routes: list[BaseRoute] = [*jaeger_routes(store), *trace_analysis_routes(store),
+                               *jaeger_v3_routes(store), *monitor_routes(store),
+                               *sampling_routes(strategies, "/api/sampling"),
+                               Route("/metrics", metrics)]
     try:
         from traceway.ui.routes import ui_routes
     except ImportError:
@@ -63,7 +72,17 @@ def ui_app(store: DuckDBStore, telemetry: Telemetry, strategies: Strategies) -> 
     return Starlette(routes=routes)
 
 
+def zipkin_app(ingest: Ingest, store: DuckDBStore, cors_origins: list[str]) -> Starlette:
+    """Zipkin's port: the collector's ingest and the query side's read API, as Zipkin serves them."""
+    middleware = [Middleware(CORSMiddleware, allow_origins=cors_origins,
+                             allow_methods=["GET", "HEAD", "POST"], allow_headers=["*"])
+                  ] if cors_origins else []
+    return Starlette(routes=zipkin_routes(ingest) + zipkin_read_routes(store),
+                     middleware=middleware)
+
+
 SPOOL_DIR = "spool"
+QUARANTINE_DIR = "quarantine"
 
 
 class TracewayServer:
@@ -74,8 +93,10 @@ class TracewayServer:
         self.telemetry = Telemetry()
         self.store = DuckDBStore(settings.data_dir)
         self.telemetry.watch_store_size(self.store.size_bytes)
+        self.quarantine = Quarantine(settings.data_dir / QUARANTINE_DIR, self.telemetry)
         self.queue = WriteQueue(self.store, self.telemetry,
-                                max_bytes=settings.max_queue_bytes_int)
+                                max_bytes=settings.max_queue_bytes_int,
+                                quarantine=self.quarantine)
         self.strategies = Strategies(config.remote or RemoteConfig())
         self.sampler: TailSampler | None = None
         self.spool: Spool | None = None  # the plain path's; the sampler owns its own
@@ -83,11 +104,13 @@ class TracewayServer:
         spool_dir = settings.data_dir / SPOOL_DIR
         if config.tail is not None:
             wait_s = config.tail.decision_wait_ns / 1e9
-            spool = Spool(spool_dir, segment_age_s=max(0.5, min(wait_s, 10.0)))
+            spool = Spool(spool_dir, segment_age_s=max(0.5, min(wait_s, 10.0)),
+                          quarantine=self.quarantine)
             self.sampler = stage = TailSampler(self.queue, spool, config.tail, self.telemetry)
             tune_gc_for_holding()
         else:
-            drained = drain_spool(spool_dir, self.store) if spool_dir.exists() else 0
+            drained = (drain_spool(spool_dir, self.store, self.quarantine)
+                       if spool_dir.exists() else 0)
             if drained:
                 log.info("stored %d spans the last run had acknowledged from its spool", drained)
             self.spool = Spool(spool_dir, segment_age_s=1.0)
@@ -118,7 +141,8 @@ class TracewayServer:
             self.spool.start()
         bound = [
             self._listener(otlp_http_app(self.ingest), s.otlp_http_port),
-            self._listener(zipkin_http_app(self.ingest), s.zipkin_port),
+            self._listener(zipkin_app(self.ingest, self.store, s.zipkin_cors_origin_list),
+                           s.zipkin_port),
             self._listener(ui_app(self.store, self.telemetry, self.strategies), s.ui_port),
         ]
         if self.config.remote is not None and s.remote_sampling_port:

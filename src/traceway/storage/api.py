@@ -20,6 +20,13 @@ class StorageError(Exception):
     """The backend could not do what was asked; the message says why."""
 
 
+class RejectedSpansError(StorageError):
+    """The backend cannot represent a value in the batch (a number out of its
+    column's range, say): writing the same spans again fails again, while a
+    plain StorageError (disk full, I/O) may pass on a later try. Nothing of
+    the batch was stored."""
+
+
 @dataclass(frozen=True, slots=True)
 class TraceQuery:
     """What a trace search asks for. All conditions hold on one span.
@@ -65,7 +72,8 @@ class Writer(Protocol):
         When this returns, the spans survive a crash of the process (``kill
         -9``) and are visible to readers. Writing the same span twice stores
         it twice; readers de-duplicate identical spans.
-        Raises StorageError when nothing was stored.
+        Raises StorageError when nothing was stored (RejectedSpansError when
+        the content itself is what the backend refuses).
         """
         ...
 
@@ -114,6 +122,48 @@ class Reader(Protocol):
         spans share the parent's span id (the CLIENT and SERVER halves of a
         Zipkin shared span), the SERVER half is the parent, so one RPC is one
         call. Sorted by parent, then child.
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSummary:
+    name: str
+    span_count: int
+    error_span_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class TraceSummary:
+    """What a search result list shows of one trace, without its spans.
+
+    Spans are counted as the Reader returns them (identical copies once; the two
+    halves of a shared Zipkin span twice). An orphan has a parent id that is not a
+    span of the trace (or is its own id). The root is the earliest span without a
+    parent id, else the earliest orphan, else the earliest span (longest first on
+    equal starts).
+    """
+
+    trace_id: bytes
+    root_service: str
+    root_operation: str
+    start_ns: int  # earliest span start
+    end_ns: int  # latest span end
+    span_count: int
+    error_span_count: int  # spans with status ERROR
+    orphan_span_count: int
+    services: tuple[ServiceSummary, ...]  # one per service, sorted by name
+
+
+@runtime_checkable
+class TraceSummaries(Protocol):
+    """Optional: a backend that summarises search results without returning spans."""
+
+    def find_trace_summaries(self, query: TraceQuery) -> list[TraceSummary]:
+        """One summary per trace ``find_traces(query)`` would return, in its order.
+
+        Computed where the spans are; a backend without this capability is
+        summarised by the query side from ``find_traces``.
         """
         ...
 

@@ -39,6 +39,7 @@ from traceway.storage.api import (
     TraceQuery,
     Writer,
 )
+from traceway.storage.summary_conformance import TraceSummaryConformance
 from traceway.storage.testspans import (
     HOUR_NS,
     SECOND_NS,
@@ -146,7 +147,7 @@ def zipkin_shared_rpc(t0: int) -> list[SpanRecord]:
             make_span(9, 4, parent=3, start_ns=t0 + 4, service="db", kind=SpanKind.SERVER)]
 
 
-class StorageConformance:
+class StorageConformance(TraceSummaryConformance):
     """Mix into a ``Test*`` class that provides the ``store`` fixture."""
 
     @pytest.fixture
