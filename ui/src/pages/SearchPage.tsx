@@ -92,7 +92,7 @@ export function SearchPage({ query }: { query: URLSearchParams }) {
         {results.state === "done" && (trees.length ? (
           <>
             <div class="card plot-card"><ScatterPlot points={points} onOpen={(id) => navigate(`/trace/${id}`)} /></div>
-            <TraceList trees={trees} sort={sort} onSort={setSort} />
+            <TraceList comparable trees={trees} sort={sort} onSort={setSort} />
           </>
         ) : <EmptyResults query={new URLSearchParams(qs)} />)}
       </section>
