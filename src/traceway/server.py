@@ -25,6 +25,7 @@ from traceway.pipeline.retention import RetentionLoop
 from traceway.pipeline.sampling import RemoteConfig, Spool, Strategies, TailSampler
 from traceway.pipeline.sampling.tail import tune_gc_for_holding
 from traceway.pipeline.spooled import SpooledWrites, drain_spool
+from traceway.query.health_api import health_routes
 from traceway.query.jaeger_api import jaeger_routes
 from traceway.query.sampling_api import remote_sampling_app, sampling_routes
 from traceway.settings import Settings
@@ -50,6 +51,7 @@ def ui_app(store: DuckDBStore, telemetry: Telemetry, strategies: Strategies) -> 
         return Response(telemetry.render(), media_type=CONTENT_TYPE)
 
     routes = (jaeger_routes(store) + sampling_routes(strategies, "/api/sampling")
+              + health_routes(store)
               + [Route("/metrics", metrics)])
     try:
         from traceway.ui.routes import ui_routes

@@ -104,5 +104,5 @@ def search(base_ns: int) -> list[SpanRecord]:
         spans.append(make_span(200 + n, 2, parent=1, start_ns=at + MS, service="api",
                                name="cache get", kind=C, duration_ns=MS,
                                resource={"cloud.region": region}, events=events,
-                               attributes={"cache.hit": not slow}))
+                               attributes={"cache.hit": not slow, "db.system": "redis"}))
     return spans
