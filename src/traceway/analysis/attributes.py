@@ -105,18 +105,15 @@ def _subject(tree: TraceTree, service: str | None, operation: str | None) -> Spa
 
 def _ranked(selected: Counter[tuple[str, str]], baseline: Counter[tuple[str, str]],
             n_selected: int, n_baseline: int) -> list[dict[str, Any]]:
-    rows = []
     least = 1 if n_selected == 1 else 2
+    scored = []
     for (key, value), count in selected.items():
-        if count < least:
-            continue
-        selected_share = count / n_selected
-        baseline_share = baseline[key, value] / n_baseline
-        score = selected_share - baseline_share
-        if score > 0:
-            rows.append({"key": key, "value": value, "selected": count,
-                         "baseline": baseline[key, value],
-                         "selectedShare": round(selected_share, 4),
-                         "baselineShare": round(baseline_share, 4), "score": round(score, 4)})
-    rows.sort(key=lambda r: (-r["score"], -r["selected"], r["key"], r["value"]))
-    return rows[:MAX_ROWS]
+        score = round(count / n_selected - baseline[key, value] / n_baseline, 4)
+        if count >= least and score > 0:
+            scored.append((-score, -count, key, value))
+    scored.sort()
+    return [{"key": key, "value": value, "selected": -negative_count,
+             "baseline": baseline[key, value],
+             "selectedShare": round(-negative_count / n_selected, 4),
+             "baselineShare": round(baseline[key, value] / n_baseline, 4), "score": -negative_score}
+            for negative_score, negative_count, key, value in scored[:MAX_ROWS]]

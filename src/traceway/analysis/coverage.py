@@ -52,12 +52,12 @@ def service_coverage(traces: Iterable[SpanBatch], *,
             if target is not None:
                 calls[target] += 1
                 callers.setdefault(target, set()).add(span.service)
-    rows = [{"service": name, "instrumented": name in instrumented,
+    names = sorted(instrumented | set(calls),
+                   key=lambda name: (name in instrumented, -calls[name], name))
+    return [{"service": name, "instrumented": name in instrumented,
              "callers": sorted(callers.get(name, ())), "calls": calls[name],
              "type": "database" if name in databases and name not in instrumented else "service"}
-            for name in instrumented | set(calls)]
-    rows.sort(key=lambda r: (r["instrumented"], -r["calls"], r["service"]))
-    return rows
+            for name in names]
 
 
 def _unanswered_target(attributes: dict[str, str], instrumented: set[str],
