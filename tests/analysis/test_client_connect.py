@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
+import scenarios
 
 import traceway
 from traceway.client import ConnectError, spans_table
@@ -17,8 +16,6 @@ from traceway.convert.otlp import batch_to_otlp
 from traceway.model import SpanBatch
 from traceway.testing import ServerProcess
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "analysis"))
-import scenarios  # noqa: E402
 
 
 def _send(server: ServerProcess, batch: SpanBatch) -> None:
