@@ -17,7 +17,6 @@ from traceway.model import SpanBatch
 from traceway.testing import ServerProcess
 
 
-
 def _send(server: ServerProcess, batch: SpanBatch) -> None:
     request = urllib.request.Request(server.otlp_http_url + "/v1/traces",
                                      data=batch_to_otlp(batch).SerializeToString(), method="POST",
