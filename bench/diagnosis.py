@@ -58,7 +58,7 @@ def main() -> None:
             for path in ("propagation?lookback=1h", "coverage?lookback=1h",
                          "attributes?lookback=1h&by=latency",
                          f"attributes?service={synthetic.SERVICES[0]}&lookback=1h&by=error"):
-                seconds = _median_s(lambda: server.api(f"/api/analysis/{path}"), args.repeat)
+                seconds = _median_s(lambda p=path: server.api(f"/api/analysis/{p}"), args.repeat)
                 print(f"  GET /api/analysis/{path:<55} {seconds * 1000:8.0f} ms")
         finally:
             server.stop()
