@@ -13,6 +13,8 @@ from collections.abc import Iterator
 import grpc
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -20,7 +22,7 @@ from starlette.routing import BaseRoute, Route
 from traceway.collector.ingest import Ingest, Stage
 from traceway.collector.otlp_grpc import otlp_grpc_server
 from traceway.collector.otlp_http import otlp_http_app
-from traceway.collector.zipkin_http import zipkin_http_app
+from traceway.collector.zipkin_http import zipkin_routes
 from traceway.config import Config, ConfigError, load_config
 from traceway.pipeline.batcher import WriteQueue
 from traceway.pipeline.retention import RetentionLoop
@@ -29,7 +31,10 @@ from traceway.pipeline.sampling.tail import tune_gc_for_holding
 from traceway.pipeline.spooled import SpooledWrites, drain_spool
 from traceway.query.health_api import health_routes
 from traceway.query.jaeger_api import jaeger_routes
+from traceway.query.jaeger_v3_api import jaeger_v3_routes
 from traceway.query.sampling_api import remote_sampling_app, sampling_routes
+from traceway.query.trace_analysis_api import trace_analysis_routes
+from traceway.query.zipkin_api import zipkin_read_routes
 from traceway.settings import Settings
 from traceway.storage.duckdb import DuckDBStore
 from traceway.telemetry import CONTENT_TYPE, Telemetry
@@ -52,8 +57,10 @@ def ui_app(store: DuckDBStore, telemetry: Telemetry, strategies: Strategies) -> 
     def metrics(request: Request) -> Response:
         return Response(telemetry.render(), media_type=CONTENT_TYPE)
 
-    routes: list[BaseRoute] = [*jaeger_routes(store), *sampling_routes(strategies, "/api/sampling"),
-                               *health_routes(store), Route("/metrics", metrics)]
+    routes: list[BaseRoute] = [*jaeger_routes(store), *trace_analysis_routes(store),
+                               *jaeger_v3_routes(store), *health_routes(store),
+                               *sampling_routes(strategies, "/api/sampling"),
+                               Route("/metrics", metrics)]
     try:
         from traceway.ui.routes import ui_routes
     except ImportError:
@@ -61,6 +68,15 @@ def ui_app(store: DuckDBStore, telemetry: Telemetry, strategies: Strategies) -> 
     else:
         routes += ui_routes()
     return Starlette(routes=routes)
+
+
+def zipkin_app(ingest: Ingest, store: DuckDBStore, cors_origins: list[str]) -> Starlette:
+    """Zipkin's port: the collector's ingest and the query side's read API, as Zipkin serves them."""
+    middleware = [Middleware(CORSMiddleware, allow_origins=cors_origins,
+                             allow_methods=["GET", "HEAD", "POST"], allow_headers=["*"])
+                  ] if cors_origins else []
+    return Starlette(routes=zipkin_routes(ingest) + zipkin_read_routes(store),
+                     middleware=middleware)
 
 
 SPOOL_DIR = "spool"
@@ -118,7 +134,8 @@ class TracewayServer:
             self.spool.start()
         bound = [
             self._listener(otlp_http_app(self.ingest), s.otlp_http_port),
-            self._listener(zipkin_http_app(self.ingest), s.zipkin_port),
+            self._listener(zipkin_app(self.ingest, self.store, s.zipkin_cors_origin_list),
+                           s.zipkin_port),
             self._listener(ui_app(self.store, self.telemetry, self.strategies), s.ui_port),
         ]
         if self.config.remote is not None and s.remote_sampling_port:
