@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from traceway.storage.api import TraceQuery
 from traceway.storage.duckdb import DuckDBStore
-from traceway.storage.duckdb.ranges import CLUSTER_NS, clusters
+from traceway.storage.duckdb.ranges import CLUSTER_NS, MAX_BRANCHES, clusters, spans_of_traces_sql
 from traceway.storage.testspans import HOUR_NS, SECOND_NS, batch_of, make_span, trace_id
 
 
@@ -30,3 +30,12 @@ def test_search_results_spread_over_hours_come_back_whole(tmp_path):
         assert [s.span_count for s in summaries] == [2, 2, 2, 2]
     finally:
         store.close()
+
+
+def test_many_scattered_traces_are_read_in_one_scan():
+    scattered = [(n, n, n * 2 * HOUR_NS, n * 2 * HOUR_NS + 1) for n in range(1, MAX_BRANCHES + 2)]
+    sql, params = spans_of_traces_sql("span_id", scattered)
+    assert "UNION ALL" not in sql
+    assert params[2:] == [2 * HOUR_NS, (MAX_BRANCHES + 1) * 2 * HOUR_NS + 1]
+    sql, _ = spans_of_traces_sql("span_id", scattered[:3])
+    assert sql.count("UNION ALL") == 2

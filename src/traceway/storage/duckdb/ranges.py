@@ -13,6 +13,9 @@ from typing import Any
 
 # Traces are read in one scan while their ranges together span no more than this.
 CLUSTER_NS = 3_600 * 10**9
+# Each UNION branch costs planning time (1,000 take seconds): beyond this many
+# clusters, one scan of the whole range is cheaper.
+MAX_BRANCHES = 16
 
 TraceRange = tuple[int, int, int, int]  # (trace_hi, trace_lo, first start ns, last end ns)
 
@@ -33,8 +36,11 @@ def clusters(ranges: list[TraceRange]) -> list[list[TraceRange]]:
 
 def spans_of_traces_sql(columns: str, ranges: list[TraceRange]) -> tuple[str, list[Any]]:
     """A query (no ORDER BY) for ``columns`` of every stored span of the given traces."""
+    groups = clusters(ranges)
+    if len(groups) > MAX_BRANCHES:
+        groups = [ranges]
     parts, params = [], []
-    for group in clusters(ranges):
+    for group in groups:
         parts.append(
             f"SELECT {columns} FROM spans JOIN (SELECT unnest(?::UBIGINT[]) AS want_hi, "
             "unnest(?::UBIGINT[]) AS want_lo) ON trace_hi = want_hi AND trace_lo = want_lo "
