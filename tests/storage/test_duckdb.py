@@ -104,3 +104,17 @@ def test_maintenance_compacts_partial_rows_and_answers_the_same(tmp_path):
         assert [(r.service, r.calls, r.errors) for r in before] == [("web", 6, 2), ("db", 6, 0)]
     finally:
         store.close()
+
+
+def test_a_plain_reader_computes_dependencies_from_the_spans(duckdb_store):
+    from traceway.storage.conformance import zipkin_shared_rpc
+    from traceway.storage.duckdb.reader import DuckDBReader
+    from traceway.storage.testspans import HOUR_NS, batch_of
+
+    t0 = 1_767_225_600 * 10**9 + 7
+    duckdb_store.write(batch_of(*zipkin_shared_rpc(t0)))
+    window = (t0 - HOUR_NS, t0 + HOUR_NS)
+    plain = DuckDBReader(duckdb_store._con)  # as a read-only client opens the file
+    assert plain.dependencies(*window) == duckdb_store.dependencies(*window)
+    assert [(d.parent, d.child, d.call_count, d.error_count) for d in plain.dependencies(*window)] == [
+        ("backend", "db", 1, 0), ("frontend", "backend", 1, 1)]

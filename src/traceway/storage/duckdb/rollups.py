@@ -100,6 +100,22 @@ _EDGES_OF_CALLS = f"""
     GROUP BY minute_ns, parent, child"""
 
 
+def calls_params(cur: duckdb.DuckDBPyConnection, lo: int, hi: int) -> dict[str, int]:
+    """Parameters of _CALLS for callee spans started in ``[lo, hi]``."""
+    (found,) = cur.execute(_PARENT_LO, [lo, hi]).fetchone() or (None,)
+    return {"lo": lo, "hi": hi, "parent_lo": lo if found is None else min(found, lo)}
+
+
+def dependencies_of_spans(cur: duckdb.DuckDBPyConnection, lo: int, hi: int
+                          ) -> list[DependencyLink]:
+    """``Reader.dependencies`` computed from the spans (for windows not in a rollup)."""
+    rows = cur.execute(f"SELECT parent, child, sum(n)::BIGINT, sum(e)::BIGINT FROM "
+                       f"(SELECT minute_ns, parent, child, n, e FROM ({_EDGES_OF_CALLS}) "
+                       f"AS edges(minute_ns, parent, child, n, e, bs, ns)) GROUP BY ALL",
+                       calls_params(cur, lo, hi)).fetchall()
+    return [DependencyLink(parent, child, n, errors) for parent, child, n, errors in rows]
+
+
 def rollup_statements() -> list[str]:
     """What a write adds inside its transaction (``batch_spans``, ``batch_dirty`` registered)."""
     return [f"INSERT INTO red_rollup {_RED_OF.format(source='batch_spans')}",
@@ -209,10 +225,14 @@ class DuckDBRollups:
                                  "WHERE minute_ns >= ? AND minute_ns < ? GROUP BY ALL",
                                  [first, after])
             ragged = [(start_min_ns, first - 1), (after, start_max_ns)]
-        for lo, hi in ragged:
-            if lo <= hi:
-                parts += self._query(f"SELECT * FROM ({_EDGES_OF_CALLS})",
-                                     self._calls_params(lo, hi), columns=slice(1, 5))
+        cur = self._con.cursor()
+        try:
+            for lo, hi in ragged:
+                if lo <= hi:
+                    parts += [(d.parent, d.child, d.call_count, d.error_count)
+                              for d in dependencies_of_spans(cur, lo, hi)]
+        finally:
+            cur.close()
         calls: dict[tuple[str, str], list[int]] = {}
         for parent, child, n, errors in parts:
             totals = calls.setdefault((parent, child), [0, 0])
@@ -286,7 +306,7 @@ class DuckDBRollups:
                     cur.execute("DELETE FROM edge_rollup WHERE minute_ns BETWEEN ? AND ?",
                                 [first, last])
                     cur.execute(f"INSERT INTO edge_rollup {_EDGES_OF_CALLS}",
-                                self._calls_params(first, last + MINUTE_NS - 1, cur))
+                                calls_params(cur, first, last + MINUTE_NS - 1))
                     cur.execute("DELETE FROM edge_dirty WHERE minute_ns BETWEEN ? AND ?",
                                 [first, last])
                     cur.execute("COMMIT")
@@ -295,15 +315,6 @@ class DuckDBRollups:
                 raise
             finally:
                 cur.close()
-
-    def _calls_params(self, lo: int, hi: int,
-                      cur: duckdb.DuckDBPyConnection | None = None) -> dict[str, int]:
-        """Parameters of _CALLS for callee spans started in ``[lo, hi]``."""
-        if cur is None:
-            ((found,),) = self._query(_PARENT_LO, [lo, hi])
-        else:
-            (found,) = cur.execute(_PARENT_LO, [lo, hi]).fetchone() or (None,)
-        return {"lo": lo, "hi": hi, "parent_lo": lo if found is None else min(found, lo)}
 
     def _query(self, sql: str, params: list[object] | dict[str, Any],
                columns: slice | None = None) -> list[Any]:
