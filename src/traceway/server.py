@@ -11,6 +11,7 @@ import sys
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -26,6 +27,7 @@ from traceway.pipeline.sampling import RemoteConfig, Spool, Strategies, TailSamp
 from traceway.pipeline.sampling.tail import tune_gc_for_holding
 from traceway.pipeline.spooled import SpooledWrites, drain_spool
 from traceway.query.jaeger_api import jaeger_routes
+from traceway.query.pretty import PrettyPrintMiddleware
 from traceway.query.sampling_api import remote_sampling_app, sampling_routes
 from traceway.settings import Settings
 from traceway.storage.duckdb import DuckDBStore
@@ -57,7 +59,7 @@ def ui_app(store: DuckDBStore, telemetry: Telemetry, strategies: Strategies) -> 
         pass
     else:
         routes += ui_routes()
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, middleware=[Middleware(PrettyPrintMiddleware)])
 
 
 SPOOL_DIR = "spool"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
 from typing import Iterable
 
@@ -13,9 +14,12 @@ from traceway.model import SpanBatch, SpanRecord
 from traceway.storage.api import DependencyLink, Operation, TraceQuery
 from traceway.storage.duckdb.schema import SPAN_COLUMNS, id_halves, ids8_from, ids16_from
 from traceway.model import SPAN_KIND_BY_NAME
+from traceway.storage.duckdb.patterns import pattern_prefilter
 from traceway.storage.tagmatch import encoded_patterns, span_matches
 
 _CANDIDATE_CHUNK = 2048
+_TRACES_PER_QUERY = 64
+_UINT32 = re.compile(r"[0-9]{1,10}", re.ASCII)
 _FIRST_WINDOW_NS = 60 * 10**9
 # How far a parent may start before its child, when joining for dependencies.
 _PARENT_MARGIN_NS = 3_600 * 10**9
@@ -50,7 +54,7 @@ class DuckDBReader:
 
     def _spans(self, cur: duckdb.DuckDBPyConnection,
                ranges: list[tuple[int, int, int, int]]) -> SpanBatch:
-        """Spans of the given (hi, lo, first start, last end) traces, one
+        """Spans of one page of (hi, lo, first start, last end) traces, one
         UNION branch per trace so each is pruned to its own time range."""
         parts, params = [], []
         for hi, lo, first, last in ranges:
@@ -59,6 +63,16 @@ class DuckDBReader:
             params += [hi, lo, first, last]
         sql = " UNION ALL ".join(parts) + " ORDER BY start_ns, span_id"
         return self._batch(cur.execute(sql, params).fetchnumpy(), cur)
+
+    def _traces(self, cur: duckdb.DuckDBPyConnection,
+                ranges: list[tuple[int, int, int, int]]) -> list[SpanBatch]:
+        """Whole traces, fetched a page at a time: DuckDB's memory for one
+        query grows with its UNION branches (1,300 at once ran out of 1 GB)."""
+        traces: list[SpanBatch] = []
+        for first in range(0, len(ranges), _TRACES_PER_QUERY):
+            page = ranges[first:first + _TRACES_PER_QUERY]
+            traces += self._spans(cur, page).split_by_trace()
+        return traces
 
     def _batch(self, cols: dict, cur: duckdb.DuckDBPyConnection) -> SpanBatch:
         n = len(cols["trace_hi"])
@@ -104,7 +118,8 @@ class DuckDBReader:
         try:
             for start_ns, end_ns in _windows(query.start_min_ns, query.start_max_ns):
                 window = dataclasses.replace(query, start_min_ns=start_ns, start_max_ns=end_ns)
-                matching = (self._matching_by_tags if query.tags else self._matching)
+                matching = (self._matching_by_tags if query.tags or query.tag_patterns
+                            else self._matching)
                 for key in matching(cur, window, len(found)):
                     found.setdefault(key)
                     if len(found) >= query.limit:
@@ -114,7 +129,7 @@ class DuckDBReader:
             if not found:
                 return []
             latest = list(found)
-            traces = self._spans(cur, self._trace_ranges(cur, latest)).split_by_trace()
+            traces = self._traces(cur, self._trace_ranges(cur, latest))
         finally:
             cur.close()
         order = {hi_lo: i for i, hi_lo in enumerate(latest)}
@@ -133,6 +148,11 @@ class DuckDBReader:
             condition, extra = _tag_prefilter(key, value)
             where += f" AND ({condition})"
             params += extra
+        for pattern in query.tag_patterns:
+            prefilter = pattern_prefilter(pattern)
+            if prefilter is not None:
+                where += f" AND ({prefilter[0]})"
+                params += prefilter[1]
         cur.execute(f"SELECT {SPAN_COLUMNS} FROM spans WHERE {where} ORDER BY start_ns DESC", params)
         found: dict[tuple[int, int], None] = {}
         side = self._cursor()  # for body look-ups while ``cur`` streams
@@ -143,7 +163,7 @@ class DuckDBReader:
                     break
                 for row, record in zip(chunk, self._records(side, chunk)):
                     key = (row[0], row[1])
-                    if key not in found and span_matches(record, query.tags):
+                    if key not in found and span_matches(record, query.tags, query.tag_patterns):
                         found[key] = None
         finally:
             side.close()
@@ -270,7 +290,7 @@ def _derived_condition(key: str, value: str) -> tuple[str, list] | None:
         return "scope_id IN (SELECT id FROM scopes WHERE version = ?)", [value]
     if key == "w3c.tracestate":
         return "contains(detail, ?)", [_latin1(Span(trace_state=value).SerializeToString())]
-    if key in _DROPPED_COUNT_FIELDS and value.isdigit() and int(value) < 2**32:
+    if key in _DROPPED_COUNT_FIELDS and _UINT32.fullmatch(value) and int(value) < 2**32:
         field = {_DROPPED_COUNT_FIELDS[key]: int(value)}
         return "contains(detail, ?)", [_latin1(Span(**field).SerializeToString())]
     if key == "event":
