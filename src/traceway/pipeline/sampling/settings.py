@@ -11,11 +11,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from traceway.durations import DurationError, parse_duration_ns
+
 Path_ = tuple[str | int, ...]
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_UNIT_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
-            "m": 60_000_000_000, "h": 3_600_000_000_000}
 STATUS_CODES = {"UNSET": 0, "OK": 1, "ERROR": 2}
 
 POLICY_KEYS: dict[str, set[str]] = {
@@ -58,17 +57,14 @@ class TailConfig:
 
 
 def parse_duration(value: Any, path: Path_) -> int:
-    """``"500ms"``, ``"10s"``, ``"1m30s"`` -> nanoseconds."""
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigValueError(path, f"{value!r} is not a duration like \"500ms\" or \"10s\"")
-    text, position, total = value.strip(), 0, 0.0
-    while position < len(text):
-        match = _DURATION.match(text, position)
-        if not match:
-            raise ConfigValueError(path, f"{value!r} is not a duration like \"500ms\" or \"10s\"")
-        total += float(match.group(1)) * _UNIT_NS[match.group(2)]
-        position = match.end()
-    return round(total)
+    """``"500ms"``, ``"10s"``, ``"1m30s"``, ``"7d"`` -> nanoseconds (``traceway.durations``)."""
+    if not isinstance(value, str):
+        raise ConfigValueError(path, f"{value!r} is not a duration string like "
+                               f"\"500ms\" or \"10s\" (quote it)")
+    try:
+        return parse_duration_ns(value.strip())
+    except DurationError as exc:
+        raise ConfigValueError(path, str(exc)) from None
 
 
 def number(table: dict[str, Any], key: str, path: Path_, *, minimum: float | None = None,
