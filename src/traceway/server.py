@@ -147,7 +147,7 @@ class TracewayServer:
             await self._grpc.stop(grace=30)
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.sampler is not None:
-            # Undecided spans stay in the spool (already fsynced) for the next start.
+            # Held traces are decided now and the kept ones queued before the queue closes.
             await asyncio.to_thread(self.sampler.close)
         await asyncio.to_thread(self.queue.close)
         if self.spool is not None:
