@@ -11,7 +11,7 @@ spans are durable), so Ingest does not know which stage it feeds:
 A decider thread decides traces ``decision_wait`` after their last span and
 writes kept traces whole (every span tagged ``traceway.sampling.policy``).
 Held traces are kept in arrival order of their latest span, so finding the
-expired ones and the oldest (when ``max_traces`` forces an early decision) is
+expired ones and the oldest (when ``max_traces`` or ``max_held_bytes`` forces an early decision) is
 O(1) per trace. Work on the ingest path is one dict lookup per span (grouping
 by trace) plus O(1) per trace; nothing is decoded.
 """
