@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from traceway.query.params import MAX_LIMIT
-from traceway.testing import ServerProcess
 from traceway.sample import sample_request
+from traceway.testing import ServerProcess
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 

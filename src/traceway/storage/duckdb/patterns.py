@@ -15,7 +15,7 @@ from traceway.model import SPAN_KIND_NAMES, STATUS_NAMES
 from traceway.storage.api import TagPattern
 from traceway.storage.tagmatch import key_bytes, required_text, value_matches
 
-_ALWAYS = None
+Condition = tuple[str, list[object]]
 
 
 def pattern_prefilter(pattern: TagPattern) -> tuple[str, list[object]] | None:
@@ -24,22 +24,23 @@ def pattern_prefilter(pattern: TagPattern) -> tuple[str, list[object]] | None:
     needle = required_text(pattern)
     key = key_bytes(pattern.key).decode("latin-1")
     in_body = "contains({col}, ?)" + (" AND contains({col}, ?)" if needle else "")
-    body_params: list[object] = [key] + ([_latin1(needle)] if needle else [])
+    body_params: list[object] = [key, _latin1(needle)] if needle else [key]
     conditions = [in_body.format(col="detail"),
                   f"resource_id IN (SELECT id FROM resources WHERE {in_body.format(col='body')})",
                   f"scope_id IN (SELECT id FROM scopes WHERE {in_body.format(col='body')})"]
     params = body_params * 3
     derived = _derived(pattern, needle)
-    if derived is _ALWAYS:
+    if derived is None:
         return None
-    if derived:
-        conditions.append(derived[0])
-        params += derived[1]
+    for condition, extra in derived:
+        conditions.append(condition)
+        params += extra
     return " OR ".join(f"({c})" for c in conditions), params
 
 
-def _derived(pattern: TagPattern, needle: str | None) -> tuple[str, list[object]] | None | bool:
-    """The condition for the string tags Traceway derives (False: the key is not one)."""
+def _derived(pattern: TagPattern, needle: str | None) -> list[Condition] | None:
+    """Conditions for the string tags Traceway derives: none when the key is not
+    one (or no derived value can match), None when every span may match."""
     key = pattern.key
     if key == "span.kind":
         kinds = [int(k) for k, name in SPAN_KIND_NAMES.items() if value_matches(pattern, name)]
@@ -49,21 +50,21 @@ def _derived(pattern: TagPattern, needle: str | None) -> tuple[str, list[object]
         return _one_of("status_code", codes)
     if key not in ("otel.status_description", "otel.scope.name", "otel.scope.version",
                    "w3c.tracestate", "event"):
-        return False
+        return []
     if not needle:
-        return _ALWAYS
+        return None
     if key == "otel.status_description":
-        return "contains(status_message, ?)", [needle]
+        return [("contains(status_message, ?)", [needle])]
     if key in ("otel.scope.name", "otel.scope.version"):
         column = key.rsplit(".", 1)[1]
-        return f"scope_id IN (SELECT id FROM scopes WHERE contains({column}, ?))", [needle]
-    return "contains(detail, ?)", [_latin1(needle)]  # trace state and event names
+        return [(f"scope_id IN (SELECT id FROM scopes WHERE contains({column}, ?))", [needle])]
+    return [("contains(detail, ?)", [_latin1(needle)])]  # trace state and event names
 
 
-def _one_of(column: str, values: list[int]) -> tuple[str, list[object]] | bool:
+def _one_of(column: str, values: list[int]) -> list[Condition]:
     if not values:
-        return False
-    return f"{column} IN ({', '.join(['?'] * len(values))})", list(values)
+        return []
+    return [(f"{column} IN ({', '.join(['?'] * len(values))})", list(values))]
 
 
 def _latin1(text: str) -> str:
