@@ -24,7 +24,8 @@ from traceway.testing import ServerProcess
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 # Examples per endpoint in the normal run; the slow run multiplies them.
 BUDGET = {"traces": 600, "trace": 150, "services": 50, "operations": 150,
-          "service_operations": 100, "dependencies": 150}
+          "service_operations": 100, "dependencies": 150, "v3": 300, "analysis": 200,
+          "zipkin": 300}
 SLOW_FACTOR = 20
 SENT: Counter[str] = Counter()
 
@@ -109,13 +110,16 @@ def server(tmp_path_factory):
     print(f"\nquery fuzz: {sum(SENT.values())} requests: {dict(SENT)}")
 
 
-def check(server, endpoint: str, url: str) -> None:
+def check(server, endpoint: str, url: str, base: str = "") -> None:
     SENT[endpoint] += 1
-    answer = server.client.get(url)
+    answer = server.client.get(base + url)
     assert answer.status_code in (200, 400, 404), f"{url}: {answer.status_code} {answer.text[:300]}"
+    if endpoint == "zipkin":  # Zipkin answers errors in plain text
+        assert answer.status_code == 200 or answer.text, url
+        return
     body = answer.json()
     if answer.status_code != 200:
-        message = body["errors"][0]["msg"]
+        message = body["errors"][0]["msg"] if "errors" in body else body["error"]["message"]
         assert message and "Traceback" not in message, url
 
 
@@ -177,6 +181,54 @@ def fuzz_others(server):
         run()
 
 
+_times = st.one_of(st.datetimes().map(lambda d: d.isoformat() + "Z"), _any_text, _numbers,
+                   st.sampled_from(["2024-01-01T00:00:00Z", "9999-12-31T23:59:59.999999999+23:59",
+                                    "0000-00-00T00:00:00Z", "2024-02-30T25:61:61Z"]))
+_V3_QUERY = _query(**{"query.service_name": st.one_of(st.just("frontend"), _any_text),
+                      "query.operation_name": _any_text, "query.start_time_min": _times,
+                      "query.start_time_max": _times, "query.duration_min": _durations,
+                      "query.duration_max": _durations, "query.attributes": _tags,
+                      "query.search_depth": _numbers, "spanKind": _kinds,
+                      "startTime": _times, "endTime": _times})
+_ZIPKIN_QUERY = _query(serviceName=st.one_of(st.just("frontend"), _any_text),
+                       remoteServiceName=_any_text, spanName=_any_text,
+                       annotationQuery=st.one_of(_any_text, _logfmt.map(lambda t: t.replace(" ", " and "))),
+                       minDuration=_numbers, maxDuration=_numbers, endTs=_numbers,
+                       lookback=_numbers, limit=_numbers, traceIds=_any_text, key=_any_text)
+
+
+def fuzz_other_apis(server):
+    """The routes other API versions added next to Jaeger's v1: the same promise holds."""
+    @_settings("v3")
+    @given(path=st.sampled_from(["/api/v3/services", "/api/v3/operations", "/api/v3/traces",
+                                 "/api/v3/trace-summaries"]),
+           trace_id=_trace_ids, pairs=_V3_QUERY, by_id=st.booleans())
+    def v3(path, trace_id, pairs, by_id):
+        if by_id:
+            path = "/api/v3/traces/" + _encode(trace_id)
+        check(server, "v3", _url(path, pairs))
+
+    @_settings("analysis")
+    @given(view=st.sampled_from(["critical-path", "error-origins", "statistics", "typical"]),
+           trace_id=_trace_ids, pairs=_query(lookback=_durations, limit=_numbers, a=_trace_ids,
+                                             b=_trace_ids), compare=st.booleans())
+    def analysis(view, trace_id, pairs, compare):
+        path = "/api/compare" if compare else f"/api/traces/{_encode(trace_id)}/{view}"
+        check(server, "analysis", _url(path, pairs))
+
+    @_settings("zipkin")
+    @given(path=st.sampled_from(["/services", "/spans", "/remoteServices", "/traces",
+                                 "/traceMany", "/dependencies", "/autocompleteKeys",
+                                 "/autocompleteValues", "/trace/"]),
+           trace_id=_trace_ids, pairs=_ZIPKIN_QUERY)
+    def zipkin(path, trace_id, pairs):
+        path = "/api/v2" + path + (_encode(trace_id) if path.endswith("/") else "")
+        check(server, "zipkin", _url(path, pairs), f"http://127.0.0.1:{server.zipkin_port}")
+
+    for run in (v3, analysis, zipkin):
+        run()
+
+
 def test_fuzz_search_parameters(server):
     fuzz_traces(server)
 
@@ -185,10 +237,15 @@ def test_fuzz_other_endpoints(server):
     fuzz_others(server)
 
 
+def test_fuzz_v3_analysis_and_zipkin_read_apis(server):
+    fuzz_other_apis(server)
+
+
 @pytest.mark.slow
 def test_fuzz_every_endpoint_long(server, monkeypatch):
     monkeypatch.setenv("TRACEWAY_FUZZ_SLOW", "1")
     started = time.monotonic()
     fuzz_traces(server)
     fuzz_others(server)
+    fuzz_other_apis(server)
     print(f"long query fuzz took {time.monotonic() - started:.0f} s")

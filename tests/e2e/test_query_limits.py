@@ -62,6 +62,16 @@ def test_large_limits_answer_whole_traces(server, limit):
     assert ids == list(range(TRACES, TRACES - limit, -1))
 
 
+def test_v3_summaries_at_the_maximum_depth(server):
+    answer = httpx.get(server.ui_url + "/api/v3/trace-summaries",
+                       params={"query.service_name": "many", "query.search_depth": MAX_LIMIT},
+                       timeout=120)
+    assert answer.status_code == 200, answer.text[:300]
+    summaries = answer.json()["summaries"]
+    assert len(summaries) == MAX_LIMIT
+    assert {s["spanCount"] for s in summaries} == {SPANS_PER_TRACE}
+
+
 def test_limit_over_the_maximum_is_400_with_the_maximum(server):
     answer = httpx.get(server.ui_url + "/api/traces",
                        params={"service": "many", "limit": MAX_LIMIT + 1})

@@ -25,11 +25,8 @@ class TagPattern:
     ``re`` syntax, unanchored). Built by the query side, which checks the regex."""
 
     key: str
-    mode: str  # one of TAG_PATTERN_MODES
+    mode: str  # "contains" or "regex"
     text: str
-
-
-TAG_PATTERN_MODES = ("contains", "regex")
 
 
 @dataclass(frozen=True, slots=True)

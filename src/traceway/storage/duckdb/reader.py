@@ -131,7 +131,9 @@ class DuckDBReader:
             latest = self._find_keys(cur, query)
             if not latest:
                 return []
-            summaries = trace_summaries(cur, self._trace_ranges(cur, latest))
+            ranges = self._trace_ranges(cur, latest)
+            summaries = [summary for first in range(0, len(ranges), _TRACES_PER_QUERY)
+                         for summary in trace_summaries(cur, ranges[first:first + _TRACES_PER_QUERY])]
         finally:
             cur.close()
         order = {hi_lo: i for i, hi_lo in enumerate(latest)}
