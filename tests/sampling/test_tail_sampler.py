@@ -11,7 +11,8 @@ from sampling_rig import STANDARD_POLICIES
 from sampling_traffic import generate
 
 from traceway.model import SpanBatch
-from traceway.pipeline.sampling import POLICY_ATTRIBUTE, Spool
+from traceway.pipeline.sampling import POLICY_ATTRIBUTE
+from traceway.pipeline.spool import Spool
 from traceway.storage.memory import MemoryStore
 
 

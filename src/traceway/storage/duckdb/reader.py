@@ -14,12 +14,13 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from traceway.model import SPAN_KIND_BY_NAME, SpanBatch, SpanRecord
 from traceway.storage.api import DependencyLink, Operation, TraceQuery, TraceSummary
 from traceway.storage.duckdb.patterns import pattern_prefilter
+from traceway.storage.duckdb.ranges import spans_of_traces_sql
 from traceway.storage.duckdb.schema import SPAN_COLUMNS, id_halves, ids8_from, ids16_from
 from traceway.storage.duckdb.summaries import trace_summaries
 from traceway.storage.tagmatch import encoded_patterns, span_matches
 
 _CANDIDATE_CHUNK = 2048
-_TRACES_PER_QUERY = 64
+_TRACES_PER_QUERY = 256
 _UINT32 = re.compile(r"[0-9]{1,10}", re.ASCII)
 _FIRST_WINDOW_NS = 60 * 10**9
 # How far a parent may start before its child, when joining for dependencies.
@@ -55,23 +56,19 @@ class DuckDBReader:
 
     def _spans(self, cur: duckdb.DuckDBPyConnection,
                ranges: list[tuple[int, int, int, int]]) -> SpanBatch:
-        """Spans of one page of (hi, lo, first start, last end) traces, one
-        UNION branch per trace so each is pruned to its own time range."""
-        parts, params = [], []
-        for hi, lo, first, last in ranges:
-            parts.append(f"SELECT {SPAN_COLUMNS} FROM spans WHERE trace_hi = ?::UBIGINT "
-                         "AND trace_lo = ?::UBIGINT AND start_ns BETWEEN ? AND ?")
-            params += [hi, lo, first, last]
-        sql = " UNION ALL ".join(parts) + " ORDER BY start_ns, span_id"
-        return self._batch(cur.execute(sql, params).fetchnumpy(), cur)
+        """Spans of the given (hi, lo, first start, last end) traces, each read
+        within its time range (see ``ranges``)."""
+        sql, params = spans_of_traces_sql(SPAN_COLUMNS, ranges)
+        return self._batch(cur.execute(sql + " ORDER BY start_ns, span_id", params).fetchnumpy(),
+                           cur)
 
     def _traces(self, cur: duckdb.DuckDBPyConnection,
                 ranges: list[tuple[int, int, int, int]]) -> list[SpanBatch]:
-        """Whole traces, fetched a page at a time: DuckDB's memory for one
-        query grows with its UNION branches (1,300 at once ran out of 1 GB)."""
+        """Whole traces, fetched a page of traces at a time so the memory of one
+        query does not grow with a search's limit (1,300 traces read by one
+        query once ran DuckDB out of its 1 GB)."""
         traces: list[SpanBatch] = []
-        for first in range(0, len(ranges), _TRACES_PER_QUERY):
-            page = ranges[first:first + _TRACES_PER_QUERY]
+        for page in _pages(ranges):
             traces += self._spans(cur, page).split_by_trace()
         return traces
 
@@ -132,8 +129,8 @@ class DuckDBReader:
             if not latest:
                 return []
             ranges = self._trace_ranges(cur, latest)
-            summaries = [summary for first in range(0, len(ranges), _TRACES_PER_QUERY)
-                         for summary in trace_summaries(cur, ranges[first:first + _TRACES_PER_QUERY])]
+            summaries = [summary for page in _pages(ranges)
+                         for summary in trace_summaries(cur, page)]
         finally:
             cur.close()
         order = {hi_lo: i for i, hi_lo in enumerate(latest)}
@@ -245,6 +242,13 @@ class DuckDBReader:
         finally:
             cur.close()
         return [DependencyLink(parent, child, count) for parent, child, count in rows]
+
+
+def _pages(ranges: list[tuple[int, int, int, int]]) -> Iterator[list[tuple[int, int, int, int]]]:
+    """Trace ranges in pages of nearby traces (by first start), at most _TRACES_PER_QUERY each."""
+    ordered = sorted(ranges, key=lambda r: r[2])
+    for first in range(0, len(ordered), _TRACES_PER_QUERY):
+        yield ordered[first:first + _TRACES_PER_QUERY]
 
 
 def _windows(first_ns: int, last_ns: int) -> Iterator[tuple[int, int]]:
