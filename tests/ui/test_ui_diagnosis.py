@@ -26,7 +26,7 @@ def _attr(key: str, value: Any) -> dict[str, Any]:
 
 
 def shop_trace(trace_id: str, *, fail: bool = True, pay_ms: int = 100, skew_ms: int = 0,
-               root: str = "POST /checkout") -> dict[str, Any]:
+               root: str = "POST /checkout", reserve_fails: bool = False) -> dict[str, Any]:
     """frontend -> checkout -> {inventory reserve 10..40, cache lookup 60..70, payment
     authorize 50..50+pay}; when ``fail``, authorize raises and everything above fails.
     ``skew_ms`` moves inventory (another host) that much before its parent."""
@@ -47,7 +47,8 @@ def shop_trace(trace_id: str, *, fail: bool = True, pay_ms: int = 100, skew_ms: 
         "frontend": [span("front", "", root, 2, 0, 60 + pay_ms + 40, status=error)],
         "checkout": [span("checkout", "front", "place order", 2, 5, 50 + pay_ms + 25, status=error),
                      span("cache", "checkout", "cache lookup", 3, 60, 10)],
-        "inventory": [span("reserve", "checkout", "reserve stock", 2, 10 - skew_ms, 30)],
+        "inventory": [span("reserve", "checkout", "reserve stock", 2, 10 - skew_ms, 30,
+                           status=error if reserve_fails else {})],
         "payment": [span("pay", "checkout", "authorize card", 1, 50, pay_ms, status=error,
                          events=[exception] if fail else [])],
     }
@@ -116,6 +117,22 @@ def test_the_error_origin_is_marked_and_jump_to_cause_finds_it(page: Page, faile
     expect(details.get_by_test_id("error-inherited-note")).to_contain_text("payment: authorize card")
     details.get_by_test_id("span-jump-to-cause").click()
     expect(details.locator("h2")).to_have_text("authorize card")
+
+
+def test_jump_to_cause_goes_round_every_origin(page: Page, ui_server: ServerProcess) -> None:
+    trace_id = send(ui_server, shop_trace(new_trace_id(), reserve_fails=True))
+    page.goto(f"/trace/{trace_id}?view=flame")
+    jump = page.get_by_test_id("jump-to-cause")
+    expect(jump).to_contain_text("next: 1 of 2")
+    details = page.get_by_test_id("span-details")
+    jump.click()
+    expect(page).not_to_have_url(re.compile("view=flame"))  # the cause is shown in the timeline
+    expect(details.locator("h2")).to_have_text("reserve stock")
+    expect(jump).to_contain_text("next: 2 of 2")
+    jump.click()
+    expect(details.locator("h2")).to_have_text("authorize card")
+    jump.click()
+    expect(details.locator("h2")).to_have_text("reserve stock")
 
 
 def test_span_kind_is_shown_in_the_tree(page: Page, failed: str) -> None:

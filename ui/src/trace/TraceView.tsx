@@ -108,10 +108,14 @@ export function TraceView({ tree, fromFile, query }: { tree: TraceTree; fromFile
     if (handled) e.preventDefault();
   };
 
+  // Each press goes to the next span where an error started, round the trace.
+  const [causeIndex, setCauseIndex] = useState(0);
   const jumpToCause = () => {
-    const origin = origins?.origins[0];
+    const list = origins?.origins ?? [];
+    const origin = list[causeIndex % (list.length || 1)];
     const node = origin && tree.byKey.get(origin.spanID);
     if (!node) return;
+    setCauseIndex((causeIndex + 1) % list.length);
     if (view !== "timeline") setUrl({ view: null, span: node.key }); else select(node);
     reveal(node);
   };
@@ -138,7 +142,7 @@ export function TraceView({ tree, fromFile, query }: { tree: TraceTree; fromFile
         {origins && origins.origins.length > 0 && (
           <button class="ghost error-text" data-testid="jump-to-cause" onClick={jumpToCause}
             title={`${origins.origins.length} span(s) where an error started; the first: ${origins.origins[0].service}: ${origins.origins[0].operation}`}>
-            ⚡ Jump to cause{origins.origins.length > 1 ? ` (1 of ${origins.origins.length})` : ""}
+            ⚡ Jump to cause{origins.origins.length > 1 ? ` (next: ${causeIndex + 1} of ${origins.origins.length})` : ""}
           </button>
         )}
         {skew && (
