@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from traceway.analysis.red import EdgeRow, RedRow
+from traceway.analysis.red import EdgeRow, RedColumns
 from traceway.model import SpanBatch
 
 
@@ -205,8 +205,9 @@ class Rollups(Protocol):
 
     def red(self, start_ns: int, end_ns: int, step_ns: int = 60 * 10**9, *,
             services: Sequence[str] | None = None, span_kinds: Sequence[int] | None = None,
-            by_operation: bool = True) -> list[RedRow]:
-        """RED rows of the minutes that start in ``[start_ns, end_ns)``.
+            by_operation: bool = True) -> RedColumns:
+        """RED rows of the minutes that start in ``[start_ns, end_ns)``, as columns
+        (``RedColumns``; ``.rows()`` gives them as RedRow objects).
 
         ``start_ns`` is a whole minute and ``step_ns`` a multiple of a minute: a row
         covers the minutes starting in ``[time_ns, time_ns + step_ns)`` where
