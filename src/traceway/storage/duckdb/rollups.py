@@ -202,12 +202,18 @@ class DuckDBRollups:
                        coalesce(sum(calls) FILTER (status_code = {ERROR}), 0)::BIGINT AS errors,
                        sum(duration_sum_ns)::BIGINT AS d
                 FROM r GROUP BY service, operation, time_ns""", params).fetchnumpy()
+            # Numbered after grouping, through the few distinct keys: cheaper than
+            # ranking every entry.
             entries = cur.execute(f"""
                 WITH r AS ({rows}),
-                     e AS (SELECT service, operation, time_ns, unnest(buckets) AS b,
-                                  unnest(counts) AS n FROM r)
-                SELECT {key}, time_ns, b, sum(n)::BIGINT AS n
-                FROM e GROUP BY service, operation, time_ns, b""", params).fetchnumpy()
+                     g AS (SELECT service, operation, time_ns, b, sum(n)::BIGINT AS n
+                           FROM (SELECT service, operation, time_ns, unnest(buckets) AS b,
+                                        unnest(counts) AS n FROM r) GROUP BY ALL),
+                     keys AS (SELECT service, operation,
+                                     row_number() OVER (ORDER BY service, operation) - 1 AS k
+                              FROM (SELECT DISTINCT service, operation FROM r))
+                SELECT keys.k, g.time_ns, g.b, g.n FROM g JOIN keys USING (service, operation)
+                """, params).fetchnumpy()
         finally:
             cur.close()
         names: dict[int, tuple[str, str | None]] = {}
@@ -225,11 +231,17 @@ class DuckDBRollups:
 
     def edges(self, start_ns: int, end_ns: int) -> list[EdgeRow]:
         self._refresh_edges(start_ns, end_ns)
-        rows = "SELECT * FROM edge_rollup WHERE minute_ns >= ? AND minute_ns < ?"
-        return [EdgeRow(parent, child, calls, errors, dict(zip(bs, ns)))
-                for parent, child, calls, errors, bs, ns in self._query(
-                    _merged(rows, "parent, child", "sum(calls)::BIGINT, sum(errors)::BIGINT"),
-                    [start_ns, end_ns])]
+        window = "FROM edge_rollup WHERE minute_ns >= ? AND minute_ns < ?"
+        totals = self._query(f"SELECT parent, child, sum(calls)::BIGINT, sum(errors)::BIGINT "
+                             f"{window} GROUP BY ALL ORDER BY ALL", [start_ns, end_ns])
+        sketches: dict[tuple[str, str], dict[int, int]] = {}
+        for parent, child, b, n in self._query(
+                f"SELECT parent, child, b, sum(n)::BIGINT FROM (SELECT parent, child, "
+                f"unnest(buckets) AS b, unnest(counts) AS n {window}) GROUP BY ALL",
+                [start_ns, end_ns]):
+            sketches.setdefault((parent, child), {})[b] = n
+        return [EdgeRow(parent, child, calls, errors, sketches.get((parent, child), {}))
+                for parent, child, calls, errors in totals]
 
     def dependencies(self, start_min_ns: int, start_max_ns: int) -> list[DependencyLink]:
         """Whole minutes of the window from the rollup, its ragged ends from the spans."""
