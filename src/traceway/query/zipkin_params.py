@@ -54,14 +54,23 @@ class SpanFilter:
         return all(word in values or word in tags for word in self.words)
 
 
-def _int(params: QueryParams, name: str) -> int | None:
+# Every value becomes nanoseconds in a signed 64-bit column: larger ones are refused here.
+_MAX_NS = 2**63 - 1
+
+
+def _int(params: QueryParams, name: str, unit_ns: int = 1) -> int | None:
     raw = params.get(name)
     if raw in (None, ""):
         return None
     try:
-        return int(raw)
+        value = int(raw) if len(raw) <= 40 else None
     except ValueError:
-        raise BadParameterError(f"{name} must be an integer, got {raw!r}") from None
+        value = None
+    if value is None:
+        raise BadParameterError(f"{name} must be an integer, got {raw[:40]!r}")
+    if abs(value) * unit_ns > _MAX_NS:
+        raise BadParameterError(f"{name} is out of range: {raw[:40]}")
+    return value
 
 
 def _name(params: QueryParams, name: str) -> str | None:
@@ -90,8 +99,8 @@ def parse_annotation_query(text: str) -> tuple[dict[str, str], tuple[str, ...]]:
 def parse_window_ms(params: QueryParams, now_ns: int | None = None) -> tuple[int, int]:
     """``endTs`` and ``lookback`` (epoch ms) -> (start, end) in ns."""
     now_ns = time.time_ns() if now_ns is None else now_ns
-    end_ms = _int(params, "endTs")
-    lookback_ms = _int(params, "lookback")
+    end_ms = _int(params, "endTs", _MS)
+    lookback_ms = _int(params, "lookback", _MS)
     end_ns = end_ms * _MS if end_ms is not None else now_ns
     lookback_ns = (lookback_ms if lookback_ms is not None else DEFAULT_LOOKBACK_MS) * _MS
     if end_ns <= 0:
@@ -104,7 +113,7 @@ def parse_window_ms(params: QueryParams, now_ns: int | None = None) -> tuple[int
 def parse_zipkin_trace_query(params: QueryParams,
                              now_ns: int | None = None) -> tuple[TraceQuery, SpanFilter]:
     start_ns, end_ns = parse_window_ms(params, now_ns)
-    min_us, max_us = _int(params, "minDuration"), _int(params, "maxDuration")
+    min_us, max_us = _int(params, "minDuration", _US), _int(params, "maxDuration", _US)
     if max_us is not None and min_us is None:
         raise BadParameterError("maxDuration is only valid with minDuration")
     if min_us is not None and max_us is not None and min_us > max_us:
