@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from traceway.collector.ingest import Ingest, Stage
 from traceway.collector.otlp_grpc import otlp_grpc_server
@@ -69,6 +70,7 @@ class TracewayServer:
         self.settings = settings
         self.config = config
         self.telemetry = Telemetry()
+        self.security = settings.security()
         self.store = DuckDBStore(settings.data_dir)
         self.telemetry.watch_store_size(self.store.size_bytes)
         self.queue = WriteQueue(self.store, self.telemetry,
@@ -96,10 +98,11 @@ class TracewayServer:
         self._grpc = None
         self._stopping = asyncio.Event()
 
-    def _listener(self, app: Starlette, port: int) -> tuple[_Listener, socket.socket]:
+    def _listener(self, app: ASGIApp, port: int) -> tuple[_Listener, socket.socket]:
         config = uvicorn.Config(app, host=self.settings.host, port=port, lifespan="off",
                                 access_log=False, log_config=None,
-                                timeout_graceful_shutdown=30, http="httptools")
+                                timeout_graceful_shutdown=30, http="httptools",
+                                **self.security.uvicorn_tls())
         # Bind here so a taken port is an OSError now, not an exit inside uvicorn.
         sock = config.bind_socket()
         return _Listener(config), sock
@@ -113,16 +116,20 @@ class TracewayServer:
             self.sampler.start()
         if self.spool is not None:
             self.spool.start()
+        guard = self.security
         bound = [
-            self._listener(otlp_http_app(self.ingest), s.otlp_http_port),
-            self._listener(zipkin_http_app(self.ingest), s.zipkin_port),
-            self._listener(ui_app(self.store, self.telemetry, self.strategies), s.ui_port),
+            self._listener(guard.ingest_app(otlp_http_app(self.ingest), guard.otlp_cors_origins),
+                           s.otlp_http_port),
+            self._listener(guard.ingest_app(zipkin_http_app(self.ingest)), s.zipkin_port),
+            self._listener(guard.ui_app(ui_app(self.store, self.telemetry, self.strategies)),
+                           s.ui_port),
         ]
         if self.config.remote is not None and s.remote_sampling_port:
-            bound.append(self._listener(remote_sampling_app(self.strategies),
+            bound.append(self._listener(guard.ingest_app(remote_sampling_app(self.strategies)),
                                         s.remote_sampling_port))
         self._listeners = [listener for listener, _ in bound]
-        self._grpc = otlp_grpc_server(self.ingest, f"{s.host}:{s.otlp_grpc_port}")
+        self._grpc = otlp_grpc_server(self.ingest, f"{s.host}:{s.otlp_grpc_port}",
+                                      guard.ingest, guard.grpc_key_pair())
         await self._grpc.start()
         self._tasks = [asyncio.create_task(listener.serve(sockets=[sock]))
                        for listener, sock in bound]
@@ -132,6 +139,9 @@ class TracewayServer:
                     raise OSError(f"a listener failed to start: {task.exception() or 'exited'}")
             await asyncio.sleep(0.02)
         self.retention.start()
+        exposure = guard.exposure_warning(s.host)
+        if exposure:
+            log.warning("!!! SECURITY: %s", exposure)
         log.info("traceway ready: OTLP gRPC %s:%d, OTLP HTTP %d, Zipkin %d, UI and API "
                  "http://%s:%d", s.host, s.otlp_grpc_port, s.otlp_http_port, s.zipkin_port,
                  s.host, s.ui_port)

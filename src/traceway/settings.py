@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from traceway.http_security import Security
 from traceway.query.params import BadParameterError, parse_duration_ns
 
 _SIZE = re.compile(r"(?i)^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$")
@@ -40,6 +41,12 @@ class Settings:
     max_queue_bytes: str = "512MiB"
     config: str = ""
     remote_sampling_port: int = 5778
+    ingest_token_file: str = ""
+    query_token_file: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
+    otlp_cors_origins: str = ""
+    query_cors_origins: str = ""
 
     @property
     def retention_ns(self) -> int:
@@ -48,6 +55,13 @@ class Settings:
     @property
     def max_queue_bytes_int(self) -> int:
         return parse_size(self.max_queue_bytes)
+
+    def security(self) -> Security:
+        """Tokens, TLS and CORS; raises SecuritySettingsError (a ValueError) when unusable."""
+        return Security.load(
+            ingest_token_file=self.ingest_token_file, query_token_file=self.query_token_file,
+            tls_cert=self.tls_cert, tls_key=self.tls_key,
+            otlp_cors_origins=self.otlp_cors_origins, query_cors_origins=self.query_cors_origins)
 
 
 SETTING_HELP = {
@@ -63,6 +77,14 @@ SETTING_HELP = {
     "config": "TOML file with [sampling.tail] and [sampling.remote]; reloaded on SIGHUP",
     "remote_sampling_port": "Jaeger remote sampling endpoint (GET /sampling?service=), "
                             "served when the config has [sampling.remote]",
+    "ingest_token_file": "file of bearer tokens (one a line) senders must present to the "
+                         "receivers and remote sampling; none: open",
+    "query_token_file": "file of bearer tokens (one a line) for the query API and /metrics; "
+                        "none: open",
+    "tls_cert": "PEM certificate (chain): every listener speaks TLS, gRPC too",
+    "tls_key": "PEM private key of --tls-cert",
+    "otlp_cors_origins": "comma-separated origins browsers may send OTLP/HTTP from; none: no CORS",
+    "query_cors_origins": "comma-separated origins browsers may query the API from; none: no CORS",
 }
 
 

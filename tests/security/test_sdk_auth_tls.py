@@ -1,0 +1,168 @@
+"""The stock OpenTelemetry exporters, configured with a token and a CA certificate, reach a
+`traceway serve` that has tokens and TLS on; without the token nothing is stored."""
+
+from __future__ import annotations
+
+import ssl
+
+import grpc
+import httpx
+import pytest
+import requests
+from conftest import INGEST_TOKEN, QUERY_TOKEN, SECOND_INGEST_TOKEN
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+from opentelemetry.exporter.zipkin.json import ZipkinExporter
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+
+def _spans(service: str) -> tuple[str, list[ReadableSpan]]:
+    """A finished two-span trace of ``service`` and its hex trace id."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("security-test")
+    with tracer.start_as_current_span("GET /cart") as root:
+        with tracer.start_as_current_span("SELECT cart"):
+            pass
+    return format(root.get_span_context().trace_id, "032x"), list(memory.get_finished_spans())
+
+
+def _tls(server) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=server.ca_file)
+
+
+def _services(server) -> list[str]:
+    return server.api("/api/services")["data"] or []
+
+
+def test_otlp_http_exporter_with_token_and_certificate_delivers(secure_server):
+    trace_id, spans = _spans("cart-http")
+    exporter = HttpExporter(endpoint=secure_server.otlp_http_url + "/v1/traces",
+                            headers={"Authorization": f"Bearer {INGEST_TOKEN}"},
+                            certificate_file=secure_server.ca_file)
+    assert exporter.export(spans) is SpanExportResult.SUCCESS
+    trace = secure_server.wait_for_trace(trace_id, min_spans=2)
+    assert {p["serviceName"] for p in trace["processes"].values()} == {"cart-http"}
+
+
+def test_otlp_grpc_exporter_configured_by_environment_delivers(secure_server, monkeypatch):
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"https://{secure_server.otlp_grpc_address}")
+    # The spec's header syntax: URL-encoded, and the second token in the file works as well.
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", f"Authorization=Bearer%20{SECOND_INGEST_TOKEN}")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_CERTIFICATE", secure_server.ca_file)
+    trace_id, spans = _spans("cart-grpc")
+    assert GrpcExporter().export(spans) is SpanExportResult.SUCCESS
+    secure_server.wait_for_trace(trace_id, min_spans=2)
+
+
+def test_zipkin_exporter_with_token_and_certificate_delivers(secure_server):
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {INGEST_TOKEN}"
+    session.verify = secure_server.ca_file
+    trace_id, spans = _spans("cart-zipkin")
+    exporter = ZipkinExporter(endpoint=secure_server.zipkin_url, session=session)
+    assert exporter.export(spans) is SpanExportResult.SUCCESS
+    secure_server.wait_for_trace(trace_id, min_spans=2)
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer not-a-token"},
+                                     {"Authorization": f"Bearer {QUERY_TOKEN}"},
+                                     {"Authorization": f"Basic {INGEST_TOKEN}"}],
+                         ids=["none", "wrong", "query-token", "not-bearer"])
+def test_senders_without_the_ingest_token_are_refused_and_nothing_is_stored(secure_server, headers):
+    service = f"refused-{len(headers)}-{abs(hash(str(headers))) % 1000}"
+    _, spans = _spans(service)
+    http = HttpExporter(endpoint=secure_server.otlp_http_url + "/v1/traces", headers=headers,
+                        certificate_file=secure_server.ca_file)
+    assert http.export(spans) is SpanExportResult.FAILURE
+    grpc_exporter = GrpcExporter(endpoint=f"https://{secure_server.otlp_grpc_address}",
+                                 headers={k.lower(): v for k, v in headers.items()},
+                                 credentials=grpc.ssl_channel_credentials(
+                                     open(secure_server.ca_file, "rb").read()))
+    assert grpc_exporter.export(spans) is SpanExportResult.FAILURE
+    session = requests.Session()
+    session.headers.update(headers)
+    session.verify = secure_server.ca_file
+    assert ZipkinExporter(endpoint=secure_server.zipkin_url,
+                          session=session).export(spans) is SpanExportResult.FAILURE
+    assert service not in _services(secure_server)
+
+
+def test_refusals_say_why_in_json_with_www_authenticate(secure_server):
+    otlp = httpx.post(secure_server.otlp_http_url + "/v1/traces", content=b"{}",
+                      headers={"content-type": "application/json"}, verify=_tls(secure_server))
+    assert otlp.status_code == 401
+    assert otlp.headers["www-authenticate"].startswith("Bearer")
+    assert otlp.json() == {"code": 16, "message": otlp.json()["message"]}
+    assert "bearer token" in otlp.json()["message"]
+    query = httpx.get(secure_server.ui_url + "/api/services", verify=_tls(secure_server),
+                      headers={"Authorization": "Bearer wrong"})
+    assert query.status_code == 401
+    assert query.headers["www-authenticate"].startswith("Bearer")
+    assert query.json()["errors"][0]["msg"] == "the bearer token is not valid here"
+
+
+def test_grpc_without_token_is_unauthenticated(secure_server):
+    credentials = grpc.ssl_channel_credentials(open(secure_server.ca_file, "rb").read())
+    with grpc.secure_channel(secure_server.otlp_grpc_address, credentials) as channel:
+        export = channel.unary_unary(EXPORT)
+        with pytest.raises(grpc.RpcError) as refused:
+            export(ExportTraceServiceRequest().SerializeToString(), timeout=10)
+        assert refused.value.code() is grpc.StatusCode.UNAUTHENTICATED
+        export(ExportTraceServiceRequest().SerializeToString(), timeout=10,
+               metadata=[("authorization", f"Bearer {INGEST_TOKEN}")])
+
+
+def test_the_query_token_reads_and_the_ingest_token_does_not(secure_server):
+    tls = _tls(secure_server)
+    for path in ("/api/services", "/api/traces?service=cart-http", "/metrics"):
+        as_sender = httpx.get(secure_server.ui_url + path, verify=tls,
+                              headers={"Authorization": f"Bearer {INGEST_TOKEN}"})
+        assert as_sender.status_code == 401, path
+        as_reader = httpx.get(secure_server.ui_url + path, verify=tls,
+                              headers={"Authorization": f"Bearer {QUERY_TOKEN}"})
+        assert as_reader.status_code == 200, path
+    # The page itself loads without a token (it then asks for one); it holds no trace data.
+    assert httpx.get(secure_server.ui_url + "/search", verify=tls).status_code == 200
+
+
+def test_remote_sampling_is_ingest_side(secure_server):
+    tls = _tls(secure_server)
+    sender = {"Authorization": f"Bearer {INGEST_TOKEN}"}
+    for url in (secure_server.remote_sampling_url, secure_server.ui_url + "/api/sampling"):
+        assert httpx.get(url, params={"service": "cart"}, verify=tls).status_code == 401
+        answer = httpx.get(url, params={"service": "cart"}, verify=tls, headers=sender)
+        assert answer.status_code == 200, url
+        assert answer.json()["strategyType"] == "PROBABILISTIC"
+
+
+@pytest.mark.parametrize("port_name", ["otlp_http_port", "zipkin_port", "ui_port",
+                                       "remote_sampling_port"])
+def test_every_http_listener_refuses_plain_http(secure_server, port_name):
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://127.0.0.1:{getattr(secure_server, port_name)}/", timeout=5)
+
+
+def test_plaintext_grpc_is_refused(secure_server):
+    with grpc.insecure_channel(secure_server.otlp_grpc_address) as channel:
+        with pytest.raises(grpc.RpcError) as refused:
+            channel.unary_unary(EXPORT)(b"", timeout=5,
+                                        metadata=[("authorization", f"Bearer {INGEST_TOKEN}")])
+        assert refused.value.code() is grpc.StatusCode.UNAVAILABLE
+
+
+def test_tokens_never_reach_the_log(secure_server):
+    # Runs after the tests above in this module have presented every token, right and wrong.
+    httpx.get(secure_server.ui_url + "/api/services", verify=_tls(secure_server),
+              headers={"Authorization": "Bearer wrong-token-to-log"})
+    log = secure_server.log_path.read_text()
+    assert "traceway ready" in log
+    for secret in (INGEST_TOKEN, SECOND_INGEST_TOKEN, QUERY_TOKEN, "wrong-token-to-log"):
+        assert secret not in log
