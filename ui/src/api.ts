@@ -6,6 +6,22 @@ export class ApiError extends Error {
   }
 }
 
+const TOKEN_KEY = "traceway.queryToken";
+/** Fired on window when the API answers 401; the token prompt listens for it. */
+export const UNAUTHORIZED_EVENT = "traceway:unauthorized";
+
+/** The query token the user gave this tab (sessionStorage: gone when the tab closes). */
+export const storedToken = (): string | null => sessionStorage.getItem(TOKEN_KEY);
+
+export function storeToken(token: string): void {
+  sessionStorage.setItem(TOKEN_KEY, token);
+}
+
+export function authHeaders(): Record<string, string> {
+  const token = storedToken();
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
 /** Reads a response body, reporting bytes received so far (big traces take seconds). */
 async function readText(res: Response, onProgress?: (bytes: number) => void): Promise<string> {
   if (!onProgress || !res.body) return res.text();
@@ -25,7 +41,7 @@ async function readText(res: Response, onProgress?: (bytes: number) => void): Pr
 }
 
 async function get<T>(path: string, signal?: AbortSignal, onProgress?: (bytes: number) => void): Promise<T> {
-  const res = await fetch(path, { signal, headers: { accept: "application/json" } });
+  const res = await fetch(path, { signal, headers: { accept: "application/json", ...authHeaders() } });
   let body: Envelope<T> | undefined;
   try {
     body = JSON.parse(await readText(res, onProgress));
@@ -34,6 +50,7 @@ async function get<T>(path: string, signal?: AbortSignal, onProgress?: (bytes: n
     body = undefined;
   }
   const msg = body?.errors?.map((e) => e.msg).join("; ");
+  if (res.status === 401) window.dispatchEvent(new CustomEvent(UNAUTHORIZED_EVENT, { detail: msg }));
   if (!res.ok || !body) throw new ApiError(msg || `${res.status} ${res.statusText}`, res.status);
   if (msg && (body.data === null || body.data === undefined)) throw new ApiError(msg, res.status);
   return body.data;
