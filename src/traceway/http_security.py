@@ -90,8 +90,13 @@ class BearerTokens:
         return None if matched else "the bearer token is not valid here"
 
 
-TokensForPath = Callable[[str], BearerTokens]
+TokensForPath = Callable[[str], tuple[str, BearerTokens]]
 ErrorBody = Callable[[str], bytes]
+RefusalCounter = Callable[[str], None]
+
+
+def _uncounted(side: str) -> None:
+    pass
 
 
 def rpc_status_body(reason: str) -> bytes:
@@ -105,18 +110,25 @@ def jaeger_error_body(reason: str) -> bytes:
 
 
 class RequireBearer:
-    """ASGI middleware: 401 with a JSON reason unless the path's tokens accept the request."""
+    """ASGI middleware: 401 with a JSON reason unless the path's tokens accept the request.
 
-    def __init__(self, app: ASGIApp, tokens_for: TokensForPath, error_body: ErrorBody) -> None:
+    ``tokens_for(path)`` names the side (ingest, query) and its tokens; ``on_refusal(side)``
+    counts each refusal."""
+
+    def __init__(self, app: ASGIApp, tokens_for: TokensForPath, error_body: ErrorBody,
+                 on_refusal: RefusalCounter = _uncounted) -> None:
         self.app = app
         self.tokens_for = tokens_for
         self.error_body = error_body
+        self.on_refusal = on_refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
-            reason = self.tokens_for(scope["path"]).refusal(header)
+            side, tokens = self.tokens_for(scope["path"])
+            reason = tokens.refusal(header)
             if reason is not None:
+                self.on_refusal(side)
                 body = self.error_body(reason)
                 await send({"type": "http.response.start", "status": 401, "headers": [
                     (b"content-type", b"application/json"),
@@ -184,6 +196,7 @@ class Security:
     tls_key: str = ""
     otlp_cors_origins: tuple[str, ...] = ()
     query_cors_origins: tuple[str, ...] = ()
+    on_refusal: RefusalCounter = field(default=_uncounted, compare=False)
 
     @classmethod
     def load(cls, *, ingest_token_file: str = "", query_token_file: str = "",
@@ -216,21 +229,23 @@ class Security:
 
     def ingest_app(self, app: ASGIApp, cors_origins: Sequence[str] = ()) -> ASGIApp:
         """A receiver (OTLP/HTTP, Zipkin, remote sampling): every path needs an ingest token."""
-        guarded = RequireBearer(app, lambda path: self.ingest, rpc_status_body)
+        guarded = RequireBearer(app, lambda path: ("ingest", self.ingest), rpc_status_body,
+                                self.on_refusal)
         return with_cors(guarded, cors_origins, ["POST", "GET"])
 
     def ui_app(self, app: ASGIApp) -> ASGIApp:
         """The UI port: the page itself is open (a browser cannot send a token with it), the
         query API and /metrics need a query token, the SDKs' /api/sampling an ingest one."""
-        guarded = RequireBearer(BrowserPageHeaders(app), self._ui_tokens_for, jaeger_error_body)
+        guarded = RequireBearer(BrowserPageHeaders(app), self._ui_tokens_for, jaeger_error_body,
+                                self.on_refusal)
         return with_cors(guarded, self.query_cors_origins, ["GET"])
 
-    def _ui_tokens_for(self, path: str) -> BearerTokens:
+    def _ui_tokens_for(self, path: str) -> tuple[str, BearerTokens]:
         if path == "/api/sampling":
-            return self.ingest
+            return "ingest", self.ingest
         if path == "/metrics" or path == "/api" or path.startswith("/api/"):
-            return self.query
-        return BearerTokens()
+            return "query", self.query
+        return "page", BearerTokens()
 
     def exposure_warning(self, host: str) -> str | None:
         """What is open to the network when ``host`` is not loopback, or None."""

@@ -8,6 +8,7 @@ import logging
 import signal
 import socket
 import sys
+from dataclasses import replace
 
 import uvicorn
 from starlette.applications import Starlette
@@ -70,7 +71,8 @@ class TracewayServer:
         self.settings = settings
         self.config = config
         self.telemetry = Telemetry()
-        self.security = settings.security()
+        self.security = replace(settings.security(),
+                                on_refusal=self.telemetry.count_unauthenticated)
         self.store = DuckDBStore(settings.data_dir)
         self.telemetry.watch_store_size(self.store.size_bytes)
         self.queue = WriteQueue(self.store, self.telemetry,
@@ -128,8 +130,7 @@ class TracewayServer:
             bound.append(self._listener(guard.ingest_app(remote_sampling_app(self.strategies)),
                                         s.remote_sampling_port))
         self._listeners = [listener for listener, _ in bound]
-        self._grpc = otlp_grpc_server(self.ingest, f"{s.host}:{s.otlp_grpc_port}",
-                                      guard.ingest, guard.grpc_key_pair())
+        self._grpc = otlp_grpc_server(self.ingest, f"{s.host}:{s.otlp_grpc_port}", guard)
         await self._grpc.start()
         self._tasks = [asyncio.create_task(listener.serve(sockets=[sock]))
                        for listener, sock in bound]

@@ -166,3 +166,14 @@ def test_tokens_never_reach_the_log(secure_server):
     assert "traceway ready" in log
     for secret in (INGEST_TOKEN, SECOND_INGEST_TOKEN, QUERY_TOKEN, "wrong-token-to-log"):
         assert secret not in log
+
+
+def test_refusals_are_counted_per_side(secure_server):
+    # Runs after the refusals above (module order): senders on every receiver, readers once.
+    metrics = httpx.get(secure_server.ui_url + "/metrics", verify=_tls(secure_server),
+                        headers={"Authorization": f"Bearer {QUERY_TOKEN}"}).text
+    counts = {side: float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+              for side in ("ingest", "query")
+              if line.startswith(f'traceway_unauthenticated_requests_total{{side="{side}"}}')}
+    assert counts["ingest"] >= 12  # 4 refused senders x 3 protocols, and more
+    assert counts["query"] >= 3

@@ -6,14 +6,15 @@ from collections.abc import Awaitable, Callable
 
 import grpc
 
-from traceway.http_security import BearerTokens
+from traceway.http_security import BearerTokens, RefusalCounter
 
 
 class BearerInterceptor(grpc.aio.ServerInterceptor):
     """Answers UNAUTHENTICATED, before any handler runs, unless ``tokens`` accept the call."""
 
-    def __init__(self, tokens: BearerTokens) -> None:
+    def __init__(self, tokens: BearerTokens, on_refusal: RefusalCounter) -> None:
         self._tokens = tokens
+        self._on_refusal = on_refusal
 
     async def intercept_service(
         self, continuation: Callable[[grpc.HandlerCallDetails],
@@ -24,6 +25,7 @@ class BearerInterceptor(grpc.aio.ServerInterceptor):
         reason = self._tokens.refusal(metadata.get("authorization"))
         if reason is None:
             return await continuation(handler_call_details)
+        self._on_refusal("ingest")
 
         async def refuse(request: bytes, context: grpc.aio.ServicerContext) -> None:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, reason)
