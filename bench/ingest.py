@@ -26,9 +26,9 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-import synthetic  # noqa: E402
+import synthetic
 
-from traceway.testing import ServerProcess  # noqa: E402
+from traceway.testing import ServerProcess
 
 SPANS_PER_REQUEST = 512
 TEMPLATES = 16

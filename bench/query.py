@@ -24,12 +24,12 @@ import numpy as np
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 sys.path.insert(0, str(Path(__file__).parent))
-import synthetic  # noqa: E402
+import synthetic
 
-from traceway.convert.otlp import spans_from_otlp  # noqa: E402
-from traceway.model import SpanBatch  # noqa: E402
-from traceway.storage.api import TraceQuery  # noqa: E402
-from traceway.storage.duckdb import DuckDBStore  # noqa: E402
+from traceway.convert.otlp import spans_from_otlp
+from traceway.model import SpanBatch
+from traceway.storage.api import TraceQuery
+from traceway.storage.duckdb import DuckDBStore
 
 BATCH = 16_384
 HOUR_NS = 3_600 * 10**9

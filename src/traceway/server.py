@@ -8,13 +8,15 @@ import logging
 import signal
 import socket
 import sys
+from collections.abc import Iterator
 from dataclasses import replace
 
+import grpc
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
 from traceway.collector.ingest import Ingest, Stage
@@ -40,7 +42,7 @@ class _Listener(uvicorn.Server):
     """A uvicorn server that leaves signal handling to TracewayServer."""
 
     @contextlib.contextmanager
-    def capture_signals(self):  # type: ignore[override]
+    def capture_signals(self) -> Iterator[None]:
         yield
 
     def install_signal_handlers(self) -> None:  # older uvicorn
@@ -51,8 +53,8 @@ def ui_app(store: DuckDBStore, telemetry: Telemetry, strategies: Strategies) -> 
     def metrics(request: Request) -> Response:
         return Response(telemetry.render(), media_type=CONTENT_TYPE)
 
-    routes = (jaeger_routes(store) + sampling_routes(strategies, "/api/sampling")
-              + [Route("/metrics", metrics)])
+    routes: list[BaseRoute] = [*jaeger_routes(store), *sampling_routes(strategies, "/api/sampling"),
+                               Route("/metrics", metrics)]
     try:
         from traceway.ui.routes import ui_routes
     except ImportError:
@@ -96,8 +98,8 @@ class TracewayServer:
         self.ingest = Ingest(stage, self.telemetry, [self.strategies.observe])
         self.retention = RetentionLoop(self.store, settings.retention_ns, self.telemetry)
         self._listeners: list[_Listener] = []
-        self._tasks: list[asyncio.Task] = []
-        self._grpc = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._grpc: grpc.aio.Server | None = None
         self._stopping = asyncio.Event()
 
     def _listener(self, app: ASGIApp, port: int) -> tuple[_Listener, socket.socket]:

@@ -161,7 +161,7 @@ def derived_tags(record: SpanRecord, span: Span, scope: InstrumentationScope) ->
     kind = SPAN_KIND_NAMES.get(record.kind)
     if kind:
         tags.append(_string_tag("span.kind", kind))
-    status = STATUS_NAMES.get(record.status_code)  # type: ignore[call-overload]
+    status = STATUS_NAMES.get(record.status_code)
     if status:
         tags.append(_string_tag("otel.status_code", status))
     if record.status_code == StatusCode.ERROR:
