@@ -7,13 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from certs import write_server_certificate
+from secure_setup import INGEST_TOKEN, QUERY_TOKEN, SECOND_INGEST_TOKEN, write_server_certificate
 
 from traceway.testing import ServerProcess
-
-INGEST_TOKEN = "ingest-6f1c2a9e4b7d"
-SECOND_INGEST_TOKEN = "ingest-second-0a8b"
-QUERY_TOKEN = "query-93d0e5a1c4f2"
 
 REMOTE_SAMPLING = """
 [sampling.remote.default_strategy]

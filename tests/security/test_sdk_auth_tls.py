@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import ssl
+from pathlib import Path
 
 import grpc
 import httpx
 import pytest
 import requests
-from conftest import INGEST_TOKEN, QUERY_TOKEN, SECOND_INGEST_TOKEN
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 from opentelemetry.exporter.zipkin.json import ZipkinExporter
@@ -18,6 +18,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from secure_setup import INGEST_TOKEN, QUERY_TOKEN, SECOND_INGEST_TOKEN
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
@@ -85,7 +86,7 @@ def test_senders_without_the_ingest_token_are_refused_and_nothing_is_stored(secu
     grpc_exporter = GrpcExporter(endpoint=f"https://{secure_server.otlp_grpc_address}",
                                  headers={k.lower(): v for k, v in headers.items()},
                                  credentials=grpc.ssl_channel_credentials(
-                                     open(secure_server.ca_file, "rb").read()))
+                                     Path(secure_server.ca_file).read_bytes()))
     assert grpc_exporter.export(spans) is SpanExportResult.FAILURE
     session = requests.Session()
     session.headers.update(headers)
@@ -110,7 +111,7 @@ def test_refusals_say_why_in_json_with_www_authenticate(secure_server):
 
 
 def test_grpc_without_token_is_unauthenticated(secure_server):
-    credentials = grpc.ssl_channel_credentials(open(secure_server.ca_file, "rb").read())
+    credentials = grpc.ssl_channel_credentials(Path(secure_server.ca_file).read_bytes())
     with grpc.secure_channel(secure_server.otlp_grpc_address, credentials) as channel:
         export = channel.unary_unary(EXPORT)
         with pytest.raises(grpc.RpcError) as refused:

@@ -1,4 +1,5 @@
-"""A throwaway certificate authority and a server certificate for 127.0.0.1 and localhost."""
+"""What the secured servers in these tests use: tokens, and a throwaway certificate
+authority with a server certificate for 127.0.0.1 and localhost."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+INGEST_TOKEN = "ingest-6f1c2a9e4b7d"
+SECOND_INGEST_TOKEN = "ingest-second-0a8b"
+QUERY_TOKEN = "query-93d0e5a1c4f2"
+
 
 def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
@@ -18,7 +23,7 @@ def _name(common_name: str) -> x509.Name:
 
 def write_server_certificate(directory: Path) -> tuple[Path, Path, Path]:
     """(CA certificate, server certificate, server key) as PEM files in ``directory``."""
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     valid = (now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=2))
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (x509.CertificateBuilder().subject_name(_name("traceway test CA"))
