@@ -146,8 +146,8 @@ class TracewayServer:
         if exposure:
             log.warning("!!! SECURITY: %s", exposure)
         log.info("traceway ready: OTLP gRPC %s:%d, OTLP HTTP %d, Zipkin %d, UI and API "
-                 "http://%s:%d", s.host, s.otlp_grpc_port, s.otlp_http_port, s.zipkin_port,
-                 s.host, s.ui_port)
+                 "%s://%s:%d", s.host, s.otlp_grpc_port, s.otlp_http_port, s.zipkin_port,
+                 "https" if guard.tls_cert else "http", s.host, s.ui_port)
 
     async def stop(self) -> None:
         """Stop accepting, finish in-flight requests, write what was queued."""

@@ -18,6 +18,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from traceway.instrument.remote_sampler import JaegerRemoteSampler
 from secure_setup import INGEST_TOKEN, QUERY_TOKEN, SECOND_INGEST_TOKEN
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -142,6 +144,16 @@ def test_remote_sampling_is_ingest_side(secure_server):
         answer = httpx.get(url, params={"service": "cart"}, verify=tls, headers=sender)
         assert answer.status_code == 200, url
         assert answer.json()["strategyType"] == "PROBABILISTIC"
+
+
+def test_the_kits_remote_sampler_polls_with_the_ingest_token(secure_server, monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", secure_server.ca_file)  # a private CA, as urllib finds it
+    without = JaegerRemoteSampler("cart", secure_server.remote_sampling_url, start=False)
+    assert not without.update()
+    sampler = JaegerRemoteSampler("cart", secure_server.remote_sampling_url, start=False,
+                                  headers={"Authorization": f"Bearer {INGEST_TOKEN}"})
+    assert sampler.update()
+    assert sampler.strategy["probabilisticSampling"]["samplingRate"] == 0.5
 
 
 @pytest.mark.parametrize("port_name", ["otlp_http_port", "zipkin_port", "ui_port",
