@@ -173,8 +173,9 @@ def with_cors(app: ASGIApp, origins: Sequence[str], methods: Sequence[str]) -> A
     if not origins:
         return app
     # Browser SDKs send content-type, authorization and their own headers: mirror what is asked.
+    # Retry-After is exposed so a browser sender can honour it on 429/503.
     return CORSMiddleware(app, allow_origins=list(origins), allow_methods=list(methods),
-                          allow_headers=["*"], max_age=600)
+                          allow_headers=["*"], expose_headers=["Retry-After"], max_age=600)
 
 
 def is_loopback(host: str) -> bool:

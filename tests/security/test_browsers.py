@@ -60,6 +60,7 @@ def test_otlp_post_from_an_allowed_origin_is_readable_by_the_page(cors_server):
                                  "content-type": "application/json"})
     assert answer.status_code == 200
     assert answer.headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert "retry-after" in answer.headers["access-control-expose-headers"].lower()
     cors_server.wait_for_trace(span["traceId"])
 
 

@@ -18,9 +18,9 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from secure_setup import INGEST_TOKEN, QUERY_TOKEN, SECOND_INGEST_TOKEN
 
 from traceway.instrument.remote_sampler import JaegerRemoteSampler
-from secure_setup import INGEST_TOKEN, QUERY_TOKEN, SECOND_INGEST_TOKEN
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
