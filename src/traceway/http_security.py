@@ -90,7 +90,8 @@ class BearerTokens:
         return None if matched else "the bearer token is not valid here"
 
 
-TokensForPath = Callable[[str], tuple[str, BearerTokens]]
+# (method, path) -> the side whose token is needed ("ingest", "query", "page") and its tokens.
+TokensFor = Callable[[str, str], tuple[str, BearerTokens]]
 ErrorBody = Callable[[str], bytes]
 RefusalCounter = Callable[[str], None]
 
@@ -112,10 +113,10 @@ def jaeger_error_body(reason: str) -> bytes:
 class RequireBearer:
     """ASGI middleware: 401 with a JSON reason unless the path's tokens accept the request.
 
-    ``tokens_for(path)`` names the side (ingest, query) and its tokens; ``on_refusal(side)``
-    counts each refusal."""
+    ``tokens_for(method, path)`` names the side and its tokens; ``on_refusal(side)`` counts
+    each refusal."""
 
-    def __init__(self, app: ASGIApp, tokens_for: TokensForPath, error_body: ErrorBody,
+    def __init__(self, app: ASGIApp, tokens_for: TokensFor, error_body: ErrorBody,
                  on_refusal: RefusalCounter = _uncounted) -> None:
         self.app = app
         self.tokens_for = tokens_for
@@ -125,7 +126,7 @@ class RequireBearer:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
-            side, tokens = self.tokens_for(scope["path"])
+            side, tokens = self.tokens_for(scope["method"], scope["path"])
             reason = tokens.refusal(header)
             if reason is not None:
                 self.on_refusal(side)
@@ -197,12 +198,13 @@ class Security:
     tls_key: str = ""
     otlp_cors_origins: tuple[str, ...] = ()
     query_cors_origins: tuple[str, ...] = ()
+    zipkin_cors_origins: tuple[str, ...] = ()
     on_refusal: RefusalCounter = field(default=_uncounted, compare=False)
 
     @classmethod
     def load(cls, *, ingest_token_file: str = "", query_token_file: str = "",
              tls_cert: str = "", tls_key: str = "", otlp_cors_origins: str = "",
-             query_cors_origins: str = "") -> Security:
+             query_cors_origins: str = "", zipkin_cors_origins: str = "") -> Security:
         """Read the token files and check the TLS pair; SecuritySettingsError says what is wrong."""
         if bool(tls_cert) != bool(tls_key):
             raise SecuritySettingsError("--tls-cert and --tls-key go together")
@@ -216,7 +218,8 @@ class Security:
             else BearerTokens(),
             tls_cert=tls_cert, tls_key=tls_key,
             otlp_cors_origins=parse_origins(otlp_cors_origins),
-            query_cors_origins=parse_origins(query_cors_origins))
+            query_cors_origins=parse_origins(query_cors_origins),
+            zipkin_cors_origins=parse_origins(zipkin_cors_origins))
 
     def uvicorn_tls(self) -> dict[str, Any]:
         """Keyword arguments for ``uvicorn.Config``: TLS when a certificate is set."""
@@ -230,9 +233,19 @@ class Security:
 
     def ingest_app(self, app: ASGIApp, cors_origins: Sequence[str] = ()) -> ASGIApp:
         """A receiver (OTLP/HTTP, Zipkin, remote sampling): every path needs an ingest token."""
-        guarded = RequireBearer(app, lambda path: ("ingest", self.ingest), rpc_status_body,
-                                self.on_refusal)
+        guarded = RequireBearer(app, lambda method, path: ("ingest", self.ingest),
+                                rpc_status_body, self.on_refusal)
         return with_cors(guarded, cors_origins, ["POST", "GET"])
+
+    def zipkin_app(self, app: ASGIApp) -> ASGIApp:
+        """Zipkin's port: posting spans needs an ingest token, its read API a query token."""
+        guarded = RequireBearer(app, self._zipkin_tokens_for, rpc_status_body, self.on_refusal)
+        return with_cors(guarded, self.zipkin_cors_origins, ["GET", "HEAD", "POST"])
+
+    def _zipkin_tokens_for(self, method: str, path: str) -> tuple[str, BearerTokens]:
+        if method == "POST":
+            return "ingest", self.ingest
+        return "query", self.query
 
     def ui_app(self, app: ASGIApp) -> ASGIApp:
         """The UI port: the page itself is open (a browser cannot send a token with it), the
@@ -241,7 +254,7 @@ class Security:
                                 self.on_refusal)
         return with_cors(guarded, self.query_cors_origins, ["GET"])
 
-    def _ui_tokens_for(self, path: str) -> tuple[str, BearerTokens]:
+    def _ui_tokens_for(self, method: str, path: str) -> tuple[str, BearerTokens]:
         if path == "/api/sampling":
             return "ingest", self.ingest
         if path == "/metrics" or path == "/api" or path.startswith("/api/"):

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp
 from traceway.collector.ingest import Ingest, Stage
 from traceway.collector.otlp_grpc import otlp_grpc_server
 from traceway.collector.otlp_http import otlp_http_app
-from traceway.collector.zipkin_http import zipkin_http_app
+from traceway.collector.zipkin_http import zipkin_routes
 from traceway.config import Config, ConfigError, load_config
 from traceway.pipeline.batcher import WriteQueue
 from traceway.pipeline.retention import RetentionLoop
@@ -30,7 +30,10 @@ from traceway.pipeline.sampling import RemoteConfig, Spool, Strategies, TailSamp
 from traceway.pipeline.sampling.tail import tune_gc_for_holding
 from traceway.pipeline.spooled import SpooledWrites, drain_spool
 from traceway.query.jaeger_api import jaeger_routes
+from traceway.query.jaeger_v3_api import jaeger_v3_routes
 from traceway.query.sampling_api import remote_sampling_app, sampling_routes
+from traceway.query.trace_analysis_api import trace_analysis_routes
+from traceway.query.zipkin_api import zipkin_read_routes
 from traceway.settings import Settings
 from traceway.storage.duckdb import DuckDBStore
 from traceway.telemetry import CONTENT_TYPE, Telemetry
@@ -53,7 +56,9 @@ def ui_app(store: DuckDBStore, telemetry: Telemetry, strategies: Strategies) -> 
     def metrics(request: Request) -> Response:
         return Response(telemetry.render(), media_type=CONTENT_TYPE)
 
-    routes: list[BaseRoute] = [*jaeger_routes(store), *sampling_routes(strategies, "/api/sampling"),
+    routes: list[BaseRoute] = [*jaeger_routes(store), *trace_analysis_routes(store),
+                               *jaeger_v3_routes(store),
+                               *sampling_routes(strategies, "/api/sampling"),
                                Route("/metrics", metrics)]
     try:
         from traceway.ui.routes import ui_routes
@@ -62,6 +67,13 @@ def ui_app(store: DuckDBStore, telemetry: Telemetry, strategies: Strategies) -> 
     else:
         routes += ui_routes()
     return Starlette(routes=routes)
+
+
+def zipkin_app(ingest: Ingest, store: DuckDBStore) -> Starlette:
+    """Zipkin's port: the collector's ingest and the query side's read API, as Zipkin serves them.
+
+    Its tokens and CORS (--zipkin-cors-origins) come from Security.zipkin_app."""
+    return Starlette(routes=zipkin_routes(ingest) + zipkin_read_routes(store))
 
 
 SPOOL_DIR = "spool"
@@ -124,7 +136,7 @@ class TracewayServer:
         bound = [
             self._listener(guard.ingest_app(otlp_http_app(self.ingest), guard.otlp_cors_origins),
                            s.otlp_http_port),
-            self._listener(guard.ingest_app(zipkin_http_app(self.ingest)), s.zipkin_port),
+            self._listener(guard.zipkin_app(zipkin_app(self.ingest, self.store)), s.zipkin_port),
             self._listener(guard.ui_app(ui_app(self.store, self.telemetry, self.strategies)),
                            s.ui_port),
         ]

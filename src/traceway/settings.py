@@ -41,6 +41,7 @@ class Settings:
     max_queue_bytes: str = "512MiB"
     config: str = ""
     remote_sampling_port: int = 5778
+    zipkin_cors_origins: str = ""
     ingest_token_file: str = ""
     query_token_file: str = ""
     tls_cert: str = ""
@@ -61,7 +62,8 @@ class Settings:
         return Security.load(
             ingest_token_file=self.ingest_token_file, query_token_file=self.query_token_file,
             tls_cert=self.tls_cert, tls_key=self.tls_key,
-            otlp_cors_origins=self.otlp_cors_origins, query_cors_origins=self.query_cors_origins)
+            otlp_cors_origins=self.otlp_cors_origins, query_cors_origins=self.query_cors_origins,
+            zipkin_cors_origins=self.zipkin_cors_origins)
 
 
 SETTING_HELP = {
@@ -69,7 +71,7 @@ SETTING_HELP = {
     "host": "address every listener binds (0.0.0.0 to accept remote senders)",
     "otlp_grpc_port": "OTLP/gRPC receiver port",
     "otlp_http_port": "OTLP/HTTP receiver port (POST /v1/traces)",
-    "zipkin_port": "Zipkin v2 receiver port (POST /api/v2/spans)",
+    "zipkin_port": "Zipkin v2 port: receiver (POST /api/v2/spans) and read API (GET /api/v2/...)",
     "ui_port": "web UI, Jaeger-compatible query API and /metrics",
     "retention": "delete spans older than this (e.g. 12h, 7d)",
     "log_level": "debug, info, warning or error",
@@ -77,6 +79,8 @@ SETTING_HELP = {
     "config": "TOML file with [sampling.tail] and [sampling.remote]; reloaded on SIGHUP",
     "remote_sampling_port": "Jaeger remote sampling endpoint (GET /sampling?service=), "
                             "served when the config has [sampling.remote]",
+    "zipkin_cors_origins": "origins allowed to call the Zipkin port from a browser, comma-separated "
+                           "(e.g. http://lens.example:8080, or *); none by default",
     "ingest_token_file": "file of bearer tokens (one a line) senders must present to the "
                          "receivers and remote sampling; none: open",
     "query_token_file": "file of bearer tokens (one a line) for the query API and /metrics; "

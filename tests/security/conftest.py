@@ -7,7 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from secure_setup import INGEST_TOKEN, QUERY_TOKEN, SECOND_INGEST_TOKEN, write_server_certificate
+from secure_setup import (
+    BROWSER_ORIGIN,
+    INGEST_TOKEN,
+    QUERY_TOKEN,
+    SECOND_INGEST_TOKEN,
+    write_server_certificate,
+)
 
 from traceway.testing import ServerProcess
 
@@ -42,7 +48,9 @@ def secure_server(tmp_path_factory: pytest.TempPathFactory,
     config = root / "traceway.toml"
     config.write_text(REMOTE_SAMPLING)
     server = ServerProcess(
-        root / "data", extra_args=["--tls-cert", str(tls_files.cert), "--config", str(config)],
+        root / "data", extra_args=["--tls-cert", str(tls_files.cert), "--config", str(config),
+                                   "--otlp-cors-origins", BROWSER_ORIGIN,
+                                   "--zipkin-cors-origins", BROWSER_ORIGIN],
         env={"TRACEWAY_TLS_KEY": str(tls_files.key),
              "TRACEWAY_INGEST_TOKEN_FILE": str(ingest_file),
              "TRACEWAY_QUERY_TOKEN_FILE": str(query_file)},

@@ -15,6 +15,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 INGEST_TOKEN = "ingest-6f1c2a9e4b7d"
 SECOND_INGEST_TOKEN = "ingest-second-0a8b"
 QUERY_TOKEN = "query-93d0e5a1c4f2"
+BROWSER_ORIGIN = "https://shop.example.com"
 
 
 def _name(common_name: str) -> x509.Name:

@@ -18,7 +18,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from secure_setup import INGEST_TOKEN, QUERY_TOKEN, SECOND_INGEST_TOKEN
+from secure_setup import BROWSER_ORIGIN, INGEST_TOKEN, QUERY_TOKEN, SECOND_INGEST_TOKEN
 
 from traceway.instrument.remote_sampler import JaegerRemoteSampler
 
@@ -154,6 +154,32 @@ def test_the_kits_remote_sampler_polls_with_the_ingest_token(secure_server, monk
                                   headers={"Authorization": f"Bearer {INGEST_TOKEN}"})
     assert sampler.update()
     assert sampler.strategy["probabilisticSampling"]["samplingRate"] == 0.5
+
+
+def test_zipkin_read_api_is_query_side(secure_server):
+    tls = _tls(secure_server)
+    services = f"{secure_server.scheme}://127.0.0.1:{secure_server.zipkin_port}/api/v2/services"
+    for token, status in ((None, 401), (INGEST_TOKEN, 401), (QUERY_TOKEN, 200)):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        assert httpx.get(services, headers=headers, verify=tls).status_code == status, token
+    spans = f"{secure_server.zipkin_url}?serviceName=cart-zipkin"  # GET lists span names
+    assert httpx.get(spans, verify=tls, headers={
+        "Authorization": f"Bearer {INGEST_TOKEN}"}).status_code == 401
+
+
+@pytest.mark.parametrize("url", ["otlp_http_url", "zipkin_url"])
+def test_browser_preflight_needs_no_token_and_the_401_is_readable(secure_server, url):
+    target = getattr(secure_server, url) + ("/v1/traces" if url == "otlp_http_url" else "")
+    origin = {"Origin": BROWSER_ORIGIN}
+    preflight = httpx.options(target, verify=_tls(secure_server), headers={
+        **origin, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type"})
+    assert preflight.status_code == 200
+    assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
+    refused = httpx.post(target, content=b"{}", verify=_tls(secure_server),
+                         headers={**origin, "content-type": "application/json"})
+    assert refused.status_code == 401
+    assert refused.headers["access-control-allow-origin"] == BROWSER_ORIGIN
 
 
 @pytest.mark.parametrize("port_name", ["otlp_http_port", "zipkin_port", "ui_port",
