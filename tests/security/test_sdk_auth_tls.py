@@ -20,6 +20,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from secure_setup import BROWSER_ORIGIN, INGEST_TOKEN, QUERY_TOKEN, SECOND_INGEST_TOKEN
 
+import traceway
+from traceway.client import ConnectError
 from traceway.instrument.remote_sampler import JaegerRemoteSampler
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -216,3 +218,12 @@ def test_refusals_are_counted_per_side(secure_server):
               if line.startswith(f'traceway_unauthenticated_requests_total{{side="{side}"}}')}
     assert counts["ingest"] >= 12  # 4 refused senders x 3 protocols, and more
     assert counts["query"] >= 3
+
+
+def test_the_notebook_client_reads_with_the_query_token(secure_server, monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", secure_server.ca_file)
+    with pytest.raises(ConnectError, match="HTTP 401"):
+        traceway.connect(secure_server.ui_url).spans(service="cart-http", lookback="1h")
+    spans = traceway.connect(secure_server.ui_url, token=QUERY_TOKEN).spans(
+        service="cart-http", lookback="1h")
+    assert spans.num_rows == 2

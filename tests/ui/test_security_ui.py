@@ -73,6 +73,13 @@ def test_the_ui_asks_for_the_query_token_and_sends_it_on_every_call(locked_page:
     assert api_auth[0] is None
     assert api_auth[-1] == f"Bearer {QUERY_TOKEN}"
     assert page.evaluate("sessionStorage.getItem('traceway.queryToken')") == QUERY_TOKEN
+    # The health views fetch through the same layer: no prompt, the token on every call.
+    calls = len(api_auth)
+    page.get_by_role("link", name="Health").click()
+    expect(page).to_have_title("Health · Traceway")
+    page.wait_for_load_state("networkidle")
+    assert len(api_auth) > calls and set(api_auth[calls:]) == {f"Bearer {QUERY_TOKEN}"}
+    expect(prompt).to_have_count(0)
     # Kept per tab: a new tab asks again.
     other = page.context.new_page()
     other.goto("/search")

@@ -22,6 +22,17 @@ export function authHeaders(): Record<string, string> {
   return token ? { authorization: `Bearer ${token}` } : {};
 }
 
+/** fetch for the query API: sends the tab's token and tells the token prompt about a 401. */
+export async function apiFetch(path: string, signal?: AbortSignal): Promise<Response> {
+  const res = await fetch(path, { signal, headers: { accept: "application/json", ...authHeaders() } });
+  if (res.status === 401) {
+    const body = await res.clone().json().catch(() => undefined);
+    const reason = body?.errors?.map((e: { msg: string }) => e.msg).join("; ");
+    window.dispatchEvent(new CustomEvent(UNAUTHORIZED_EVENT, { detail: reason }));
+  }
+  return res;
+}
+
 /** Reads a response body, reporting bytes received so far (big traces take seconds). */
 async function readText(res: Response, onProgress?: (bytes: number) => void): Promise<string> {
   if (!onProgress || !res.body) return res.text();
@@ -41,7 +52,7 @@ async function readText(res: Response, onProgress?: (bytes: number) => void): Pr
 }
 
 async function get<T>(path: string, signal?: AbortSignal, onProgress?: (bytes: number) => void): Promise<T> {
-  const res = await fetch(path, { signal, headers: { accept: "application/json", ...authHeaders() } });
+  const res = await apiFetch(path, signal);
   let body: Envelope<T> | undefined;
   try {
     body = JSON.parse(await readText(res, onProgress));
@@ -50,7 +61,6 @@ async function get<T>(path: string, signal?: AbortSignal, onProgress?: (bytes: n
     body = undefined;
   }
   const msg = body?.errors?.map((e) => e.msg).join("; ");
-  if (res.status === 401) window.dispatchEvent(new CustomEvent(UNAUTHORIZED_EVENT, { detail: msg }));
   if (!res.ok || !body) throw new ApiError(msg || `${res.status} ${res.statusText}`, res.status);
   if (msg && (body.data === null || body.data === undefined)) throw new ApiError(msg, res.status);
   return body.data;

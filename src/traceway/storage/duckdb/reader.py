@@ -17,6 +17,7 @@ from traceway.storage.duckdb.summaries import trace_summaries
 from traceway.storage.tagmatch import encoded_patterns, span_matches
 
 _CANDIDATE_CHUNK = 2048
+_UNION_MAX_TRACES = 16
 _FIRST_WINDOW_NS = 60 * 10**9
 # How far a parent may start before its child, when joining for dependencies.
 _PARENT_MARGIN_NS = 3_600 * 10**9
@@ -52,7 +53,16 @@ class DuckDBReader:
     def _spans(self, cur: duckdb.DuckDBPyConnection,
                ranges: list[tuple[int, int, int, int]]) -> SpanBatch:
         """Spans of the given (hi, lo, first start, last end) traces, one
-        UNION branch per trace so each is pruned to its own time range."""
+        UNION branch per trace so each is pruned to its own time range; many
+        traces in one semi-join instead (1,000 branches take seconds to plan)."""
+        if len(ranges) > _UNION_MAX_TRACES:
+            columns = ", ".join(f"s.{c.strip()}" for c in SPAN_COLUMNS.split(","))
+            sql = (f"SELECT {columns} FROM spans s SEMI JOIN (SELECT unnest(?::UBIGINT[]) AS hi, "
+                   "unnest(?::UBIGINT[]) AS lo) w ON s.trace_hi = w.hi AND s.trace_lo = w.lo "
+                   "WHERE s.start_ns BETWEEN ? AND ? ORDER BY s.start_ns, s.span_id")
+            return self._batch(cur.execute(sql, [[r[0] for r in ranges], [r[1] for r in ranges],
+                                                 min(r[2] for r in ranges),
+                                                 max(r[3] for r in ranges)]).fetchnumpy(), cur)
         parts, params = [], []
         for hi, lo, first, last in ranges:
             parts.append(f"SELECT {SPAN_COLUMNS} FROM spans WHERE trace_hi = ?::UBIGINT "
