@@ -94,7 +94,7 @@ export function SearchPage({ query }: { query: URLSearchParams }) {
           <>
             <div class="card plot-card"><ScatterPlot points={points} onOpen={(id) => navigate(`/trace/${id}`)} /></div>
             <WhatsDifferentPanel search={new URLSearchParams(qs)} />
-            <TraceList trees={trees} sort={sort} onSort={setSort} />
+            <TraceList comparable trees={trees} sort={sort} onSort={setSort} />
           </>
         ) : <EmptyResults query={new URLSearchParams(qs)} />)}
       </section>

@@ -12,12 +12,12 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from traceway.model import SPAN_KIND_BY_NAME, SpanBatch, SpanRecord
 from traceway.storage.api import DependencyLink, Operation, TraceQuery, TraceSummary
+from traceway.storage.duckdb.ranges import spans_of_traces_sql
 from traceway.storage.duckdb.schema import SPAN_COLUMNS, id_halves, ids8_from, ids16_from
 from traceway.storage.duckdb.summaries import trace_summaries
 from traceway.storage.tagmatch import encoded_patterns, span_matches
 
 _CANDIDATE_CHUNK = 2048
-_UNION_MAX_TRACES = 16
 _FIRST_WINDOW_NS = 60 * 10**9
 # How far a parent may start before its child, when joining for dependencies.
 _PARENT_MARGIN_NS = 3_600 * 10**9
@@ -52,24 +52,11 @@ class DuckDBReader:
 
     def _spans(self, cur: duckdb.DuckDBPyConnection,
                ranges: list[tuple[int, int, int, int]]) -> SpanBatch:
-        """Spans of the given (hi, lo, first start, last end) traces, one
-        UNION branch per trace so each is pruned to its own time range; many
-        traces in one semi-join instead (1,000 branches take seconds to plan)."""
-        if len(ranges) > _UNION_MAX_TRACES:
-            columns = ", ".join(f"s.{c.strip()}" for c in SPAN_COLUMNS.split(","))
-            sql = (f"SELECT {columns} FROM spans s SEMI JOIN (SELECT unnest(?::UBIGINT[]) AS hi, "
-                   "unnest(?::UBIGINT[]) AS lo) w ON s.trace_hi = w.hi AND s.trace_lo = w.lo "
-                   "WHERE s.start_ns BETWEEN ? AND ? ORDER BY s.start_ns, s.span_id")
-            return self._batch(cur.execute(sql, [[r[0] for r in ranges], [r[1] for r in ranges],
-                                                 min(r[2] for r in ranges),
-                                                 max(r[3] for r in ranges)]).fetchnumpy(), cur)
-        parts, params = [], []
-        for hi, lo, first, last in ranges:
-            parts.append(f"SELECT {SPAN_COLUMNS} FROM spans WHERE trace_hi = ?::UBIGINT "
-                         "AND trace_lo = ?::UBIGINT AND start_ns BETWEEN ? AND ?")
-            params += [hi, lo, first, last]
-        sql = " UNION ALL ".join(parts) + " ORDER BY start_ns, span_id"
-        return self._batch(cur.execute(sql, params).fetchnumpy(), cur)
+        """Spans of the given (hi, lo, first start, last end) traces, each read
+        within its time range (see ``ranges``)."""
+        sql, params = spans_of_traces_sql(SPAN_COLUMNS, ranges)
+        return self._batch(cur.execute(sql + " ORDER BY start_ns, span_id", params).fetchnumpy(),
+                           cur)
 
     def _batch(self, cols: dict[str, Any], cur: duckdb.DuckDBPyConnection) -> SpanBatch:
         n = len(cols["trace_hi"])
