@@ -47,6 +47,8 @@ BAD = [
      "tags: expected key=value pairs or a JSON object"),
     ("/api/traces", {"service": "frontend", "tag": "exception.type:~(Timeout"},
      "not a regular expression"),
+    ("/api/traces", {"service": "frontend", "tag": "exception.type:~(?=Timeout)"},
+     "not a regular expression in RE2 syntax"),
     ("/api/traces", {"service": "frontend", "tag": "noseparator"}, "key:value"),
     ("/api/traces", {"service": "frontend", "start": "9" * 400}, "start"),
     ("/api/traces", {"service": "frontend", "end": "9" * 19}, "end"),
