@@ -54,14 +54,21 @@ class SpanFilter:
         return all(word in values or word in tags for word in self.words)
 
 
+# Milliseconds (endTs, lookback) and microseconds (durations) become 64-bit nanoseconds.
+_LARGEST = 2**63 // 10**6
+
+
 def _int(params: QueryParams, name: str) -> int | None:
     raw = params.get(name)
     if raw in (None, ""):
         return None
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
-        raise BadParameterError(f"{name} must be an integer, got {raw!r}") from None
+        raise BadParameterError(f"{name} must be an integer, got {raw[:40]!r}") from None
+    if abs(value) > _LARGEST:
+        raise BadParameterError(f"{name} must be at most {_LARGEST}, got {raw[:40]}")
+    return value
 
 
 def _name(params: QueryParams, name: str) -> str | None:
