@@ -34,6 +34,7 @@ from traceway.pipeline.spooled import SpooledWrites, drain_spool
 from traceway.query.health_api import health_routes
 from traceway.query.jaeger_api import jaeger_routes
 from traceway.query.jaeger_v3_api import jaeger_v3_routes
+from traceway.query.monitor_api import monitor_routes
 from traceway.query.pretty import PrettyPrintMiddleware
 from traceway.query.sampling_api import remote_sampling_app, sampling_routes
 from traceway.query.trace_analysis_api import trace_analysis_routes
@@ -61,7 +62,7 @@ def ui_app(store: DuckDBStore, telemetry: Telemetry, strategies: Strategies) -> 
         return Response(telemetry.render(), media_type=CONTENT_TYPE)
 
     routes: list[BaseRoute] = [*jaeger_routes(store), *trace_analysis_routes(store),
-                               *jaeger_v3_routes(store), *health_routes(store),
+                               *jaeger_v3_routes(store), *health_routes(store), *monitor_routes(store),
                                *sampling_routes(strategies, "/api/sampling"),
                                Route("/metrics", metrics)]
     try:
