@@ -14,6 +14,11 @@ from traceway.testing import ServerProcess
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 
 
+
+@pytest.fixture(scope="module", autouse=True)
+def decoder_path() -> str:
+    """Queries do not depend on how the server decoded OTLP: one run, not one per decoder."""
+    return "c-decoder"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     process = ServerProcess(tmp_path_factory.mktemp("bad-params") / "data").start()

@@ -34,6 +34,11 @@ def _otlp_json(now_ns: int) -> dict:
         "scopeSpans": [{"spans": spans}]}]}
 
 
+
+@pytest.fixture(scope="module", autouse=True)
+def decoder_path() -> str:
+    """Queries do not depend on how the server decoded OTLP: one run, not one per decoder."""
+    return "c-decoder"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     process = ServerProcess(tmp_path_factory.mktemp("tags") / "data").start()
