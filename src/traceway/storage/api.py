@@ -216,8 +216,9 @@ class Rollups(Protocol):
         ``by_operation``. Counts every span written, duplicates included (rollups
         count writes; readers de-duplicate); ``errors`` counts spans with status
         ERROR. ``services`` and ``span_kinds`` narrow the spans counted when given
-        (an empty sequence selects nothing). Sorted by time, service, operation.
-        Visible as soon as ``Writer.write`` returns.
+        (an empty sequence selects nothing). ``keys`` are sorted by service, then
+        operation; rows and sketch entries come in any order (``.rows()`` sorts
+        by time, service, operation). Visible as soon as ``Writer.write`` returns.
         """
         ...
 
