@@ -30,8 +30,8 @@ class RejectedSpansError(StorageError):
 @dataclass(frozen=True, slots=True)
 class TagPattern:
     """``key`` has a string value containing ``text`` (``mode="contains"``) or in
-    which the regular expression ``text`` finds a match (``mode="regex"``, Python
-    ``re`` syntax, unanchored). Built by the query side, which checks the regex."""
+    which the regular expression ``text`` finds a match (``mode="regex"``, RE2
+    syntax, unanchored). Built by the query side, which checks the regex."""
 
     key: str
     mode: str  # "contains" or "regex"
