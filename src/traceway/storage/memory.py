@@ -22,8 +22,8 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        # Spans are kept as written (duplicates included) and de-duplicated on
-        # read, as the Writer contract describes for every backend.
+        # Spans are kept as written, duplicates included: ``DistinctReader``
+        # de-duplicates on read above every backend.
         self._traces: dict[bytes, list[SpanRecord]] = {}
         self._closed = False
 
@@ -122,7 +122,7 @@ class GatedMemoryStore(MemoryStore):
 
 def _sorted_trace(records: Iterable[SpanRecord]) -> SpanBatch:
     # sorted() is stable, so spans that start together keep their write order.
-    return SpanBatch.from_rows(sorted(_distinct(records), key=lambda r: r.start_ns))
+    return SpanBatch.from_rows(sorted(records, key=lambda r: r.start_ns))
 
 
 def _matches(record: SpanRecord, query: TraceQuery) -> bool:

@@ -25,7 +25,7 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from traceway.convert.attributes import string_pairs
-from traceway.convert.jaeger_json import derived_tags
+from traceway.convert.derived import derived_tags, tag_string
 from traceway.model import SpanRecord
 
 _INT = re.compile(r"-?\d+")
@@ -34,9 +34,8 @@ _INT = re.compile(r"-?\d+")
 def derived_pairs(record: SpanRecord, span: Span, scope: InstrumentationScope) -> Iterator[tuple[str, str]]:
     """Tags Traceway shows that are not attributes (as Jaeger maps OTLP), and
     each event's name as ``event``."""
-    for tag in derived_tags(record, span, scope):
-        value = tag["value"]
-        yield tag["key"], ("true" if value else "false") if isinstance(value, bool) else str(value)
+    for key, value in derived_tags(record, span, scope):
+        yield key, tag_string(value)
     for event in span.events:
         yield "event", event.name
 

@@ -12,7 +12,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from traceway.model import SpanBatch, SpanRecord
 from traceway.storage.api import DependencyLink, Operation, TraceQuery
 from traceway.storage.duckdb.schema import SPAN_COLUMNS, id_halves, ids8_from, ids16_from
-from traceway.model import SPAN_KIND_BY_NAME
+from traceway.convert.derived import derived_condition
 from traceway.storage.tagmatch import encoded_patterns, span_matches
 
 _CANDIDATE_CHUNK = 2048
@@ -78,7 +78,7 @@ class DuckDBReader:
             resource=[resources[r] for r in cols["resource_id"].tolist()],
             scope=[scopes[s] for s in cols["scope_id"].tolist()],
         )
-        return _without_duplicates(batch)
+        return batch
 
     def _bodies_of(self, cur: duckdb.DuckDBPyConnection, table: str, ids: Iterable) -> dict[int, bytes]:
         wanted = set(int(i) for i in ids)
@@ -250,37 +250,21 @@ def _tag_prefilter(key: str, value: str) -> tuple[str, list]:
     return " OR ".join(f"({c})" for c in conditions), params
 
 
-_DROPPED_COUNT_FIELDS = {"otel.dropped_attributes_count": "dropped_attributes_count",
-                         "otel.dropped_events_count": "dropped_events_count",
-                         "otel.dropped_links_count": "dropped_links_count"}
-
-
 def _derived_condition(key: str, value: str) -> tuple[str, list] | None:
-    if key == "span.kind" and value in SPAN_KIND_BY_NAME:
-        return "kind = ?", [SPAN_KIND_BY_NAME[value]]
-    if key == "error" and value == "true":
-        return "status_code = 2", []
-    if key == "otel.status_code" and value in ("OK", "ERROR"):
-        return "status_code = ?", [1 if value == "OK" else 2]
-    if key == "otel.status_description":
-        return "status_message = ?", [value]
-    if key == "otel.scope.name":
-        return "scope_id IN (SELECT id FROM scopes WHERE name = ?)", [value]
-    if key == "otel.scope.version":
-        return "scope_id IN (SELECT id FROM scopes WHERE version = ?)", [value]
-    if key == "w3c.tracestate":
-        return "contains(detail, ?)", [_latin1(Span(trace_state=value).SerializeToString())]
-    if key in _DROPPED_COUNT_FIELDS and value.isdigit() and int(value) < 2**32:
-        field = {_DROPPED_COUNT_FIELDS[key]: int(value)}
-        return "contains(detail, ?)", [_latin1(Span(**field).SerializeToString())]
-    if key == "event":
-        return "contains(detail, ?)", [_latin1(Span.Event(name=value).SerializeToString())]
-    return None
-
-
-def _without_duplicates(batch: SpanBatch) -> SpanBatch:
-    if len(set(batch.span_id)) == len(batch):
-        return batch
-    rows = list(batch.rows())
-    unique = list(dict.fromkeys(rows))
-    return batch if len(unique) == len(rows) else SpanBatch.from_rows(unique)
+    """SQL for the span field a derived tag is made of (``convert.derived``)."""
+    found = derived_condition(key, value)
+    if found is None:
+        return None
+    field, wanted = found
+    if field in ("kind", "status_code", "status_message"):
+        return f"{field} = ?", [wanted]
+    if field in ("scope_name", "scope_version"):
+        return f"scope_id IN (SELECT id FROM scopes WHERE {field[6:]} = ?)", [wanted]
+    # The rest lives in ``detail``: its exact protobuf encoding is a substring.
+    if field == "trace_state":
+        message = Span(trace_state=str(wanted))
+    elif field == "event_name":
+        message = Span.Event(name=str(wanted))
+    else:
+        message = Span(**{field: int(wanted)})
+    return "contains(detail, ?)", [_latin1(message.SerializeToString())]

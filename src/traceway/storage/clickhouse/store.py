@@ -1,0 +1,142 @@
+"""ClickHouseStore: Writer + Reader over the exporter's ``otel_traces`` schema.
+
+One clickhouse-connect ``Client`` serves a ClickHouse server (HTTP) and chdb
+(the engine in-process) alike. Writes are Arrow inserts of whole write-queue
+groups (thousands of spans), each with an ``insert_deduplication_token``; an
+unreachable server makes ``write`` wait and retry the same insert, so the
+write queue and the spool behind it fill (senders then get 429/UNAVAILABLE)
+and no acknowledged span is lost. Trace reads go through the lookup table;
+searches, services, operations and dependencies are SQL with bound values.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import clickhouse_connect
+from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
+
+from traceway.model import SpanBatch
+from traceway.storage.api import DependencyLink, Operation, StorageError, TraceQuery
+from traceway.storage.clickhouse import queries
+from traceway.storage.clickhouse.rows import batch_from_table, deduplication_token, insert_table
+from traceway.storage.clickhouse.schema import KIND_BY_NAME, OWN_COLUMNS, Location, create_statements
+
+log = logging.getLogger(__name__)
+
+_RETRY_FIRST_S, _RETRY_MAX_S = 0.2, 5.0
+
+
+def connect(**kwargs: Any) -> Any:
+    """A clickhouse-connect client (``dsn="chdb:///path"`` for the embedded engine)."""
+    try:
+        return clickhouse_connect.get_client(**kwargs)
+    except ClickHouseError as exc:
+        raise StorageError(f"cannot reach ClickHouse: {exc}") from None
+
+
+class ClickHouseStore:
+    def __init__(self, client: Any, location: Location) -> None:
+        self._client = client
+        self.location = location
+        self._closed = threading.Event()
+        try:
+            if location.create:
+                self._create_missing()
+            columns = {name for (name,) in client.query(
+                "SELECT name FROM system.columns WHERE database = {db:String} AND table = {t:String}",
+                parameters={"db": location.database, "t": location.table}).result_rows}
+        except ClickHouseError as exc:
+            raise StorageError(f"ClickHouse schema set-up failed: {exc}") from None
+        if not columns:
+            raise StorageError(f"table {location.traces} does not exist (and create=false)")
+        # Tables the exporter created lack Traceway's columns: read and write without them.
+        self.own_columns = set(OWN_COLUMNS) <= columns
+
+    def _create_missing(self) -> None:
+        loc = self.location
+        existing = {name for (name,) in self._client.query(
+            "SELECT name FROM system.tables WHERE database = {db:String}",
+            parameters={"db": loc.database}).result_rows}
+        for statement in create_statements(loc, existing):
+            self._client.command(statement)
+
+    # -- Writer -------------------------------------------------------------
+    def write(self, batch: SpanBatch) -> None:
+        if not len(batch):
+            return
+        table = insert_table(batch, self.own_columns)
+        settings = {"insert_deduplication_token": deduplication_token(batch)}
+        delay = _RETRY_FIRST_S
+        while True:
+            try:
+                self._client.insert_arrow(f"{self.location.database}.{self.location.table}",
+                                          table, settings=settings)
+                return
+            except OperationalError as exc:  # unreachable: retry the same insert
+                if self._closed.is_set():
+                    raise StorageError(f"ClickHouse unreachable while closing: {exc}") from None
+                log.warning("ClickHouse insert of %d spans failed, retrying in %.1fs: %s",
+                            len(batch), delay, exc)
+                self._closed.wait(delay)
+                delay = min(delay * 2, _RETRY_MAX_S)
+            except ClickHouseError as exc:
+                raise StorageError(f"ClickHouse insert failed: {exc}") from None
+
+    def close(self) -> None:
+        self._closed.set()
+        try:
+            self._client.close()
+        except ClickHouseError:
+            pass
+
+    # -- Reader -------------------------------------------------------------
+    def _query(self, sql_params: queries.Query) -> list[tuple]:
+        sql, params = sql_params
+        try:
+            return self._client.query(sql, parameters=params).result_rows
+        except ClickHouseError as exc:
+            raise StorageError(f"ClickHouse query failed: {exc}") from None
+
+    def _spans(self, trace_ids: list[str]) -> SpanBatch:
+        ranges = self._query(queries.trace_ranges(self.location, trace_ids))
+        if not ranges:
+            return SpanBatch()
+        first = min(int(r[1].timestamp()) for r in ranges)
+        last = max(int(r[2].timestamp()) for r in ranges)
+        sql, params = queries.trace_spans(self.location, [r[0] for r in ranges], first, last,
+                                          self.own_columns)
+        try:
+            table = self._client.query_arrow(sql, parameters=params, use_strings=False)
+        except ClickHouseError as exc:
+            raise StorageError(f"ClickHouse query failed: {exc}") from None
+        return batch_from_table(table)
+
+    def get_trace(self, trace_id: bytes, start_min_ns: int | None = None,
+                  start_max_ns: int | None = None) -> SpanBatch:
+        return self._spans([trace_id.hex()])
+
+    def find_traces(self, query: TraceQuery) -> list[SpanBatch]:
+        if query.limit <= 0:
+            return []
+        newest = [row[0] for row in self._query(
+            queries.find_trace_ids(self.location, query, self.own_columns))]
+        if not newest:
+            return []
+        by_trace = {t.trace_id[0].hex(): t for t in self._spans(newest).split_by_trace()}
+        return [by_trace[tid] for tid in newest if tid in by_trace]
+
+    def services(self) -> list[str]:
+        return [name for (name,) in self._query(queries.operations(self.location, None))]
+
+    def operations(self, service: str, span_kind: int | None = None) -> list[Operation]:
+        found = {Operation(name, KIND_BY_NAME.get(kind, 0))
+                 for name, kind in self._query(queries.operations(self.location, service))}
+        return sorted((op for op in found if span_kind is None or op.span_kind == span_kind),
+                      key=lambda op: (op.name, op.span_kind))
+
+    def dependencies(self, start_min_ns: int, start_max_ns: int) -> list[DependencyLink]:
+        return [DependencyLink(parent, child, int(calls), int(failed)) for parent, child, calls, failed
+                in self._query(queries.dependencies(self.location, start_min_ns, start_max_ns))]
