@@ -40,6 +40,8 @@ class Settings:
     max_queue_bytes: str = "512MiB"
     config: str = ""
     remote_sampling_port: int = 5778
+    storage: str = ""
+    role: str = "all"
 
     @property
     def retention_ns(self) -> int:
@@ -63,7 +65,12 @@ SETTING_HELP = {
     "config": "TOML file with [sampling.tail] and [sampling.remote]; reloaded on SIGHUP",
     "remote_sampling_port": "Jaeger remote sampling endpoint (GET /sampling?service=), "
                             "served when the config has [sampling.remote]",
+    "storage": "where spans are stored: duckdb:///path/file.duckdb (default: in --data-dir), "
+               "clickhouse://user:password@host:8123/database, chdb:///path",
+    "role": "all (receive and query), collector (receivers only) or query (API and UI only)",
 }
+
+ROLES = ("all", "collector", "query")
 
 
 def setting_names() -> list[str]:

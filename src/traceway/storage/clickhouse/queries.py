@@ -118,10 +118,12 @@ def _derived(i: int, key: str, value: str, own_columns: bool, params: dict[str, 
     return f"position(TracewaySpan, {{{name}:String}}) > 0"
 
 
-def operations(loc: Location, service: str | None) -> Query:
+def operations(table: str, service: str | None) -> Query:
+    """Services (``service`` None) or a service's (name, kind) pairs, from
+    Traceway's operations table or, when absent, the spans table."""
     if service is None:
-        return f"SELECT DISTINCT ServiceName FROM {loc.operations} ORDER BY ServiceName", {}
-    return (f"SELECT DISTINCT SpanName, SpanKind FROM {loc.operations} "
+        return f"SELECT DISTINCT ServiceName FROM {table} ORDER BY ServiceName", {}
+    return (f"SELECT DISTINCT SpanName, SpanKind FROM {table} "
             "WHERE ServiceName = {service:String}", {"service": service})
 
 

@@ -113,7 +113,7 @@ def _text(column: pa.ChunkedArray) -> list:
 
 
 def _key_values(pairs) -> list[KeyValue]:
-    return [KeyValue(key=str(k), value=AnyValue(string_value=str(v))) for k, v in pairs or ()]
+    return [KeyValue(key=_str(k), value=AnyValue(string_value=_str(v))) for k, v in pairs or ()]
 
 
 def batch_from_table(table: pa.Table) -> SpanBatch:
@@ -176,11 +176,11 @@ class _Rebuilder:
                                         self._get("Links.Attributes", i) or ())]
         attributes = [(k, v) for k, v in self._get("SpanAttributes", i) or ()
                       if not (_str(k) in _SCOPE_KEYS and not self._get("ScopeName", i))]
-        return Span(trace_state=self._get("TraceState", i), attributes=_key_values(
-            (_str(k), _str(v)) for k, v in attributes), events=events, links=links).SerializeToString()
+        return Span(trace_state=self._get("TraceState", i), attributes=_key_values(attributes),
+                    events=events, links=links).SerializeToString()
 
     def resource(self, i: int) -> bytes:
-        pairs = tuple((_str(k), _str(v)) for k, v in self._get("ResourceAttributes", i) or ())
+        pairs = tuple(self._get("ResourceAttributes", i) or ())
         body = self._resources.get(pairs)
         if body is None:
             body = self._resources[pairs] = Resource(attributes=_key_values(pairs)).SerializeToString()

@@ -54,6 +54,14 @@ class ClickHouseStore:
             raise StorageError(f"table {location.traces} does not exist (and create=false)")
         # Tables the exporter created lack Traceway's columns: read and write without them.
         self.own_columns = set(OWN_COLUMNS) <= columns
+        # Without Traceway's operations table (create=false), lists scan the spans.
+        self._operations_from = (location.operations if self._exists(location.table + "_operations")
+                                 else location.traces)
+
+    def _exists(self, table: str) -> bool:
+        return bool(self._client.query(
+            "SELECT 1 FROM system.tables WHERE database = {db:String} AND name = {t:String}",
+            parameters={"db": self.location.database, "t": table}).result_rows)
 
     def _create_missing(self) -> None:
         loc = self.location
@@ -129,11 +137,11 @@ class ClickHouseStore:
         return [by_trace[tid] for tid in newest if tid in by_trace]
 
     def services(self) -> list[str]:
-        return [name for (name,) in self._query(queries.operations(self.location, None))]
+        return [name for (name,) in self._query(queries.operations(self._operations_from, None))]
 
     def operations(self, service: str, span_kind: int | None = None) -> list[Operation]:
         found = {Operation(name, KIND_BY_NAME.get(kind, 0))
-                 for name, kind in self._query(queries.operations(self.location, service))}
+                 for name, kind in self._query(queries.operations(self._operations_from, service))}
         return sorted((op for op in found if span_kind is None or op.span_kind == span_kind),
                       key=lambda op: (op.name, op.span_kind))
 
