@@ -11,6 +11,7 @@ import pytest
 from traceway.model import SpanKind
 from traceway.storage.api import StorageError, TraceQuery
 from traceway.storage.clickhouse import queries
+from traceway.storage.clickhouse.rows import NARROW_READ_COLUMNS
 from traceway.storage.clickhouse.schema import Location, create_statements
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -55,7 +56,7 @@ def test_search_query() -> None:
 
 def test_trace_and_dependency_queries() -> None:
     parts = [queries.trace_ranges(Location(), ["ab" * 16]),
-             queries.trace_spans(Location(), ["ab" * 16], 10, 12, own_columns=False),
+             queries.trace_spans(Location(), ["ab" * 16], 10, 12, NARROW_READ_COLUMNS),
              queries.dependencies(Location(), 1, 2)]
     check("trace_and_dependencies.sql",
           "\n\n".join(f"{sql}\n-- {sorted(params.items())!r}" for sql, params in parts) + "\n")

@@ -1,5 +1,6 @@
 import pytest
 
+from traceway.storage.distinct import DistinctReader
 from traceway.storage.conformance import StorageConformance
 from traceway.storage.memory import MemoryStore
 
@@ -7,6 +8,6 @@ from traceway.storage.memory import MemoryStore
 class TestMemoryStore(StorageConformance):
     @pytest.fixture
     def store(self):
-        store = MemoryStore()
+        store = DistinctReader(MemoryStore())
         yield store
         store.close()

@@ -77,11 +77,15 @@ class SpooledWrites:
 def drain_spool(directory: Path, store: Writer) -> int:
     """Store what a previous run left in the spool; return how many spans.
 
-    Batches that reached the store before a crash are written again; readers
-    return identical spans once."""
+    Batches that reached the store before a crash are written again (readers
+    return identical spans once), unless the store can tell which spans it
+    already holds (``without_stored``, ClickHouse): then only the rest."""
     spool = Spool(directory)
     spans = 0
+    without_stored = getattr(store, "without_stored", None)
     for _, batch in spool.replay():
+        if without_stored is not None:
+            batch = without_stored(batch)
         store.write(batch)
         spans += len(batch)
     for segment in spool.existing_segments():

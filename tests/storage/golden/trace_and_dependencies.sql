@@ -1,7 +1,7 @@
 SELECT TraceId, min(Start), max(End) FROM `default`.`otel_traces_trace_id_ts` WHERE TraceId IN {ids:Array(String)} GROUP BY TraceId
 -- [('ids', ['abababababababababababababababab'])]
 
-SELECT TraceId, SpanId, ParentSpanId, ServiceName, SpanName, SpanKind, toUnixTimestamp64Nano(Timestamp) AS StartNs, Duration, StatusCode, StatusMessage, TraceState, ResourceAttributes, ScopeName, ScopeVersion, SpanAttributes, arrayMap(t -> toUnixTimestamp64Nano(t), `Events.Timestamp`) AS EventTimes, `Events.Name`, `Events.Attributes`, `Links.TraceId`, `Links.SpanId`, `Links.TraceState`, `Links.Attributes` FROM `default`.`otel_traces` WHERE TraceId IN {ids:Array(String)} AND Timestamp >= fromUnixTimestamp64Nano({first:Int64}) AND Timestamp < fromUnixTimestamp64Nano({last:Int64}) ORDER BY Timestamp, SpanId
+SELECT TraceId, SpanId, ParentSpanId, ServiceName, SpanName, SpanKind, toUnixTimestamp64Nano(Timestamp) AS StartNs, Duration, StatusCode, StatusMessage, TracewaySpan, TracewayResource, TracewayScope FROM `default`.`otel_traces` WHERE TraceId IN {ids:Array(String)} AND Timestamp >= fromUnixTimestamp64Nano({first:Int64}) AND Timestamp < fromUnixTimestamp64Nano({last:Int64}) ORDER BY Timestamp, SpanId
 -- [('first', 10000000000), ('ids', ['abababababababababababababababab']), ('last', 13000000000)]
 
 SELECT p.ServiceName AS parent, c.ServiceName AS child, count() AS calls,

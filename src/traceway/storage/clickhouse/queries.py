@@ -13,7 +13,6 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from traceway.convert.derived import derived_condition
 from traceway.storage.api import TraceQuery
-from traceway.storage.clickhouse.rows import OWN_READ_COLUMNS, READ_COLUMNS
 from traceway.storage.clickhouse.schema import Location, kind_forms, status_forms
 from traceway.storage.tagmatch import encoded_patterns
 
@@ -32,15 +31,22 @@ def trace_ranges(loc: Location, trace_ids: list[str]) -> Query:
 
 
 def trace_spans(loc: Location, trace_ids: list[str], first_s: int, last_s: int,
-                own_columns: bool) -> Query:
+                columns: str) -> Query:
     """Every span of the traces, pruned to the seconds the lookup table gave
     (partition by day, primary key on the second, bloom filter on TraceId)."""
-    columns = READ_COLUMNS + (OWN_READ_COLUMNS if own_columns else "")
     return (f"SELECT {columns} FROM {loc.traces} WHERE TraceId IN {{ids:Array(String)}} "
             # (DateTime64 against DateTime bounds trips a skip-index bug in 26.x.)
             "AND Timestamp >= fromUnixTimestamp64Nano({first:Int64}) "
             "AND Timestamp < fromUnixTimestamp64Nano({last:Int64}) ORDER BY Timestamp, SpanId",
             {"ids": trace_ids, "first": first_s * 10**9, "last": (last_s + 1) * 10**9})
+
+
+def stored_spans(loc: Location, trace_ids: list[str], first_ns: int, last_ns: int) -> Query:
+    """(TraceId, SpanId, start ns) of the stored spans of these traces in the window."""
+    return (f"SELECT TraceId, SpanId, toUnixTimestamp64Nano(Timestamp) FROM {loc.traces} "
+            "WHERE TraceId IN {ids:Array(String)} AND Timestamp BETWEEN "
+            "fromUnixTimestamp64Nano({first:Int64}) AND fromUnixTimestamp64Nano({last:Int64})",
+            {"ids": trace_ids, "first": first_ns, "last": last_ns})
 
 
 def find_trace_ids(loc: Location, query: TraceQuery, own_columns: bool) -> Query:

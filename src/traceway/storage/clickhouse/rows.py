@@ -24,10 +24,6 @@ from traceway.convert.otlp import service_name
 from traceway.model import SpanBatch
 from traceway.storage.clickhouse.schema import KIND_BY_NAME, KIND_NAMES, STATUS_BY_NAME, STATUS_NAMES
 
-_MAP = pa.map_(pa.string(), pa.string())
-_TIMES = pa.list_(pa.timestamp("ns"))
-_STRINGS = pa.list_(pa.string())
-_MAPS = pa.list_(_MAP)
 _SCOPE_KEYS = ("otel.scope.name", "otel.scope.version")
 
 # Exporter columns, then Traceway's: the order of the insert.
@@ -38,10 +34,60 @@ READ_COLUMNS = ("TraceId, SpanId, ParentSpanId, ServiceName, SpanName, SpanKind,
                 "AS EventTimes, `Events.Name`, `Events.Attributes`, `Links.TraceId`, "
                 "`Links.SpanId`, `Links.TraceState`, `Links.Attributes`")
 OWN_READ_COLUMNS = ", TracewaySpan, TracewayResource, TracewayScope"
+# Enough for rows Traceway wrote: the exporter's maps and arrays are not read.
+NARROW_READ_COLUMNS = READ_COLUMNS[:READ_COLUMNS.index(", TraceState")] + OWN_READ_COLUMNS
 
 
 def _pairs(attributes) -> list[tuple[str, str]]:
     return [(kv.key, string_form(kv.value)) for kv in attributes]
+
+
+class _Maps:
+    """A Map(String, String) column built flat: Arrow from Python lists of
+    pairs costs ~50x more than from flat keys, values and offsets."""
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+        self.values: list[str] = []
+        self.offsets = [0]
+
+    def add(self, attributes) -> None:
+        for kv in attributes:
+            self.keys.append(kv.key)
+            self.values.append(string_form(kv.value))
+        self.offsets.append(len(self.keys))
+
+    def add_pairs(self, pairs: list[tuple[str, str]]) -> None:
+        for key, value in pairs:
+            self.keys.append(key)
+            self.values.append(value)
+        self.offsets.append(len(self.keys))
+
+    def array(self) -> pa.Array:
+        return pa.MapArray.from_arrays(pa.array(self.offsets, pa.int32()),
+                                       pa.array(self.keys, pa.string()),
+                                       pa.array(self.values, pa.string()))
+
+
+class _Lists:
+    """Array(T) columns (one per Nested field) sharing one offsets list."""
+
+    def __init__(self, *names: str) -> None:
+        self.items: dict[str, list] = {name: [] for name in names}
+        self.maps = _Maps()
+        self.offsets = [0]
+        self._count = 0
+
+    def end_row(self, added: int) -> None:
+        self._count += added
+        self.offsets.append(self._count)
+
+    def arrays(self, prefix: str, types: dict[str, pa.DataType]) -> dict[str, pa.Array]:
+        offsets = pa.array(self.offsets, pa.int32())
+        out = {f"{prefix}.{name}": pa.ListArray.from_arrays(offsets, pa.array(values, types[name]))
+               for name, values in self.items.items()}
+        out[f"{prefix}.Attributes"] = pa.ListArray.from_arrays(offsets, self.maps.array())
+        return out
 
 
 def insert_table(batch: SpanBatch, own_columns: bool = True) -> pa.Table:
@@ -51,20 +97,27 @@ def insert_table(batch: SpanBatch, own_columns: bool = True) -> pa.Table:
         resource = Resource.FromString(body)
         resources[body] = (_pairs(resource.attributes), service_name(resource))
     scopes = {body: InstrumentationScope.FromString(body) for body in dict.fromkeys(batch.scope)}
-    states, attributes = [], []
-    event_times, event_names, event_attributes = [], [], []
-    link_traces, link_spans, link_states, link_attributes = [], [], [], []
+    resource_maps, attributes = _Maps(), _Maps()
+    for body in batch.resource:
+        resource_maps.add_pairs(resources[body][0])
+    states: list[str] = []
+    events = _Lists("Timestamp", "Name")
+    links = _Lists("TraceId", "SpanId", "TraceState")
     for detail in batch.detail:
         span = Span.FromString(detail)
         states.append(span.trace_state)
-        attributes.append(_pairs(span.attributes))
-        event_times.append([e.time_unix_nano for e in span.events])
-        event_names.append([e.name for e in span.events])
-        event_attributes.append([_pairs(e.attributes) for e in span.events])
-        link_traces.append([link.trace_id.hex() for link in span.links])
-        link_spans.append([link.span_id.hex() for link in span.links])
-        link_states.append([link.trace_state for link in span.links])
-        link_attributes.append([_pairs(link.attributes) for link in span.links])
+        attributes.add(span.attributes)
+        for event in span.events:
+            events.items["Timestamp"].append(event.time_unix_nano)
+            events.items["Name"].append(event.name)
+            events.maps.add(event.attributes)
+        events.end_row(len(span.events))
+        for link in span.links:
+            links.items["TraceId"].append(link.trace_id.hex())
+            links.items["SpanId"].append(link.span_id.hex())
+            links.items["TraceState"].append(link.trace_state)
+            links.maps.add(link.attributes)
+        links.end_row(len(span.links))
     columns: dict[str, Any] = {
         "Timestamp": pa.array(np.array(batch.start_ns, dtype=np.int64), pa.timestamp("ns")),
         "TraceId": [t.hex() for t in batch.trace_id],
@@ -74,20 +127,16 @@ def insert_table(batch: SpanBatch, own_columns: bool = True) -> pa.Table:
         "SpanName": batch.name,
         "SpanKind": [KIND_NAMES.get(k, "Unspecified") for k in batch.kind],  # type: ignore[call-overload]
         "ServiceName": batch.service,
-        "ResourceAttributes": pa.array([resources[r][0] for r in batch.resource], _MAP),
+        "ResourceAttributes": resource_maps.array(),
         "ScopeName": [scopes[s].name for s in batch.scope],
         "ScopeVersion": [scopes[s].version for s in batch.scope],
-        "SpanAttributes": pa.array(attributes, _MAP),
+        "SpanAttributes": attributes.array(),
         "Duration": pa.array(np.array(batch.duration_ns, dtype=np.uint64)),
         "StatusCode": [STATUS_NAMES.get(c, "Unset") for c in batch.status_code],  # type: ignore[call-overload]
         "StatusMessage": batch.status_message,
-        "Events.Timestamp": pa.array(event_times, _TIMES),
-        "Events.Name": pa.array(event_names, _STRINGS),
-        "Events.Attributes": pa.array(event_attributes, _MAPS),
-        "Links.TraceId": pa.array(link_traces, _STRINGS),
-        "Links.SpanId": pa.array(link_spans, _STRINGS),
-        "Links.TraceState": pa.array(link_states, _STRINGS),
-        "Links.Attributes": pa.array(link_attributes, _MAPS),
+        **events.arrays("Events", {"Timestamp": pa.timestamp("ns"), "Name": pa.string()}),
+        **links.arrays("Links", {"TraceId": pa.string(), "SpanId": pa.string(),
+                                 "TraceState": pa.string()}),
     }
     if own_columns:
         columns["TracewaySpan"] = pa.array(batch.detail, pa.binary())

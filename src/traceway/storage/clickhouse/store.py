@@ -21,7 +21,14 @@ from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalErr
 from traceway.model import SpanBatch
 from traceway.storage.api import DependencyLink, Operation, StorageError, TraceQuery
 from traceway.storage.clickhouse import queries
-from traceway.storage.clickhouse.rows import batch_from_table, deduplication_token, insert_table
+from traceway.storage.clickhouse.rows import (
+    NARROW_READ_COLUMNS,
+    OWN_READ_COLUMNS,
+    READ_COLUMNS,
+    batch_from_table,
+    deduplication_token,
+    insert_table,
+)
 from traceway.storage.clickhouse.schema import KIND_BY_NAME, OWN_COLUMNS, Location, create_statements
 
 log = logging.getLogger(__name__)
@@ -93,6 +100,18 @@ class ClickHouseStore:
             except ClickHouseError as exc:
                 raise StorageError(f"ClickHouse insert failed: {exc}") from None
 
+    def without_stored(self, batch: SpanBatch) -> SpanBatch:
+        """The spans of ``batch`` not stored yet, for a spool replayed after a
+        crash: whatever reached ClickHouse before the crash is not inserted twice."""
+        if not len(batch):
+            return batch
+        stored = set(self._query(queries.stored_spans(
+            self.location, sorted({t.hex() for t in batch.trace_id}),
+            min(batch.start_ns), max(batch.start_ns))))
+        keep = [i for i, key in enumerate(zip(batch.trace_id, batch.span_id, batch.start_ns))
+                if (key[0].hex(), key[1].hex(), key[2]) not in stored]
+        return batch if len(keep) == len(batch) else batch.take(keep)
+
     def close(self) -> None:
         self._closed.set()
         try:
@@ -114,13 +133,23 @@ class ClickHouseStore:
             return SpanBatch()
         first = min(int(r[1].timestamp()) for r in ranges)
         last = max(int(r[2].timestamp()) for r in ranges)
-        sql, params = queries.trace_spans(self.location, [r[0] for r in ranges], first, last,
-                                          self.own_columns)
+        ids = [r[0] for r in ranges]
+        if self.own_columns:
+            table = self._arrow(queries.trace_spans(self.location, ids, first, last,
+                                                    NARROW_READ_COLUMNS))
+            if all(table.column("TracewaySpan").to_pylist()):
+                return batch_from_table(table)
+        # Rows the exporter wrote: rebuild them from its columns.
+        columns = READ_COLUMNS + (OWN_READ_COLUMNS if self.own_columns else "")
+        return batch_from_table(self._arrow(queries.trace_spans(self.location, ids, first, last,
+                                                                columns)))
+
+    def _arrow(self, sql_params: queries.Query) -> Any:
+        sql, params = sql_params
         try:
-            table = self._client.query_arrow(sql, parameters=params, use_strings=False)
+            return self._client.query_arrow(sql, parameters=params, use_strings=False)
         except ClickHouseError as exc:
             raise StorageError(f"ClickHouse query failed: {exc}") from None
-        return batch_from_table(table)
 
     def get_trace(self, trace_id: bytes, start_min_ns: int | None = None,
                   start_max_ns: int | None = None) -> SpanBatch:
