@@ -31,7 +31,7 @@ from traceway.testing import ServerProcess
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "ui"))
-from ui_traces import big_trace, new_trace_id, send_otlp, wait_for_trace
+from ui_traces import big_trace, new_trace_id, send_otlp, wait_for_trace  # noqa: E402
 
 COLUMNS = ["spans", "fetch_ms", "tti_ms", "dom_rows", "scroll_p50_ms", "scroll_p95_ms", "scroll_max_ms",
            "bottom", "find_ms", "heap_mb"]
@@ -119,7 +119,7 @@ def main() -> None:
                         results.append(measure(page, server.ui_url, ids[n], n))
                     except PlaywrightError as exc:  # a crashed tab is a result too
                         print(f"{n:,} spans: the page failed: {exc}", file=sys.stderr)
-                        results.append({c: "FAILED" for c in COLUMNS} | {"spans": n})
+                        results.append(dict.fromkeys(COLUMNS, "FAILED") | {"spans": n})
                     page.close()
                 browser.close()
         finally:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from traceway.settings import ROLES, SETTING_HELP, Settings, parse_retention, parse_size, setting_names
 
 
-def _add_serve(sub: argparse._SubParsersAction) -> None:
+def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("serve", help="run the collector, store, query API and UI",
                             description="Every flag can also be set as TRACEWAY_<NAME>, "
                                         "e.g. TRACEWAY_DATA_DIR.")
@@ -56,7 +56,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
 
 
-def _add_sample(sub: argparse._SubParsersAction) -> None:
+def _add_sample(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("sample", help="send a few realistic multi-service traces")
     parser.add_argument("--otlp-endpoint", default=os.environ.get(
         "TRACEWAY_OTLP_ENDPOINT", "http://127.0.0.1:4318"), help="OTLP/HTTP base URL")
@@ -70,7 +70,7 @@ def _sample(args: argparse.Namespace) -> int:
     return send_sample(args.otlp_endpoint, args.traces)
 
 
-def _add_demo(sub: argparse._SubParsersAction) -> None:
+def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     try:
         from traceway.demo import add_arguments, run
     except ImportError:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from enum import IntEnum
+from typing import Any
 
 
 class SpanKind(IntEnum):
@@ -43,11 +44,11 @@ class StatusCode(IntEnum):
 
 
 # How Jaeger and the UI name kinds and statuses (UNSPECIFIED/UNSET have no name).
-SPAN_KIND_NAMES = {SpanKind.INTERNAL: "internal", SpanKind.SERVER: "server",
+SPAN_KIND_NAMES: dict[int, str] = {SpanKind.INTERNAL: "internal", SpanKind.SERVER: "server",
                    SpanKind.CLIENT: "client", SpanKind.PRODUCER: "producer",
                    SpanKind.CONSUMER: "consumer"}
 SPAN_KIND_BY_NAME = {name: int(kind) for kind, name in SPAN_KIND_NAMES.items()}
-STATUS_NAMES = {StatusCode.OK: "OK", StatusCode.ERROR: "ERROR"}
+STATUS_NAMES: dict[int, str] = {StatusCode.OK: "OK", StatusCode.ERROR: "ERROR"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +95,7 @@ class SpanBatch:
     def __len__(self) -> int:
         return len(self.trace_id)
 
-    def columns(self) -> Iterator[tuple[str, list]]:
+    def columns(self) -> Iterator[tuple[str, list[Any]]]:
         for f in fields(self):
             yield f.name, getattr(self, f.name)
 

@@ -9,6 +9,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
@@ -24,7 +25,7 @@ class _Call:
     kind: int
     offset_ms: float
     duration_ms: float
-    attributes: dict = field(default_factory=dict)
+    attributes: dict[str, Any] = field(default_factory=dict)
     children: list[_Call] = field(default_factory=list)
     error: str = ""
 
@@ -88,7 +89,8 @@ def _emit(call: _Call, trace_id: bytes, parent: bytes, parent_start_ns: int,
         scope.name, scope.version = "traceway.sample", "1.0"
     span = resource_spans.scope_spans[0].spans.add()
     span.trace_id, span.span_id, span.parent_span_id = trace_id, os.urandom(8), parent
-    span.name, span.kind = call.name, call.kind
+    span.name = call.name
+    span.kind = call.kind  # type: ignore[assignment]
     span.start_time_unix_nano = parent_start_ns + int(call.offset_ms * _MS)
     span.end_time_unix_nano = span.start_time_unix_nano + int(call.duration_ms * _MS)
     for key, value in call.attributes.items():

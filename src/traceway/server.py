@@ -8,17 +8,21 @@ import logging
 import signal
 import socket
 import sys
+from collections.abc import Iterator
 
+import grpc
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from traceway.collector.ingest import Ingest, Stage
 from traceway.collector.otlp_grpc import otlp_grpc_server
 from traceway.collector.otlp_http import otlp_http_app
-from traceway.collector.zipkin_http import zipkin_http_app
+from traceway.collector.zipkin_http import zipkin_routes
 from traceway.config import Config, ConfigError, load_config
 from traceway.pipeline.batcher import WriteQueue
 from traceway.pipeline.retention import RetentionLoop
@@ -26,7 +30,10 @@ from traceway.pipeline.sampling import RemoteConfig, Spool, Strategies, TailSamp
 from traceway.pipeline.sampling.tail import tune_gc_for_holding
 from traceway.pipeline.spooled import SpooledWrites, drain_spool
 from traceway.query.jaeger_api import jaeger_routes
+from traceway.query.jaeger_v3_api import jaeger_v3_routes
 from traceway.query.sampling_api import remote_sampling_app, sampling_routes
+from traceway.query.trace_analysis_api import trace_analysis_routes
+from traceway.query.zipkin_api import zipkin_read_routes
 from traceway.settings import Settings
 from traceway.storage.api import Reader
 from traceway.storage.factory import open_store
@@ -39,7 +46,7 @@ class _Listener(uvicorn.Server):
     """A uvicorn server that leaves signal handling to TracewayServer."""
 
     @contextlib.contextmanager
-    def capture_signals(self):  # type: ignore[override]
+    def capture_signals(self) -> Iterator[None]:
         yield
 
     def install_signal_handlers(self) -> None:  # older uvicorn
@@ -52,10 +59,11 @@ def ui_app(store: Reader, telemetry: Telemetry, strategies: Strategies,
     def metrics(request: Request) -> Response:
         return Response(telemetry.render(), media_type=CONTENT_TYPE)
 
-    routes = [Route("/metrics", metrics)]
+    routes: list[BaseRoute] = [Route("/metrics", metrics)]
     if not query_api:
         return Starlette(routes=routes)
-    routes += jaeger_routes(store) + sampling_routes(strategies, "/api/sampling")
+    routes += [*jaeger_routes(store), *trace_analysis_routes(store), *jaeger_v3_routes(store),
+               *sampling_routes(strategies, "/api/sampling")]
     try:
         from traceway.ui.routes import ui_routes
     except ImportError:
@@ -63,6 +71,15 @@ def ui_app(store: Reader, telemetry: Telemetry, strategies: Strategies,
     else:
         routes += ui_routes()
     return Starlette(routes=routes)
+
+
+def zipkin_app(ingest: Ingest, store: DuckDBStore, cors_origins: list[str]) -> Starlette:
+    """Zipkin's port: the collector's ingest and the query side's read API, as Zipkin serves them."""
+    middleware = [Middleware(CORSMiddleware, allow_origins=cors_origins,
+                             allow_methods=["GET", "HEAD", "POST"], allow_headers=["*"])
+                  ] if cors_origins else []
+    return Starlette(routes=zipkin_routes(ingest) + zipkin_read_routes(store),
+                     middleware=middleware)
 
 
 SPOOL_DIR = "spool"
@@ -103,8 +120,8 @@ class TracewayServer:
         self.retention = (RetentionLoop(self.store, settings.retention_ns, self.telemetry)
                           if self.receives and hasattr(self.store, "delete_before") else None)
         self._listeners: list[_Listener] = []
-        self._tasks: list[asyncio.Task] = []
-        self._grpc = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._grpc: grpc.aio.Server | None = None
         self._stopping = asyncio.Event()
 
     def store_description(self) -> str:
@@ -132,7 +149,8 @@ class TracewayServer:
                                        query_api=s.role != "collector"), s.ui_port)]
         if self.receives:
             bound += [self._listener(otlp_http_app(self.ingest), s.otlp_http_port),
-                      self._listener(zipkin_http_app(self.ingest), s.zipkin_port)]
+                      self._listener(zipkin_app(self.ingest, self.store, s.zipkin_cors_origin_list),
+                                     s.zipkin_port)]
         if self.config.remote is not None and s.remote_sampling_port:
             bound.append(self._listener(remote_sampling_app(self.strategies),
                                         s.remote_sampling_port))

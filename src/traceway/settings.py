@@ -42,6 +42,11 @@ class Settings:
     remote_sampling_port: int = 5778
     storage: str = ""
     role: str = "all"
+    zipkin_cors_origins: str = ""
+
+    @property
+    def zipkin_cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.zipkin_cors_origins.split(",") if o.strip()]
 
     @property
     def retention_ns(self) -> int:
@@ -57,7 +62,7 @@ SETTING_HELP = {
     "host": "address every listener binds (0.0.0.0 to accept remote senders)",
     "otlp_grpc_port": "OTLP/gRPC receiver port",
     "otlp_http_port": "OTLP/HTTP receiver port (POST /v1/traces)",
-    "zipkin_port": "Zipkin v2 receiver port (POST /api/v2/spans)",
+    "zipkin_port": "Zipkin v2 port: receiver (POST /api/v2/spans) and read API (GET /api/v2/...)",
     "ui_port": "web UI, Jaeger-compatible query API and /metrics",
     "retention": "delete spans older than this (e.g. 12h, 7d)",
     "log_level": "debug, info, warning or error",
@@ -68,6 +73,8 @@ SETTING_HELP = {
     "storage": "where spans are stored: duckdb:///path/file.duckdb (default: in --data-dir), "
                "clickhouse://user:password@host:8123/database, chdb:///path",
     "role": "all (receive and query), collector (receivers only) or query (API and UI only)",
+    "zipkin_cors_origins": "origins allowed to call the Zipkin port from a browser, comma-separated "
+                           "(e.g. http://lens.example:8080, or *); none by default",
 }
 
 ROLES = ("all", "collector", "query")

@@ -12,12 +12,14 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 @dataclass
@@ -32,7 +34,7 @@ class ServerProcess:
     zipkin_port: int = field(default_factory=free_port)
     ui_port: int = field(default_factory=free_port)
     remote_sampling_port: int = field(default_factory=free_port)
-    process: subprocess.Popen | None = None
+    process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
     @property
@@ -59,7 +61,7 @@ class ServerProcess:
                 "--zipkin-port", str(self.zipkin_port), "--ui-port", str(self.ui_port),
                 "--remote-sampling-port", str(self.remote_sampling_port),
                 *self.extra_args]
-        log = open(self.log_path, "ab")
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child writes to it until it exits
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
                                         env={**os.environ, **self.env})
         deadline = time.monotonic() + timeout_s
@@ -74,7 +76,7 @@ class ServerProcess:
                 time.sleep(0.05)
         raise RuntimeError("traceway serve did not become ready:\n" + self.log_path.read_text())
 
-    def api(self, path: str) -> dict:
+    def api(self, path: str) -> Any:
         """GET a query-API path and decode its JSON (raises HTTPError on 4xx/5xx)."""
         with urllib.request.urlopen(self.ui_url + path, timeout=30) as answer:
             return json.loads(answer.read())
@@ -88,7 +90,7 @@ class ServerProcess:
         assert self.process is not None
         self.process.send_signal(signal.SIGHUP)
 
-    def wait_for_trace(self, trace_id: str, min_spans: int = 1, timeout_s: float = 10.0) -> dict:
+    def wait_for_trace(self, trace_id: str, min_spans: int = 1, timeout_s: float = 10.0) -> Any:
         """The trace's Jaeger JSON once it has ``min_spans`` spans.
 
         Acknowledged spans are durable at once but reach the store a moment

@@ -1,5 +1,4 @@
 import gzip
-import zlib
 
 import pytest
 

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from goldens import EXPECTED, SHARED_OTLP, check_golden, own_otlp_inputs, shared_otlp_inputs, zipkin_inputs
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from goldens import EXPECTED, SHARED_OTLP, check_golden, own_otlp_inputs, shared_otlp_inputs, zipkin_inputs
 from traceway.convert.jaeger_json import trace_to_jaeger_json
 from traceway.convert.otlp import spans_from_otlp_json
 from traceway.convert.zipkin import spans_from_zipkin_json

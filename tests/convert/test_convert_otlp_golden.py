@@ -6,11 +6,23 @@ import json
 from pathlib import Path
 
 import pytest
+from goldens import (
+    EXPECTED,
+    batch_to_json,
+    check_golden,
+    decoded_to_json,
+    otlp_json_to_proto,
+    own_otlp_inputs,
+    shared_otlp_inputs,
+)
 
-from goldens import (EXPECTED, batch_to_json, check_golden, decoded_to_json, otlp_json_to_proto,
-                     own_otlp_inputs, shared_otlp_inputs)
-from traceway.convert.otlp import (InvalidPayloadError, batch_to_otlp, otlp_to_json,
-                                   spans_from_otlp_json, spans_from_otlp_proto)
+from traceway.convert.otlp import (
+    InvalidPayloadError,
+    batch_to_otlp,
+    otlp_to_json,
+    spans_from_otlp_json,
+    spans_from_otlp_proto,
+)
 
 INPUTS = own_otlp_inputs() + shared_otlp_inputs()
 EDGE_CASES = next(p for p in INPUTS if p.name == "edge-cases.json")

@@ -6,16 +6,16 @@ import pytest
 
 pytest.importorskip("opentelemetry.exporter.zipkin.json")
 
-from opentelemetry.exporter.zipkin.json.v2 import JsonV2Encoder  # noqa: E402
-from opentelemetry.exporter.zipkin.node_endpoint import NodeEndpoint  # noqa: E402
-from opentelemetry.sdk.resources import Resource  # noqa: E402
-from opentelemetry.sdk.trace import SpanLimits, TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
-from opentelemetry.trace import SpanKind, Status, StatusCode  # noqa: E402
+from goldens import batch_to_json
+from opentelemetry.exporter.zipkin.json.v2 import JsonV2Encoder
+from opentelemetry.exporter.zipkin.node_endpoint import NodeEndpoint
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from goldens import batch_to_json  # noqa: E402
-from traceway.convert.zipkin import spans_from_zipkin_json  # noqa: E402
+from traceway.convert.zipkin import spans_from_zipkin_json
 
 
 def test_otel_python_zipkin_v2_json_is_ingested(monkeypatch: pytest.MonkeyPatch) -> None:

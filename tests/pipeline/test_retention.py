@@ -2,8 +2,8 @@ import threading
 import time
 
 from traceway.pipeline.retention import RetentionLoop
-from traceway.storage.testspans import batch_of, make_span
 from traceway.storage.duckdb import DuckDBStore
+from traceway.storage.testspans import batch_of, make_span
 from traceway.telemetry import Telemetry
 
 HOUR_NS = 3_600 * 10**9

@@ -15,7 +15,7 @@ from traceway.storage.memory import MemoryStore
 
 
 def _stored(store: MemoryStore) -> dict[bytes, list]:
-    return {tid: records for tid, records in store._traces.items()}
+    return dict(store._traces.items())
 
 
 def _policy_of(record) -> str:

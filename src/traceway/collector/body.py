@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from typing import Any
 
 from starlette.requests import Request
 
@@ -49,8 +50,9 @@ def gunzip(body: bytes, limit: int = MAX_BODY_BYTES) -> bytes:
     return _inflate(zlib.decompressobj(16 + zlib.MAX_WBITS), body, limit)
 
 
-def _inflate(inflater, body: bytes, limit: int) -> bytes:
-    out, size = [], 0
+def _inflate(inflater: Any, body: bytes, limit: int) -> bytes:
+    out: list[bytes] = []
+    size = 0
     data = body
     try:
         while data:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from google.protobuf import json_format
 from google.rpc import code_pb2, status_pb2

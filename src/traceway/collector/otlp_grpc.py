@@ -17,7 +17,7 @@ def otlp_grpc_server(ingest: Ingest, address: str) -> grpc.aio.Server:
 
     # The request arrives as raw bytes (no deserializer) so a malformed message
     # is answered INVALID_ARGUMENT by us rather than INTERNAL by grpcio.
-    async def export(body: bytes, context: grpc.aio.ServicerContext) -> ExportTraceServiceResponse:
+    async def export(body: bytes, context: grpc.aio.ServicerContext[bytes, ExportTraceServiceResponse]) -> ExportTraceServiceResponse:
         try:
             decoded = spans_from_otlp_proto(body)
         except InvalidPayloadError as exc:

@@ -63,9 +63,9 @@ def jaeger_tag(key: str, value: AnyValue) -> dict[str, Any]:
         shown: int | str = number if -_MAX_SAFE_INT <= number <= _MAX_SAFE_INT else str(number)
         return {"key": key, "type": "int64", "value": shown}
     if which == "double_value":
-        number = value.double_value
+        double = value.double_value
         return {"key": key, "type": "float64",
-                "value": number if math.isfinite(number) else str(number)}
+                "value": double if math.isfinite(double) else str(double)}
     if which == "bytes_value":
         return {"key": key, "type": "binary",
                 "value": base64.b64encode(value.bytes_value).decode()}

@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
@@ -19,6 +21,7 @@ from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, Span, TracesData
 
+from traceway.convert.otlp_native import batch_from_otlp_native
 from traceway.model import SpanBatch, SpanRecord
 
 UNKNOWN_SERVICE = "unknown_service"
@@ -46,6 +49,9 @@ class DecodedSpans:
 
 
 def spans_from_otlp_proto(body: bytes) -> DecodedSpans:
+    batch = batch_from_otlp_native(body)
+    if batch is not None:
+        return DecodedSpans(batch)
     try:
         request = ExportTraceServiceRequest.FromString(body)
     except DecodeError as exc:
@@ -141,7 +147,7 @@ def _detail(span: Span, parent: bytes, name: str, kind: int, start: int, end: in
         if full[0] == 0x0A and (prefix == len(full) or full[prefix] in _TAGS_AFTER_COLUMNS):
             return full[prefix:]
     for field_name in _COLUMN_FIELDS:
-        span.ClearField(field_name)
+        span.ClearField(field_name)  # type: ignore[arg-type]
     return span.SerializeToString()
 
 
@@ -210,7 +216,7 @@ def batch_to_otlp(batch: SpanBatch) -> TracesData:
     return data
 
 
-def otlp_to_json(message: TracesData | ExportTraceServiceRequest) -> dict:
+def otlp_to_json(message: TracesData | ExportTraceServiceRequest) -> dict[str, Any]:
     """OTLP/JSON: camelCase names, hex ids, enums as integers."""
     document = json_format.MessageToDict(message, use_integers_for_enums=True)
     _base64_ids_to_hex(document)
@@ -220,12 +226,12 @@ def otlp_to_json(message: TracesData | ExportTraceServiceRequest) -> dict:
 _ID_KEYS = ("traceId", "spanId", "parentSpanId")
 
 
-def _dicts(value: object):
+def _dicts(value: object) -> Iterable[dict[str, Any]]:
     """The dict items of a JSON list; anything else is left for ParseDict to refuse."""
     return (item for item in value if isinstance(item, dict)) if isinstance(value, list) else ()
 
 
-def _spans_of(document: dict):
+def _spans_of(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for resource_spans in _dicts(document.get("resourceSpans")):
         for scope_spans in _dicts(resource_spans.get("scopeSpans")):
             for span in _dicts(scope_spans.get("spans")):
@@ -233,7 +239,7 @@ def _spans_of(document: dict):
                 yield from _dicts(span.get("links"))
 
 
-def _hex_ids_to_base64(document: dict) -> None:
+def _hex_ids_to_base64(document: dict[str, Any]) -> None:
     for span in _spans_of(document):
         for key in _ID_KEYS:
             value = span.get(key)
@@ -245,7 +251,7 @@ def _hex_ids_to_base64(document: dict) -> None:
                 span[key] = base64.b64encode(raw).decode()
 
 
-def _base64_ids_to_hex(document: dict) -> None:
+def _base64_ids_to_hex(document: dict[str, Any]) -> None:
     for span in _spans_of(document):
         for key in _ID_KEYS:
             value = span.get(key)

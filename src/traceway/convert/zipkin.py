@@ -41,8 +41,9 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
@@ -111,7 +112,7 @@ def spans_from_zipkin_proto(body: bytes) -> DecodedSpans:
         message = ListOfSpansProto.FromString(body)
     except DecodeError as exc:
         raise InvalidPayloadError(f"body is not a Zipkin ListOfSpans: {exc}") from None
-    return _convert(message.spans, _span_from_proto)
+    return _convert(message.spans, _span_from_proto)  # type: ignore[attr-defined]
 
 
 def _convert(items: Iterable[Any], parse: Callable[[Any], _ZipkinSpan]) -> DecodedSpans:
@@ -221,11 +222,11 @@ def _set_status(status: Status, tags: dict[str, str]) -> None:
     description = tags.pop("otel.status_description", "")
     if code is not None:
         name = code.upper().removeprefix("STATUS_CODE_")
-        status.code = _STATUS_CODES.get(name, Status.STATUS_CODE_UNSET)  # type: ignore[assignment]
+        status.code = _STATUS_CODES.get(name, Status.STATUS_CODE_UNSET)
         status.message = description
     error = tags.pop("error", None)
     if error is not None:
-        status.code = Status.STATUS_CODE_ERROR  # type: ignore[assignment]
+        status.code = Status.STATUS_CODE_ERROR
         if error not in ("", "true") and not status.message:
             status.message = error
 

@@ -67,7 +67,7 @@ class Service:
                 status, payload = exc.status, {"error": str(exc)}
                 if status >= 500:
                     span.set_status(Status(StatusCode.ERROR, str(exc)))
-            except Exception as exc:  # noqa: BLE001 - a crash becomes a 500 with the exception on the span
+            except Exception as exc:
                 mark_error(span, exc)
                 _logger.info("%s %s failed: %r", method, url.path, exc)
                 status, payload = 500, {"error": f"{type(exc).__name__}: {exc}"}

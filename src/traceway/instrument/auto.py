@@ -40,13 +40,13 @@ def instrument_installed(tracer_provider: Any = None) -> list[str]:
         try:
             module = importlib.import_module(module_name)
             instrumentor = getattr(module, class_name)()
-        except Exception:  # noqa: BLE001, S112 - not installed, or the library it wraps is missing: skip silently
+        except Exception:
             continue
         try:
             if not getattr(instrumentor, "is_instrumented_by_opentelemetry", False):
                 instrumentor.instrument(tracer_provider=tracer_provider)
             enabled.append(name)
-        except Exception as exc:  # noqa: BLE001 - one broken instrumentation must not stop the service
+        except Exception as exc:
             _logger.debug("traceway: could not enable %s instrumentation: %r", name, exc)
     return enabled
 

@@ -160,7 +160,7 @@ def _wrap_gen(fn: Callable[..., Any], start: Callable[[], Span]) -> Callable[...
                 except GeneratorExit:
                     gen.close()
                     raise
-                except BaseException as exc:  # noqa: BLE001 - forwarded into the wrapped generator
+                except BaseException as exc:
                     to_throw = exc
         except BaseException as exc:
             fail_span(span, exc)
@@ -193,7 +193,7 @@ def _wrap_async_gen(fn: Callable[..., Any], start: Callable[[], Span]) -> Callab
                 except GeneratorExit:
                     await gen.aclose()
                     raise
-                except BaseException as exc:  # noqa: BLE001 - forwarded into the wrapped generator
+                except BaseException as exc:
                     to_throw = exc
         except BaseException as exc:
             fail_span(span, exc)

@@ -155,7 +155,7 @@ def resource_attributes(
         from importlib.metadata import version
 
         attributes["telemetry.sdk.version"] = version("opentelemetry-sdk")
-    except Exception:  # noqa: BLE001, S110 - metadata missing in odd installs; the attribute is optional
+    except Exception:
         pass
     attributes.update(parse_key_values(env.get("OTEL_RESOURCE_ATTRIBUTES", "")))
     attributes.update(extra or {})

@@ -10,7 +10,7 @@ import gzip
 import http.client
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 GRPC_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 RETRYABLE_HTTP = frozenset({429, 502, 503, 504})
@@ -153,9 +153,11 @@ class GRPCTransport:
             code = exc.code() if hasattr(exc, "code") else None
             name = code.name if code is not None else "UNKNOWN"
             retry_after = None
-            for key, value in (exc.trailing_metadata() or ()) if hasattr(exc, "trailing_metadata") else ():
+            trailers = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None
+            for item in trailers or ():
+                key, value = cast("tuple[str, str | bytes]", item)  # a plain pair at run time
                 if key == "retry-after":
-                    retry_after = _retry_after(value)
+                    retry_after = _retry_after(str(value))
             return SendResult(False, retryable=name in self._RETRYABLE, retry_after_s=retry_after, detail=f"gRPC {name}")
         return SendResult(True)
 

@@ -87,7 +87,8 @@ class WriteQueue:
                 return None
             if time.monotonic() - self._last_write_end < _BUSY_S:
                 self._linger()
-            taken, spans = [], 0
+            taken: list[tuple[SpanBatch, int, Future[None]]] = []
+            spans = 0
             while self._pending and (not taken or spans + len(self._pending[0][0])
                                      <= self._max_batch_spans):
                 item = self._pending.popleft()

@@ -9,12 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from traceway.convert.jaeger_json import trace_to_jaeger_json
+from traceway.model import SPAN_KIND_NAMES
+from traceway.query.clock_skew_view import trace_json_with_skew
 from traceway.query.params import (
     BadParameterError,
     parse_dependencies_window,
@@ -23,7 +24,6 @@ from traceway.query.params import (
     parse_trace_query,
 )
 from traceway.storage.api import Reader
-from traceway.model import SPAN_KIND_NAMES
 
 
 class FastJSONResponse(JSONResponse):
@@ -33,7 +33,7 @@ class FastJSONResponse(JSONResponse):
         return orjson.dumps(content)
 
 
-def envelope(data: Any, status: int = 200, errors: list[dict] | None = None) -> JSONResponse:
+def envelope(data: Any, status: int = 200, errors: list[dict[str, Any]] | None = None) -> JSONResponse:
     total = len(data) if isinstance(data, list) else 0
     return FastJSONResponse({"data": data, "total": total, "limit": 0, "offset": 0,
                              "errors": errors}, status)
@@ -68,7 +68,7 @@ def jaeger_routes(reader: Reader) -> list[Route]:
             query = None if ids else parse_trace_query(request.query_params)
         except BadParameterError as exc:
             return error(400, str(exc))
-        if ids:
+        if query is None:
             traces = [t for t in map(reader.get_trace, ids) if len(t)]
         else:
             traces = reader.find_traces(query)
@@ -82,7 +82,8 @@ def jaeger_routes(reader: Reader) -> list[Route]:
         trace = reader.get_trace(trace_id)
         if not len(trace):
             return error(404, "trace not found")
-        return envelope([trace_to_jaeger_json(trace)])
+        adjust = request.query_params.get("adjustClockSkew", "").lower() in ("true", "1")
+        return envelope([trace_json_with_skew(trace, adjust)])
 
     def dependencies(request: Request) -> JSONResponse:
         try:

@@ -8,8 +8,8 @@ import time
 
 from starlette.datastructures import QueryParams
 
-from traceway.storage.api import TraceQuery
 from traceway.model import SPAN_KIND_BY_NAME
+from traceway.storage.api import TraceQuery
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 1_500

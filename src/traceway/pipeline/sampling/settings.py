@@ -195,7 +195,7 @@ def _validate(kind: str, o: dict[str, Any], path: Path_) -> None:
     elif kind == "composite":
         need("max_total_spans_per_second")
         number(o, "max_total_spans_per_second", path, minimum=1)
-        for i, item in enumerate(o.get("rate_allocation", [])):
+        for _i, item in enumerate(o.get("rate_allocation", [])):
             if not isinstance(item, dict) or "policy" not in item or "percent" not in item:
                 raise ConfigValueError(path + ("rate_allocation",),
                                        "each rate_allocation needs policy and percent")

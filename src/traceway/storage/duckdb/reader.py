@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from typing import Iterable
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import duckdb
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from traceway.model import SpanBatch, SpanRecord
-from traceway.storage.api import DependencyLink, Operation, TraceQuery
+from traceway.model import SPAN_KIND_BY_NAME, SpanBatch, SpanRecord
+from traceway.storage.api import DependencyLink, Operation, TraceQuery, TraceSummary
 from traceway.storage.duckdb.schema import SPAN_COLUMNS, id_halves, ids8_from, ids16_from
 from traceway.convert.derived import derived_condition
+from traceway.storage.duckdb.summaries import trace_summaries
 from traceway.storage.tagmatch import encoded_patterns, span_matches
 
 _CANDIDATE_CHUNK = 2048
@@ -60,7 +62,7 @@ class DuckDBReader:
         sql = " UNION ALL ".join(parts) + " ORDER BY start_ns, span_id"
         return self._batch(cur.execute(sql, params).fetchnumpy(), cur)
 
-    def _batch(self, cols: dict, cur: duckdb.DuckDBPyConnection) -> SpanBatch:
+    def _batch(self, cols: dict[str, Any], cur: duckdb.DuckDBPyConnection) -> SpanBatch:
         n = len(cols["trace_hi"])
         if not n:
             return SpanBatch()
@@ -80,8 +82,8 @@ class DuckDBReader:
         )
         return batch
 
-    def _bodies_of(self, cur: duckdb.DuckDBPyConnection, table: str, ids: Iterable) -> dict[int, bytes]:
-        wanted = set(int(i) for i in ids)
+    def _bodies_of(self, cur: duckdb.DuckDBPyConnection, table: str, ids: Iterable[Any]) -> dict[int, bytes]:
+        wanted = {int(i) for i in ids}
         with self._bodies_lock:
             found = {i: self._bodies[(table, i)] for i in wanted if (table, i) in self._bodies}
         missing = list(wanted - found.keys())
@@ -97,23 +99,11 @@ class DuckDBReader:
 
     # -- search -------------------------------------------------------------
     def find_traces(self, query: TraceQuery) -> list[SpanBatch]:
-        """Searches newest-first in growing time windows, so a search that
-        fills its limit from recent data never reads the rest of the range."""
-        found: dict[tuple[int, int], None] = {}
         cur = self._cursor()
         try:
-            for start_ns, end_ns in _windows(query.start_min_ns, query.start_max_ns):
-                window = dataclasses.replace(query, start_min_ns=start_ns, start_max_ns=end_ns)
-                matching = (self._matching_by_tags if query.tags else self._matching)
-                for key in matching(cur, window, len(found)):
-                    found.setdefault(key)
-                    if len(found) >= query.limit:
-                        break
-                if len(found) >= query.limit:
-                    break
-            if not found:
+            latest = self._find_keys(cur, query)
+            if not latest:
                 return []
-            latest = list(found)
             traces = self._spans(cur, self._trace_ranges(cur, latest)).split_by_trace()
         finally:
             cur.close()
@@ -121,13 +111,44 @@ class DuckDBReader:
         traces.sort(key=lambda t: order.get(id_halves(t.trace_id[0]), len(order)))
         return traces
 
-    def _matching(self, cur, query: TraceQuery, already: int) -> list[tuple[int, int]]:
-        where, params = _span_conditions(query)
-        return cur.execute(f"SELECT trace_hi, trace_lo FROM spans WHERE {where} GROUP BY ALL "
-                           "ORDER BY max(start_ns) DESC LIMIT ?",
-                           params + [query.limit + already]).fetchall()
+    def find_trace_summaries(self, query: TraceQuery) -> list[TraceSummary]:
+        """Aggregated in SQL: no span leaves DuckDB."""
+        cur = self._cursor()
+        try:
+            latest = self._find_keys(cur, query)
+            if not latest:
+                return []
+            summaries = trace_summaries(cur, self._trace_ranges(cur, latest))
+        finally:
+            cur.close()
+        order = {hi_lo: i for i, hi_lo in enumerate(latest)}
+        summaries.sort(key=lambda s: order.get(id_halves(s.trace_id), len(order)))
+        return summaries
 
-    def _matching_by_tags(self, cur, query: TraceQuery, already: int) -> list[tuple[int, int]]:
+    def _find_keys(self, cur: duckdb.DuckDBPyConnection, query: TraceQuery) -> list[tuple[int, int]]:
+        """(hi, lo) of up to ``query.limit`` matching traces, newest first. Searches
+        in growing time windows, so a search that fills its limit from recent data
+        never reads the rest of the range."""
+        found: dict[tuple[int, int], None] = {}
+        for start_ns, end_ns in _windows(query.start_min_ns, query.start_max_ns):
+            window = dataclasses.replace(query, start_min_ns=start_ns, start_max_ns=end_ns)
+            matching = (self._matching_by_tags if query.tags else self._matching)
+            for key in matching(cur, window, len(found)):
+                found.setdefault(key)
+                if len(found) >= query.limit:
+                    break
+            if len(found) >= query.limit:
+                break
+        return list(found)
+
+    def _matching(self, cur: duckdb.DuckDBPyConnection, query: TraceQuery, already: int) -> list[tuple[int, int]]:
+        where, params = _span_conditions(query)
+        rows: list[tuple[int, int]] = cur.execute(
+            f"SELECT trace_hi, trace_lo FROM spans WHERE {where} GROUP BY ALL "
+            "ORDER BY max(start_ns) DESC LIMIT ?", params + [query.limit + already]).fetchall()
+        return rows
+
+    def _matching_by_tags(self, cur: duckdb.DuckDBPyConnection, query: TraceQuery, already: int) -> list[tuple[int, int]]:
         where, params = _span_conditions(query)
         for key, value in query.tags.items():
             condition, extra = _tag_prefilter(key, value)
@@ -142,20 +163,20 @@ class DuckDBReader:
                 if not chunk:
                     break
                 for row, record in zip(chunk, self._records(side, chunk)):
-                    key = (row[0], row[1])
-                    if key not in found and span_matches(record, query.tags):
-                        found[key] = None
+                    hi_lo = (row[0], row[1])
+                    if hi_lo not in found and span_matches(record, query.tags):
+                        found[hi_lo] = None
         finally:
             side.close()
         return list(found)
 
-    def _records(self, cur, rows: list[tuple]) -> list[SpanRecord]:
+    def _records(self, cur: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]) -> list[SpanRecord]:
         resources = self._bodies_of(cur, "resources", (r[11] for r in rows))
         scopes = self._bodies_of(cur, "scopes", (r[12] for r in rows))
         return [SpanRecord(b"", b"", b"", r[4], r[5], r[6], r[7], r[8], r[9], r[10],
                            r[13].encode("latin-1"), resources[r[11]], scopes[r[12]]) for r in rows]
 
-    def _trace_ranges(self, cur, traces: list[tuple[int, int]]) -> list[tuple[int, int, int, int]]:
+    def _trace_ranges(self, cur: duckdb.DuckDBPyConnection, traces: list[tuple[int, int]]) -> list[tuple[int, int, int, int]]:
         """(hi, lo, first start, last end) of each trace."""
         rows = cur.execute(
             "SELECT trace_hi, trace_lo, min(start_ns), max(end_ns) FROM trace_index "
@@ -175,7 +196,7 @@ class DuckDBReader:
 
     def operations(self, service: str, span_kind: int | None = None) -> list[Operation]:
         sql = "SELECT name, kind FROM operations WHERE service = ?"
-        params: list = [service]
+        params: list[Any] = [service]
         if span_kind is not None:
             sql += " AND kind = ?"
             params.append(span_kind)
@@ -205,7 +226,7 @@ class DuckDBReader:
         return [DependencyLink(parent, child, count) for parent, child, count in rows]
 
 
-def _windows(first_ns: int, last_ns: int):
+def _windows(first_ns: int, last_ns: int) -> Iterator[tuple[int, int]]:
     """[start, end] windows from ``last_ns`` back to ``first_ns``, each four times
     as long as the one before, starting at 1/64 of the range (at least a minute)."""
     width = max((last_ns - first_ns) // 64, _FIRST_WINDOW_NS)
@@ -217,9 +238,9 @@ def _windows(first_ns: int, last_ns: int):
         width *= 4
 
 
-def _span_conditions(query: TraceQuery) -> tuple[str, list]:
+def _span_conditions(query: TraceQuery) -> tuple[str, list[Any]]:
     conditions = ["start_ns BETWEEN ? AND ?"]
-    params: list = [query.start_min_ns, query.start_max_ns]
+    params: list[Any] = [query.start_min_ns, query.start_max_ns]
     for column, value, op in (("service", query.service, "="), ("name", query.operation, "="),
                               ("kind", query.span_kind, "="),
                               ("duration_ns", query.duration_min_ns, ">="),
@@ -234,7 +255,7 @@ def _latin1(raw: bytes) -> str:
     return raw.decode("latin-1")
 
 
-def _tag_prefilter(key: str, value: str) -> tuple[str, list]:
+def _tag_prefilter(key: str, value: str) -> tuple[str, list[Any]]:
     """A SQL condition true for every span that may match ``key=value``
     (exactly confirmed later by ``span_matches``)."""
     patterns = [_latin1(p) for p in encoded_patterns(key, value)]
@@ -242,7 +263,7 @@ def _tag_prefilter(key: str, value: str) -> tuple[str, list]:
     conditions = [any_pattern.format(col="detail"),
                   f"resource_id IN (SELECT id FROM resources WHERE {any_pattern.format(col='body')})",
                   f"scope_id IN (SELECT id FROM scopes WHERE {any_pattern.format(col='body')})"]
-    params: list = patterns * 3
+    params: list[Any] = patterns * 3
     derived = _derived_condition(key, value)
     if derived:
         conditions.append(derived[0])
@@ -250,7 +271,7 @@ def _tag_prefilter(key: str, value: str) -> tuple[str, list]:
     return " OR ".join(f"({c})" for c in conditions), params
 
 
-def _derived_condition(key: str, value: str) -> tuple[str, list] | None:
+def _derived_condition(key: str, value: str) -> tuple[str, list[Any]] | None:
     """SQL for the span field a derived tag is made of (``convert.derived``)."""
     found = derived_condition(key, value)
     if found is None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -90,13 +92,13 @@ class DuckDBStore(DuckDBReader):
                 self._ids[table].update((row[1], row[0]) for row in new_rows.get(table, ()))
             self._known_operations.update(new_rows.get("operations", ()))
 
-    def _dense_ids(self, table: str, bodies: list[bytes],
-                   describe) -> tuple[dict[bytes, int], list[tuple]]:
+    def _dense_ids(self, table: str, bodies: list[bytes], describe: Callable[[bytes], tuple[str, ...]],
+                   ) -> tuple[dict[bytes, int], list[tuple[Any, ...]]]:
         """Ids of the distinct ``bodies``, and rows for the ones not stored yet.
         The new ids are recorded only once the write commits."""
         known = self._ids[table]
         ids: dict[bytes, int] = {}
-        new_rows: list[tuple] = []
+        new_rows: list[tuple[Any, ...]] = []
         for body in dict.fromkeys(bodies):
             content = body_id(body)
             dense = known.get(content)
@@ -106,7 +108,7 @@ class DuckDBStore(DuckDBReader):
             ids[body] = dense
         return ids, new_rows
 
-    def _tables(self, batch: SpanBatch):
+    def _tables(self, batch: SpanBatch) -> tuple[pa.Table, dict[str, list[tuple[Any, ...]]]]:
         resource_ids, new_resources = self._dense_ids(
             "resources", batch.resource, lambda body: (service_name(Resource.FromString(body)),))
         scope_ids, new_scopes = self._dense_ids("scopes", batch.scope, _scope_name_version)
@@ -135,7 +137,7 @@ class DuckDBStore(DuckDBReader):
         # commit alongside the writer's appends, so ingest is not blocked.
         con = self._con.cursor()
         try:
-            (deleted,) = con.execute("DELETE FROM spans WHERE start_ns < ?", [start_ns]).fetchone()
+            (deleted,) = con.execute("DELETE FROM spans WHERE start_ns < ?", [start_ns]).fetchone() or (0,)
             if deleted:
                 con.execute("DELETE FROM trace_index WHERE end_ns < ?", [start_ns])
                 con.execute("""DELETE FROM operations WHERE (service, name, kind) NOT IN
