@@ -21,11 +21,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from query import HOUR_NS, _fields, fill, timed  # noqa: E402
-
-from traceway.storage.api import TraceQuery  # noqa: E402
-from traceway.storage.clickhouse import ClickHouseStore, Location, connect  # noqa: E402
-from traceway.storage.distinct import DistinctReader  # noqa: E402
+from query import HOUR_NS, _fields, fill, timed
+from traceway.storage.api import TraceQuery
+from traceway.storage.clickhouse import ClickHouseStore, Location, connect
+from traceway.storage.distinct import DistinctReader
 
 
 def bytes_on_disk(client, database: str) -> int:

@@ -73,7 +73,7 @@ def ui_app(store: Reader, telemetry: Telemetry, strategies: Strategies,
     return Starlette(routes=routes)
 
 
-def zipkin_app(ingest: Ingest, store: DuckDBStore, cors_origins: list[str]) -> Starlette:
+def zipkin_app(ingest: Ingest, store: Reader, cors_origins: list[str]) -> Starlette:
     """Zipkin's port: the collector's ingest and the query side's read API, as Zipkin serves them."""
     middleware = [Middleware(CORSMiddleware, allow_origins=cors_origins,
                              allow_methods=["GET", "HEAD", "POST"], allow_headers=["*"])

@@ -67,7 +67,7 @@ ORDER BY (TraceId)
 SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1
 """
 
-ID_TS_VIEW = """CREATE MATERIALIZED VIEW IF NOT EXISTS "default"."otel_traces_trace_id_ts_mv" 
+ID_TS_VIEW = """CREATE MATERIALIZED VIEW IF NOT EXISTS "default"."otel_traces_trace_id_ts_mv"
 TO "default"."otel_traces_trace_id_ts"
 AS SELECT
               TraceId,

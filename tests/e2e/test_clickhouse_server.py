@@ -8,7 +8,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import urllib.error
 from pathlib import Path
 
 import pytest

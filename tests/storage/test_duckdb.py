@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from traceway.storage.distinct import DistinctReader
 from traceway.storage.conformance import StorageConformance
+from traceway.storage.distinct import DistinctReader
 from traceway.storage.duckdb import DuckDBStore
 from traceway.storage.jaeger_corpus import JaegerCorpusConformance
 

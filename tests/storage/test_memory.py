@@ -1,7 +1,7 @@
 import pytest
 
-from traceway.storage.distinct import DistinctReader
 from traceway.storage.conformance import StorageConformance
+from traceway.storage.distinct import DistinctReader
 from traceway.storage.memory import MemoryStore
 
 

@@ -31,10 +31,10 @@ def derived_tags(record: SpanRecord, span: Span,
         tags.append(("otel.scope.name", scope.name))
     if scope.version:
         tags.append(("otel.scope.version", scope.version))
-    kind = SPAN_KIND_NAMES.get(record.kind)  # type: ignore[call-overload]
+    kind = SPAN_KIND_NAMES.get(record.kind)
     if kind:
         tags.append(("span.kind", kind))
-    status = STATUS_NAMES.get(record.status_code)  # type: ignore[call-overload]
+    status = STATUS_NAMES.get(record.status_code)
     if status:
         tags.append(("otel.status_code", status))
     if record.status_code == StatusCode.ERROR:
@@ -81,3 +81,16 @@ def derived_condition(key: str, value: str) -> tuple[str, str | int] | None:
     if key in DROPPED_COUNT_TAGS and value.isdigit() and 0 < int(value) < 2**32:
         return DROPPED_COUNT_TAGS[key], int(value)
     return None
+
+
+def encoded_in_detail(field: str, wanted: str | int) -> bytes:
+    """The protobuf bytes a span's OTLP ``detail`` contains when ``field``
+    (``trace_state``, ``event_name`` or a ``dropped_*_count``) is ``wanted``,
+    for stores that pre-filter on the encoded span."""
+    if field == "trace_state":
+        return Span(trace_state=str(wanted)).SerializeToString()
+    if field == "event_name":
+        return Span.Event(name=str(wanted)).SerializeToString()
+    span = Span()
+    setattr(span, field, int(wanted))
+    return span.SerializeToString()

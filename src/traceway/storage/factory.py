@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlparse
+from typing import Any
+from urllib.parse import ParseResult, parse_qsl, unquote, urlparse
 
 from traceway.storage.api import StorageError
 from traceway.storage.distinct import DistinctReader
@@ -49,7 +50,7 @@ def open_store(url: str, data_dir: Path, retention_ns: int = 0) -> DistinctReade
     return DistinctReader(_clickhouse(scheme, parsed, retention_ns))
 
 
-def _clickhouse(scheme: str, parsed, retention_ns: int):
+def _clickhouse(scheme: str, parsed: ParseResult, retention_ns: int) -> Any:
     try:
         from traceway.storage.clickhouse import ClickHouseStore, Location, connect
     except ImportError as exc:

@@ -20,8 +20,8 @@ from traceway.storage.api import (
     TraceQuery,
     TraceSummary,
 )
-from traceway.storage.summary import summarize_trace
 from traceway.storage.distinct import distinct_spans
+from traceway.storage.summary import summarize_trace
 from traceway.storage.tagmatch import span_matches
 
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from opentelemetry.proto.trace.v1.trace_pb2 import Span
-
-from traceway.convert.derived import derived_condition
+from traceway.convert.derived import derived_condition, encoded_in_detail
 from traceway.storage.api import TraceQuery
 from traceway.storage.clickhouse.schema import Location, kind_forms, status_forms
 from traceway.storage.tagmatch import encoded_patterns
@@ -120,7 +118,7 @@ def _derived(i: int, key: str, value: str, own_columns: bool, params: dict[str, 
         return f"has(`Events.Name`, {{{name}:String}})"
     if not own_columns:  # dropped counts: only Traceway's own span bytes keep them
         return None
-    params[name] = Span(**{field: int(wanted)}).SerializeToString()
+    params[name] = encoded_in_detail(field, wanted)
     return f"position(TracewaySpan, {{{name}:String}}) > 0"
 
 

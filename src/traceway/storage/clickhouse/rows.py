@@ -11,6 +11,7 @@ is all that schema keeps.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,7 @@ OWN_READ_COLUMNS = ", TracewaySpan, TracewayResource, TracewayScope"
 NARROW_READ_COLUMNS = READ_COLUMNS[:READ_COLUMNS.index(", TraceState")] + OWN_READ_COLUMNS
 
 
-def _pairs(attributes) -> list[tuple[str, str]]:
+def _pairs(attributes: Iterable[KeyValue]) -> list[tuple[str, str]]:
     return [(kv.key, string_form(kv.value)) for kv in attributes]
 
 
@@ -51,7 +52,7 @@ class _Maps:
         self.values: list[str] = []
         self.offsets = [0]
 
-    def add(self, attributes) -> None:
+    def add(self, attributes: Iterable[KeyValue]) -> None:
         for kv in attributes:
             self.keys.append(kv.key)
             self.values.append(string_form(kv.value))
@@ -73,7 +74,7 @@ class _Lists:
     """Array(T) columns (one per Nested field) sharing one offsets list."""
 
     def __init__(self, *names: str) -> None:
-        self.items: dict[str, list] = {name: [] for name in names}
+        self.items: dict[str, list[Any]] = {name: [] for name in names}
         self.maps = _Maps()
         self.offsets = [0]
         self._count = 0
@@ -92,7 +93,7 @@ class _Lists:
 
 def insert_table(batch: SpanBatch, own_columns: bool = True) -> pa.Table:
     """``batch`` as an Arrow table of ``otel_traces`` columns."""
-    resources: dict[bytes, tuple[list, str]] = {}
+    resources: dict[bytes, tuple[list[tuple[str, str]], str]] = {}
     for body in dict.fromkeys(batch.resource):
         resource = Resource.FromString(body)
         resources[body] = (_pairs(resource.attributes), service_name(resource))
@@ -157,11 +158,14 @@ def deduplication_token(batch: SpanBatch) -> str:
     return digest.hexdigest()
 
 
-def _text(column: pa.ChunkedArray) -> list:
-    return column.cast(pa.string()).to_pylist() if pa.types.is_binary(column.type) else column.to_pylist()
+def _text(column: pa.ChunkedArray) -> list[Any]:
+    if pa.types.is_binary(column.type):
+        column = column.cast(pa.string())
+    values: list[Any] = column.to_pylist()
+    return values
 
 
-def _key_values(pairs) -> list[KeyValue]:
+def _key_values(pairs: Iterable[tuple[Any, Any]] | None) -> list[KeyValue]:
     return [KeyValue(key=_str(k), value=AnyValue(string_value=_str(v))) for k, v in pairs or ()]
 
 
@@ -209,7 +213,7 @@ class _Rebuilder:
             for name in ("TraceState", "ResourceAttributes", "ScopeName", "ScopeVersion",
                          "SpanAttributes", "EventTimes", "Events.Name", "Events.Attributes",
                          "Links.TraceId", "Links.SpanId", "Links.TraceState", "Links.Attributes")}
-        self._resources: dict[tuple, bytes] = {}
+        self._resources: dict[tuple[Any, ...], bytes] = {}
 
     def _get(self, name: str, i: int) -> Any:
         return self._rows[name][i]

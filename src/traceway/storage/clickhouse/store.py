@@ -120,10 +120,11 @@ class ClickHouseStore:
             pass
 
     # -- Reader -------------------------------------------------------------
-    def _query(self, sql_params: queries.Query) -> list[tuple]:
+    def _query(self, sql_params: queries.Query) -> list[tuple[Any, ...]]:
         sql, params = sql_params
         try:
-            return self._client.query(sql, parameters=params).result_rows
+            rows: list[tuple[Any, ...]] = self._client.query(sql, parameters=params).result_rows
+            return rows
         except ClickHouseError as exc:
             raise StorageError(f"ClickHouse query failed: {exc}") from None
 

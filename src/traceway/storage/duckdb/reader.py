@@ -8,12 +8,11 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import duckdb
-from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from traceway.model import SPAN_KIND_BY_NAME, SpanBatch, SpanRecord
+from traceway.convert.derived import derived_condition, encoded_in_detail
+from traceway.model import SpanBatch, SpanRecord
 from traceway.storage.api import DependencyLink, Operation, TraceQuery, TraceSummary
 from traceway.storage.duckdb.schema import SPAN_COLUMNS, id_halves, ids8_from, ids16_from
-from traceway.convert.derived import derived_condition
 from traceway.storage.duckdb.summaries import trace_summaries
 from traceway.storage.tagmatch import encoded_patterns, span_matches
 
@@ -282,10 +281,4 @@ def _derived_condition(key: str, value: str) -> tuple[str, list[Any]] | None:
     if field in ("scope_name", "scope_version"):
         return f"scope_id IN (SELECT id FROM scopes WHERE {field[6:]} = ?)", [wanted]
     # The rest lives in ``detail``: its exact protobuf encoding is a substring.
-    if field == "trace_state":
-        message = Span(trace_state=str(wanted))
-    elif field == "event_name":
-        message = Span.Event(name=str(wanted))
-    else:
-        message = Span(**{field: int(wanted)})
-    return "contains(detail, ?)", [_latin1(message.SerializeToString())]
+    return "contains(detail, ?)", [_latin1(encoded_in_detail(field, wanted))]
