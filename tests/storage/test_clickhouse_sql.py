@@ -56,7 +56,8 @@ def test_search_query() -> None:
 
 def test_trace_and_dependency_queries() -> None:
     parts = [queries.trace_ranges(Location(), ["ab" * 16]),
-             queries.trace_spans(Location(), ["ab" * 16], 10, 12, NARROW_READ_COLUMNS),
+             queries.trace_spans(Location(), [("ab" * 16, 10, 12), ("cd" * 16, 11, 11)],
+                                 NARROW_READ_COLUMNS),
              queries.dependencies(Location(), 1, 2)]
     check("trace_and_dependencies.sql",
           "\n\n".join(f"{sql}\n-- {sorted(params.items())!r}" for sql, params in parts) + "\n")

@@ -28,15 +28,19 @@ def trace_ranges(loc: Location, trace_ids: list[str]) -> Query:
             "WHERE TraceId IN {ids:Array(String)} GROUP BY TraceId", {"ids": trace_ids})
 
 
-def trace_spans(loc: Location, trace_ids: list[str], first_s: int, last_s: int,
-                columns: str) -> Query:
-    """Every span of the traces, pruned to the seconds the lookup table gave
-    (partition by day, primary key on the second, bloom filter on TraceId)."""
-    return (f"SELECT {columns} FROM {loc.traces} WHERE TraceId IN {{ids:Array(String)}} "
-            # (DateTime64 against DateTime bounds trips a skip-index bug in 26.x.)
-            "AND Timestamp >= fromUnixTimestamp64Nano({first:Int64}) "
-            "AND Timestamp < fromUnixTimestamp64Nano({last:Int64}) ORDER BY Timestamp, SpanId",
-            {"ids": trace_ids, "first": first_s * 10**9, "last": (last_s + 1) * 10**9})
+def trace_spans(loc: Location, ranges: list[tuple[str, int, int]], columns: str) -> Query:
+    """Every span of the traces, each pruned to its own seconds from the lookup
+    table (partition by day, primary key on the second, bloom filter on TraceId)."""
+    conditions, params = [], {}
+    for i, (trace_id, first_s, last_s) in enumerate(ranges):
+        # (DateTime64 against DateTime bounds trips a skip-index bug in 26.x.)
+        conditions.append(f"(TraceId = {{id{i}:String}} AND Timestamp >= "
+                          f"fromUnixTimestamp64Nano({{first{i}:Int64}}) AND Timestamp < "
+                          f"fromUnixTimestamp64Nano({{last{i}:Int64}}))")
+        params.update({f"id{i}": trace_id, f"first{i}": first_s * 10**9,
+                       f"last{i}": (last_s + 1) * 10**9})
+    return (f"SELECT {columns} FROM {loc.traces} WHERE " + "\n   OR ".join(conditions)
+            + " ORDER BY Timestamp, SpanId", params)
 
 
 def stored_spans(loc: Location, trace_ids: list[str], first_ns: int, last_ns: int) -> Query:
@@ -71,8 +75,8 @@ def find_trace_ids(loc: Location, query: TraceQuery, own_columns: bool) -> Query
     for i, (key, value) in enumerate(sorted(query.tags.items())):
         conditions.append(tag_condition(i, key, value, own_columns, params))
     where = "\n  AND ".join(conditions)
-    return (f"SELECT TraceId, max(Timestamp) AS latest FROM {loc.traces}\nWHERE {where}\n"
-            "GROUP BY TraceId ORDER BY latest DESC, TraceId LIMIT {limit:UInt32}", params)
+    return (f"SELECT TraceId FROM {loc.traces}\nWHERE {where}\n"
+            "GROUP BY TraceId ORDER BY max(Timestamp) DESC, TraceId LIMIT {limit:UInt32}", params)
 
 
 def tag_condition(i: int, key: str, value: str, own_columns: bool,

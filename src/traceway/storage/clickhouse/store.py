@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from typing import Any
 
 import clickhouse_connect
@@ -30,6 +31,7 @@ from traceway.storage.clickhouse.rows import (
     insert_table,
 )
 from traceway.storage.clickhouse.schema import KIND_BY_NAME, OWN_COLUMNS, Location, create_statements
+from traceway.storage.windows import newest_first_windows
 
 log = logging.getLogger(__name__)
 
@@ -129,21 +131,17 @@ class ClickHouseStore:
             raise StorageError(f"ClickHouse query failed: {exc}") from None
 
     def _spans(self, trace_ids: list[str]) -> SpanBatch:
-        ranges = self._query(queries.trace_ranges(self.location, trace_ids))
+        ranges = [(trace_id, int(first.timestamp()), int(last.timestamp())) for trace_id, first, last
+                  in self._query(queries.trace_ranges(self.location, trace_ids))]
         if not ranges:
             return SpanBatch()
-        first = min(int(r[1].timestamp()) for r in ranges)
-        last = max(int(r[2].timestamp()) for r in ranges)
-        ids = [r[0] for r in ranges]
         if self.own_columns:
-            table = self._arrow(queries.trace_spans(self.location, ids, first, last,
-                                                    NARROW_READ_COLUMNS))
+            table = self._arrow(queries.trace_spans(self.location, ranges, NARROW_READ_COLUMNS))
             if all(table.column("TracewaySpan").to_pylist()):
                 return batch_from_table(table)
         # Rows the exporter wrote: rebuild them from its columns.
         columns = READ_COLUMNS + (OWN_READ_COLUMNS if self.own_columns else "")
-        return batch_from_table(self._arrow(queries.trace_spans(self.location, ids, first, last,
-                                                                columns)))
+        return batch_from_table(self._arrow(queries.trace_spans(self.location, ranges, columns)))
 
     def _arrow(self, sql_params: queries.Query) -> Any:
         sql, params = sql_params
@@ -157,13 +155,21 @@ class ClickHouseStore:
         return self._spans([trace_id.hex()])
 
     def find_traces(self, query: TraceQuery) -> list[SpanBatch]:
-        if query.limit <= 0:
-            return []
-        newest = [row[0] for row in self._query(
-            queries.find_trace_ids(self.location, query, self.own_columns))]
+        """Newest-first in growing windows: a search that fills its limit from
+        recent data never reads the rest of the range."""
+        newest: dict[str, None] = {}
+        for start_ns, end_ns in newest_first_windows(query.start_min_ns, query.start_max_ns):
+            window = replace(query, start_min_ns=start_ns, start_max_ns=end_ns,
+                             limit=query.limit + len(newest))
+            for (trace_id,) in self._query(queries.find_trace_ids(self.location, window,
+                                                                  self.own_columns)):
+                if len(newest) < query.limit:
+                    newest.setdefault(trace_id)
+            if len(newest) >= query.limit:
+                break
         if not newest:
             return []
-        by_trace = {t.trace_id[0].hex(): t for t in self._spans(newest).split_by_trace()}
+        by_trace = {t.trace_id[0].hex(): t for t in self._spans(list(newest)).split_by_trace()}
         return [by_trace[tid] for tid in newest if tid in by_trace]
 
     def services(self) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 import duckdb
@@ -15,9 +15,9 @@ from traceway.storage.api import DependencyLink, Operation, TraceQuery, TraceSum
 from traceway.storage.duckdb.schema import SPAN_COLUMNS, id_halves, ids8_from, ids16_from
 from traceway.storage.duckdb.summaries import trace_summaries
 from traceway.storage.tagmatch import encoded_patterns, span_matches
+from traceway.storage.windows import newest_first_windows
 
 _CANDIDATE_CHUNK = 2048
-_FIRST_WINDOW_NS = 60 * 10**9
 # How far a parent may start before its child, when joining for dependencies.
 _PARENT_MARGIN_NS = 3_600 * 10**9
 
@@ -129,7 +129,7 @@ class DuckDBReader:
         in growing time windows, so a search that fills its limit from recent data
         never reads the rest of the range."""
         found: dict[tuple[int, int], None] = {}
-        for start_ns, end_ns in _windows(query.start_min_ns, query.start_max_ns):
+        for start_ns, end_ns in newest_first_windows(query.start_min_ns, query.start_max_ns):
             window = dataclasses.replace(query, start_min_ns=start_ns, start_max_ns=end_ns)
             matching = (self._matching_by_tags if query.tags else self._matching)
             for key in matching(cur, window, len(found)):
@@ -223,18 +223,6 @@ class DuckDBReader:
         finally:
             cur.close()
         return [DependencyLink(parent, child, count) for parent, child, count in rows]
-
-
-def _windows(first_ns: int, last_ns: int) -> Iterator[tuple[int, int]]:
-    """[start, end] windows from ``last_ns`` back to ``first_ns``, each four times
-    as long as the one before, starting at 1/64 of the range (at least a minute)."""
-    width = max((last_ns - first_ns) // 64, _FIRST_WINDOW_NS)
-    end = last_ns
-    while end >= first_ns:
-        start = max(first_ns, end - width)
-        yield start, end
-        end = start - 1
-        width *= 4
 
 
 def _span_conditions(query: TraceQuery) -> tuple[str, list[Any]]:
