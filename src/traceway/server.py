@@ -25,10 +25,13 @@ from traceway.collector.otlp_http import otlp_http_app
 from traceway.collector.zipkin_http import zipkin_routes
 from traceway.config import Config, ConfigError, load_config
 from traceway.pipeline.batcher import WriteQueue
+from traceway.pipeline.quarantine import Quarantine
 from traceway.pipeline.retention import RetentionLoop
-from traceway.pipeline.sampling import RemoteConfig, Spool, Strategies, TailSampler
+from traceway.pipeline.sampling import RemoteConfig, Strategies, TailSampler
 from traceway.pipeline.sampling.tail import tune_gc_for_holding
+from traceway.pipeline.spool import Spool
 from traceway.pipeline.spooled import SpooledWrites, drain_spool
+from traceway.query.health_api import health_routes
 from traceway.query.jaeger_api import jaeger_routes
 from traceway.query.jaeger_v3_api import jaeger_v3_routes
 from traceway.query.sampling_api import remote_sampling_app, sampling_routes
@@ -63,7 +66,7 @@ def ui_app(store: Reader, telemetry: Telemetry, strategies: Strategies,
     if not query_api:
         return Starlette(routes=routes)
     routes += [*jaeger_routes(store), *trace_analysis_routes(store), *jaeger_v3_routes(store),
-               *sampling_routes(strategies, "/api/sampling")]
+               *health_routes(store), *sampling_routes(strategies, "/api/sampling")]
     try:
         from traceway.ui.routes import ui_routes
     except ImportError:
@@ -83,6 +86,7 @@ def zipkin_app(ingest: Ingest, store: Reader, cors_origins: list[str]) -> Starle
 
 
 SPOOL_DIR = "spool"
+QUARANTINE_DIR = "quarantine"
 
 
 class TracewayServer:
@@ -94,23 +98,28 @@ class TracewayServer:
         self.store = open_store(settings.storage, settings.data_dir, settings.retention_ns)
         if hasattr(self.store, "size_bytes"):
             self.telemetry.watch_store_size(self.store.size_bytes)
+        self.quarantine = Quarantine(settings.data_dir / QUARANTINE_DIR, self.telemetry)
         self.strategies = Strategies(config.remote or RemoteConfig())
         self.sampler: TailSampler | None = None
         self.spool: Spool | None = None  # the plain path's; the sampler owns its own
         # A query process has no receivers, no queue and no spool.
         self.receives = settings.role in ("all", "collector")
-        self.queue = WriteQueue(self.store, self.telemetry, max_bytes=settings.max_queue_bytes_int)
+        self.queue = WriteQueue(self.store, self.telemetry,
+                                max_bytes=settings.max_queue_bytes_int,
+                                quarantine=self.quarantine)
         stage: Stage = self.queue
         spool_dir = settings.data_dir / SPOOL_DIR
         if not self.receives:
             pass
         elif config.tail is not None:
             wait_s = config.tail.decision_wait_ns / 1e9
-            spool = Spool(spool_dir, segment_age_s=max(0.5, min(wait_s, 10.0)))
+            spool = Spool(spool_dir, segment_age_s=max(0.5, min(wait_s, 10.0)),
+                          quarantine=self.quarantine)
             self.sampler = stage = TailSampler(self.queue, spool, config.tail, self.telemetry)
             tune_gc_for_holding()
         else:
-            drained = drain_spool(spool_dir, self.store) if spool_dir.exists() else 0
+            drained = (drain_spool(spool_dir, self.store, self.quarantine)
+                       if spool_dir.exists() else 0)
             if drained:
                 log.info("stored %d spans the last run had acknowledged from its spool", drained)
             self.spool = Spool(spool_dir, segment_age_s=1.0)

@@ -33,11 +33,18 @@ class Telemetry:
         self.spans_accepted = Counter(
             "traceway_spans_accepted", "Spans committed to the store.", ["protocol"], registry=r)
         self.spans_rejected = Counter(
-            "traceway_spans_rejected", "Invalid spans refused (bad ids).", ["protocol"], registry=r)
+            "traceway_spans_rejected", "Invalid spans refused at ingest (bad ids, enums, times).", ["protocol"], registry=r)
         self.spans_dropped = Counter(
             "traceway_spans_dropped",
             "Valid spans not stored: queue full or write failure (the sender was told).",
             ["protocol", "reason"], registry=r)
+        self.spans_quarantined = Counter(
+            "traceway_spans_quarantined", "Acknowledged spans the store refused, set aside in "
+            "<data dir>/quarantine/ instead of failing their group commit.", ["reason"],
+            registry=r)
+        self.spool_records_quarantined = Counter(
+            "traceway_spool_records_quarantined", "Spool records that could not be decoded "
+            "at start-up, copied to <data dir>/quarantine/ (the replay goes on).", registry=r)
         self.requests = Counter(
             "traceway_requests", "Export requests by outcome.", ["protocol", "outcome"], registry=r)
         self.queue_spans = Gauge(

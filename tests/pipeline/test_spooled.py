@@ -1,7 +1,8 @@
 import time
 
 from traceway.pipeline.batcher import WriteQueue
-from traceway.pipeline.sampling.spool import Spool
+from traceway.pipeline.quarantine import Quarantine
+from traceway.pipeline.spool import Spool
 from traceway.pipeline.spooled import SpooledWrites, drain_spool
 from traceway.storage.memory import GatedMemoryStore, MemoryStore
 from traceway.storage.testspans import batch_of, make_span
@@ -27,7 +28,7 @@ def test_acknowledged_from_the_spool_before_the_store_commits_and_survives_a_cra
     assert len(store.get_trace(make_span(1, 1, start_ns=T0).trace_id)) == 0
     # "kill -9": nothing else runs; the next start drains the spool into the store
     recovered = MemoryStore()
-    assert drain_spool(tmp_path / "spool", recovered) == 1
+    assert drain_spool(tmp_path / "spool", recovered, Quarantine(None, Telemetry())) == 1
     assert len(recovered.get_trace(make_span(1, 1, start_ns=T0).trace_id)) == 1
     assert not list((tmp_path / "spool").glob("*.spool"))
     store.gate.set()

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from traceway.pipeline.batcher import WriteQueue
-from traceway.pipeline.sampling import Spool, TailSampler
+from traceway.pipeline.sampling import TailSampler
 from traceway.pipeline.sampling.settings import parse_tail
+from traceway.pipeline.spool import Spool
 from traceway.storage.memory import MemoryStore
 from traceway.telemetry import Telemetry
 

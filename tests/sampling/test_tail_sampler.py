@@ -10,7 +10,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from sampling_traffic import generate
 
 from traceway.model import SpanBatch
-from traceway.pipeline.sampling import POLICY_ATTRIBUTE, Spool
+from traceway.pipeline.sampling import POLICY_ATTRIBUTE
+from traceway.pipeline.spool import Spool
 from traceway.storage.memory import MemoryStore
 
 

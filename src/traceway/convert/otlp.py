@@ -22,12 +22,15 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, Span, TracesData
 
 from traceway.convert.otlp_native import batch_from_otlp_native
-from traceway.model import SpanBatch, SpanRecord
+from traceway.model import SpanBatch, SpanKind, SpanRecord, StatusCode
 
 UNKNOWN_SERVICE = "unknown_service"
 _ZERO_TRACE_ID = bytes(16)
 _ZERO_SPAN_ID = bytes(8)
 _MAX_TIME_NS = 2**63 - 1
+# The store keeps kind and status code in one byte; OTLP defines these values.
+_MAX_KIND = int(max(SpanKind))
+_MAX_STATUS_CODE = int(max(StatusCode))
 # First bytes of the tags of Span fields 9-16 (attributes ... flags).
 _TAGS_AFTER_COLUMNS = frozenset((0x4A, 0x50, 0x5A, 0x60, 0x6A, 0x70, 0x7A, 0x85))
 # Fields kept as SpanBatch columns; the rest of the span is the ``detail``.
@@ -101,13 +104,18 @@ def spans_from_otlp(request: ExportTraceServiceRequest | TracesData) -> DecodedS
                 parent = span.parent_span_id
                 start = span.start_time_unix_nano
                 end = span.end_time_unix_nano
+                kind = span.kind
+                status = span.status
+                status_code = status.code
                 if not (len(trace_id) == 16 and len(span_id) == 8 and len(parent) in (0, 8)
                         and start <= _MAX_TIME_NS and end <= _MAX_TIME_NS
+                        and 0 <= kind <= _MAX_KIND and 0 <= status_code <= _MAX_STATUS_CODE
                         and trace_id != _ZERO_TRACE_ID and span_id != _ZERO_SPAN_ID):
                     rejected += 1
                     if len(reasons) < 3:
                         reasons.append(_id_problem(trace_id, span_id, parent)
-                                       or _time_problem(start, end))
+                                       or _time_problem(start, end)
+                                       or _enum_problem(kind, status_code))
                     continue
                 trace_ids.append(trace_id)
                 span_ids.append(span_id)
@@ -115,12 +123,10 @@ def spans_from_otlp(request: ExportTraceServiceRequest | TracesData) -> DecodedS
                 services.append(service)
                 name = span.name
                 names.append(name)
-                kind = span.kind
                 kinds.append(kind)
                 starts.append(start)
                 durations.append(max(0, end - start))
-                status = span.status
-                status_codes.append(status.code)
+                status_codes.append(status_code)
                 status_messages.append(status.message)
                 details.append(_detail(span, parent, name, kind, start, end))
                 resources.append(resource_bytes)
@@ -143,7 +149,8 @@ def _detail(span: Span, parent: bytes, name: str, kind: int, start: int, end: in
     if not span.trace_state:
         name_len = len(name) if name.isascii() else len(name.encode())
         prefix = (28 + (10 if parent else 0) + (_len_field_size(name_len) if name_len else 0)
-                  + (2 if kind else 0) + (9 if start else 0) + (9 if end else 0))
+                  + (1 + _varint_size(kind) if kind else 0)
+                  + (9 if start else 0) + (9 if end else 0))
         if full[0] == 0x0A and (prefix == len(full) or full[prefix] in _TAGS_AFTER_COLUMNS):
             return full[prefix:]
     for field_name in _COLUMN_FIELDS:
@@ -153,13 +160,26 @@ def _detail(span: Span, parent: bytes, name: str, kind: int, start: int, end: in
 
 def _len_field_size(length: int) -> int:
     """Bytes of a length-delimited field of ``length`` bytes: tag, varint, data."""
-    return 2 + length + (length >= 0x80) + (length >= 0x4000) + (length >= 0x200000)
+    return 1 + _varint_size(length) + length
+
+
+def _varint_size(value: int) -> int:
+    """Bytes of ``value`` as a protobuf varint (negative int32/enum: ten)."""
+    if value < 0:
+        return 10
+    return max(1, (value.bit_length() + 6) // 7)
 
 
 def _time_problem(start_ns: int, end_ns: int) -> str:
     if start_ns > _MAX_TIME_NS or end_ns > _MAX_TIME_NS:
         return f"times must fit in a signed 64-bit count of nanoseconds, got {start_ns}..{end_ns}"
     return ""
+
+
+def _enum_problem(kind: int, status_code: int) -> str:
+    if not 0 <= kind <= _MAX_KIND:
+        return f"span kind must be 0..{_MAX_KIND}, got {kind}"
+    return f"status code must be 0..{_MAX_STATUS_CODE}, got {status_code}"
 
 
 def _id_problem(trace_id: bytes, span_id: bytes, parent: bytes) -> str:

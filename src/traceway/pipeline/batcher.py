@@ -6,7 +6,9 @@ future, so concurrent requests share one commit. (The server answers senders
 once a batch is in the spool, see ``pipeline/spooled.py``; the future then
 releases the batch's spool segment.) The queue is bounded in
 bytes: when full, ``submit`` fails at once with QueueFullError so receivers can
-answer 429/UNAVAILABLE instead of growing memory.
+answer 429/UNAVAILABLE instead of growing memory. Spans the store refuses are
+quarantined (``pipeline/quarantine.py``) so they never fail the rest of their
+group.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections import deque
 from concurrent.futures import Future
 
 from traceway.model import SpanBatch
+from traceway.pipeline.quarantine import Quarantine, write_isolating
 from traceway.storage.api import Writer
 from traceway.telemetry import Telemetry
 
@@ -38,9 +41,10 @@ class QueueClosedError(Exception):
 class WriteQueue:
     def __init__(self, writer: Writer, telemetry: Telemetry, *, max_bytes: int = 512 << 20,
                  max_batch_spans: int = 20_000, linger_s: float = 0.002,
-                 max_linger_s: float = 0.010) -> None:
+                 max_linger_s: float = 0.010, quarantine: Quarantine | None = None) -> None:
         self._writer = writer
         self._telemetry = telemetry
+        self._quarantine = quarantine or Quarantine(None, telemetry)
         self.max_bytes = max_bytes
         self._max_batch_spans = max_batch_spans
         self._pending: deque[tuple[SpanBatch, int, Future[None]]] = deque()
@@ -115,7 +119,7 @@ class WriteQueue:
             batch = SpanBatch.concat(item[0] for item in taken)
             started = time.perf_counter()
             try:
-                self._writer.write(batch)
+                write_isolating(self._writer, batch, self._quarantine)
             except Exception as exc:  # every waiter must hear about it
                 log.error("store write of %d spans failed: %s", len(batch), exc)
                 error: BaseException | None = exc

@@ -18,6 +18,13 @@ class StorageError(Exception):
     """The backend could not do what was asked; the message says why."""
 
 
+class RejectedSpansError(StorageError):
+    """The backend cannot represent a value in the batch (a number out of its
+    column's range, say): writing the same spans again fails again, while a
+    plain StorageError (disk full, I/O) may pass on a later try. Nothing of
+    the batch was stored."""
+
+
 @dataclass(frozen=True, slots=True)
 class TraceQuery:
     """What a trace search asks for. All conditions hold on one span.
@@ -63,7 +70,8 @@ class Writer(Protocol):
         When this returns, the spans survive a crash of the process (``kill
         -9``) and are visible to readers. Writing the same span twice stores
         it twice; readers de-duplicate identical spans.
-        Raises StorageError when nothing was stored.
+        Raises StorageError when nothing was stored (RejectedSpansError when
+        the content itself is what the backend refuses).
         """
         ...
 

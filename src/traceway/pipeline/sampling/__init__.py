@@ -5,7 +5,6 @@ from traceway.pipeline.sampling.settings import (
            PolicyConfig,
            TailConfig,
 )
-from traceway.pipeline.sampling.spool import Spool
 from traceway.pipeline.sampling.strategies import RemoteConfig, Strategies
 from traceway.pipeline.sampling.tail import POLICY_ATTRIBUTE, TailSampler
 
@@ -14,7 +13,6 @@ __all__ = [
            "ConfigValueError",
            "PolicyConfig",
            "RemoteConfig",
-           "Spool",
            "Strategies",
            "TailConfig",
            "TailSampler",

@@ -42,7 +42,7 @@ from traceway.pipeline.sampling.policies import (
     group_facts,
 )
 from traceway.pipeline.sampling.settings import TailConfig
-from traceway.pipeline.sampling.spool import Spool
+from traceway.pipeline.spool import Spool
 from traceway.telemetry import Telemetry
 
 log = logging.getLogger(__name__)

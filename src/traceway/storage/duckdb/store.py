@@ -18,11 +18,15 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from traceway.convert.otlp import service_name
 from traceway.model import SpanBatch
-from traceway.storage.api import StorageError
+from traceway.storage.api import RejectedSpansError, StorageError
 from traceway.storage.duckdb.reader import DuckDBReader
 from traceway.storage.duckdb.schema import DDL, SCHEMA_VERSION, u64_pairs, u64s
 
 DATABASE_FILE = "traceway.duckdb"
+# DuckDB errors about the batch's values, not the database's state.
+_CONTENT_ERRORS = (duckdb.ConversionException, duckdb.ConstraintException,
+                   duckdb.OutOfRangeException, duckdb.TypeMismatchException,
+                   duckdb.InvalidInputException)
 CHECKPOINT_THRESHOLD = "128MB"
 
 
@@ -71,7 +75,10 @@ class DuckDBStore(DuckDBReader):
         if not len(batch):
             return
         with self._write_lock:
-            spans, new_rows = self._tables(batch)
+            try:
+                spans, new_rows = self._tables(batch)
+            except (ValueError, OverflowError, TypeError, pa.ArrowException) as exc:
+                raise RejectedSpansError(f"write refused: {exc}") from exc
             con = self._write_con
             try:
                 # Few calls on purpose: each one releases the GIL and may wait
@@ -87,6 +94,8 @@ class DuckDBStore(DuckDBReader):
                     con.execute("ROLLBACK")
                 except duckdb.Error:
                     pass
+                if isinstance(exc, _CONTENT_ERRORS):
+                    raise RejectedSpansError(f"write refused: {exc}") from exc
                 raise StorageError(f"write failed: {exc}") from exc
             for table in ("resources", "scopes"):
                 self._ids[table].update((row[1], row[0]) for row in new_rows.get(table, ()))

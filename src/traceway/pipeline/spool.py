@@ -1,4 +1,4 @@
-"""The spool: held spans on disk until their trace is decided and written.
+"""The spool: acknowledged spans on disk until the store (or the tail sampler) is done with them.
 
 Tail sampling holds spans in memory for ``decision_wait``; the house rule says
 an acknowledged span survives ``kill -9``. So every accepted batch is appended
@@ -29,6 +29,7 @@ from pathlib import Path
 
 from traceway.model import SpanBatch
 from traceway.pipeline.batcher import QueueClosedError
+from traceway.pipeline.quarantine import Quarantine
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,9 @@ _IOV_MAX = 512
 
 class Spool:
     def __init__(self, directory: Path, *, segment_bytes: int = 64 << 20,
-                 segment_age_s: float = 5.0) -> None:
+                 segment_age_s: float = 5.0, quarantine: Quarantine | None = None) -> None:
         self.directory = Path(directory)
+        self._quarantine = quarantine
         self.directory.mkdir(parents=True, exist_ok=True)
         self.segment_bytes = segment_bytes
         self.segment_age_s = segment_age_s
@@ -67,7 +69,10 @@ class Spool:
         """Every intact record of the segments left by the last run, oldest first.
 
         Those segments count as closed; the caller must ``hold`` them for the
-        traces it keeps and then call ``replay_done``.
+        traces it keeps and then call ``replay_done``. A record that passes its
+        checksum but cannot be decoded (written by another version, say) is
+        quarantined and the replay goes on, as are the bytes after a record
+        that fails its checksum with more data behind it.
         """
         for segment in self.existing_segments():
             if segment >= self._current:
@@ -77,13 +82,36 @@ class Spool:
             position = 0
             while position + _HEADER.size <= len(data):
                 length, crc = _HEADER.unpack_from(data, position)
-                body = data[position + _HEADER.size:position + _HEADER.size + length]
-                if len(body) < length or zlib.crc32(body) != crc:
-                    log.warning("spool %s: ignoring a torn record at byte %d (never acknowledged)",
-                                segment, position)
+                start = position + _HEADER.size
+                body = data[start:start + length]
+                if not length or len(body) < length or zlib.crc32(body) != crc:
+                    self._bad_tail(segment, data, position, start + length)
                     break
-                position += _HEADER.size + length
-                yield segment, SpanBatch(*pickle.loads(body))
+                position = start + length
+                batch = self._decode(body, f"segment-{segment}-at-{start}")
+                if batch is not None:
+                    yield segment, batch
+
+    def _bad_tail(self, segment: int, data: bytes, position: int, record_end: int) -> None:
+        if record_end >= len(data) or not any(data[position:]):
+            log.warning("spool %s: ignoring a torn record at byte %d (never acknowledged)",
+                        segment, position)
+        elif self._quarantine is not None:
+            self._quarantine.record(data[position:], f"segment-{segment}-from-{position}",
+                                    "checksum mismatch with data after it")
+
+    def _decode(self, body: bytes, origin: str) -> SpanBatch | None:
+        try:
+            batch = SpanBatch(*pickle.loads(body))
+            if len({len(column) for _, column in batch.columns()}) != 1:
+                raise ValueError("columns of different lengths")
+        except Exception as exc:  # anything pickle or a foreign record raises
+            if self._quarantine is not None:
+                self._quarantine.record(body, origin, f"{type(exc).__name__}: {exc}")
+            else:
+                log.error("spool %s: skipping an undecodable record: %s", origin, exc)
+            return None
+        return batch
 
     def replay_done(self) -> None:
         with self._cond:
