@@ -41,9 +41,11 @@ def test_a_replayed_spool_inserts_only_what_clickhouse_lacks(clickhouse_client, 
                                                            fresh_database, tmp_path):
     """A collector killed after inserting a batch but before its spool segment
     went replays the segment at start: those spans are not stored twice."""
-    from traceway.pipeline.sampling.spool import Spool
+    from traceway.pipeline.quarantine import Quarantine
+    from traceway.pipeline.spool import Spool
     from traceway.pipeline.spooled import drain_spool
     from traceway.storage.testspans import batch_of, make_span
+    from traceway.telemetry import Telemetry
 
     t0 = 1_700_000_000 * 10**9
     inserted = batch_of(*(make_span(1, s, start_ns=t0 + s) for s in range(1, 4)))
@@ -54,7 +56,7 @@ def test_a_replayed_spool_inserts_only_what_clickhouse_lacks(clickhouse_client, 
     for batch in (inserted, not_yet):
         spool.append(batch, lambda segment: 1).result()
     spool.close()  # held, so the segment stays on disk as after a crash
-    assert drain_spool(tmp_path / "spool", clickhouse_store) == 1
+    assert drain_spool(tmp_path / "spool", clickhouse_store, Quarantine(None, Telemetry())) == 1
     rows = clickhouse_client.query(
         f"SELECT count(), uniqExact(TraceId, SpanId) FROM `{fresh_database}`.otel_traces").result_rows
     assert rows == [(4, 4)]
