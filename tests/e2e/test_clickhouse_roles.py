@@ -63,7 +63,8 @@ def stored_rows(chdb_path) -> tuple[int, int]:
 
 def test_collector_has_no_query_api_and_query_has_no_receivers(tmp_path):
     storage = ["--storage", f"chdb://{tmp_path / 'ch'}"]
-    collector = ServerProcess(tmp_path / "collector", [*storage, "--role", "collector"]).start()
+    collector = ServerProcess(tmp_path / "collector",
+                              [*storage, "--role", "collector"]).start(timeout_s=60)
     try:
         acknowledged = send(collector, seed=1)
         assert acknowledged
@@ -72,7 +73,7 @@ def test_collector_has_no_query_api_and_query_has_no_receivers(tmp_path):
         assert answer.value.code == 404
     finally:
         assert collector.stop() == 0  # SIGTERM: everything accepted is written first
-    query = ServerProcess(tmp_path / "query", [*storage, "--role", "query"]).start()
+    query = ServerProcess(tmp_path / "query", [*storage, "--role", "query"]).start(timeout_s=60)
     try:
         assert_stored_once(query, acknowledged)
         with pytest.raises(httpx.ConnectError):
@@ -83,7 +84,7 @@ def test_collector_has_no_query_api_and_query_has_no_receivers(tmp_path):
 
 def test_collector_killed_mid_write_loses_and_doubles_nothing(tmp_path):
     storage = ["--storage", f"chdb://{tmp_path / 'ch'}", "--role", "collector"]
-    collector = ServerProcess(tmp_path / "collector", storage).start()
+    collector = ServerProcess(tmp_path / "collector", storage).start(timeout_s=60)
     acknowledged: dict[str, int] = {}
     stop = threading.Event()
 
@@ -105,12 +106,12 @@ def test_collector_killed_mid_write_loses_and_doubles_nothing(tmp_path):
         sender.join()
     assert acknowledged
     # Restarted on the same spool: it stores what it acknowledged but had not written.
-    restarted = ServerProcess(tmp_path / "collector", storage).start()
+    restarted = ServerProcess(tmp_path / "collector", storage).start(timeout_s=60)
     assert restarted.stop() == 0
     rows, distinct = stored_rows(tmp_path / "ch")
     assert rows == distinct, f"{rows - distinct} spans stored twice"
     query = ServerProcess(tmp_path / "query", ["--storage", f"chdb://{tmp_path / 'ch'}",
-                                                "--role", "query"]).start()
+                                                "--role", "query"]).start(timeout_s=60)
     try:
         assert_stored_once(query, acknowledged)
     finally:
@@ -121,9 +122,9 @@ def test_collector_killed_mid_write_loses_and_doubles_nothing(tmp_path):
 def test_two_collectors_and_a_query_node_share_one_server(tmp_path):
     url = SERVER_URL.rstrip("/") + f"/traceway_roles_{uuid.uuid4().hex[:8]}"
     storage = ["--storage", url]
-    collectors = [ServerProcess(tmp_path / f"collector{n}", [*storage, "--role", "collector"]).start()
-                  for n in range(2)]
-    query = ServerProcess(tmp_path / "query", [*storage, "--role", "query"]).start()
+    collectors = [ServerProcess(tmp_path / f"collector{n}", [*storage, "--role", "collector"])
+                  .start(timeout_s=60) for n in range(2)]
+    query = ServerProcess(tmp_path / "query", [*storage, "--role", "query"]).start(timeout_s=60)
     try:
         acknowledged: dict[str, int] = {}
         for seed in range(20):

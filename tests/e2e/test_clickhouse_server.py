@@ -35,7 +35,7 @@ def test_spans_the_otel_exporter_wrote_are_served_by_the_jaeger_api(tmp_path, cr
     t0_ns = (time.time_ns() // 10**9 - 60) * 10**9
     exporter_database(tmp_path / "ch", t0_ns)
     server = ServerProcess(tmp_path / "data", extra_args=[
-        "--storage", f"chdb://{tmp_path / 'ch'}?create={create}"]).start()
+        "--storage", f"chdb://{tmp_path / 'ch'}?create={create}"]).start(timeout_s=60)
     try:
         trace = server.api(f"/api/traces/{TRACE}")["data"][0]
         spans = {s["spanID"]: s for s in trace["spans"]}
