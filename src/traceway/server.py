@@ -34,6 +34,8 @@ from traceway.pipeline.spooled import SpooledWrites, drain_spool
 from traceway.query.health_api import health_routes
 from traceway.query.jaeger_api import jaeger_routes
 from traceway.query.jaeger_v3_api import jaeger_v3_routes
+from traceway.query.monitor_api import monitor_routes
+from traceway.query.pretty import PrettyPrintMiddleware
 from traceway.query.sampling_api import remote_sampling_app, sampling_routes
 from traceway.query.trace_analysis_api import trace_analysis_routes
 from traceway.query.zipkin_api import zipkin_read_routes
@@ -66,14 +68,15 @@ def ui_app(store: Reader, telemetry: Telemetry, strategies: Strategies,
     if not query_api:
         return Starlette(routes=routes)
     routes += [*jaeger_routes(store), *trace_analysis_routes(store), *jaeger_v3_routes(store),
-               *health_routes(store), *sampling_routes(strategies, "/api/sampling")]
+               *health_routes(store), *monitor_routes(store),
+               *sampling_routes(strategies, "/api/sampling")]
     try:
         from traceway.ui.routes import ui_routes
     except ImportError:
         pass
     else:
         routes += ui_routes()
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, middleware=[Middleware(PrettyPrintMiddleware)])
 
 
 def zipkin_app(ingest: Ingest, store: Reader, cors_origins: list[str]) -> Starlette:
@@ -189,7 +192,7 @@ class TracewayServer:
             await self._grpc.stop(grace=30)
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.sampler is not None:
-            # Undecided spans stay in the spool (already fsynced) for the next start.
+            # Held traces are decided now and the kept ones queued before the queue closes.
             await asyncio.to_thread(self.sampler.close)
         await asyncio.to_thread(self.queue.close)
         if self.spool is not None:

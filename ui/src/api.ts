@@ -1,4 +1,5 @@
 import type { Dependency, Envelope, JaegerTrace } from "./model/types";
+import type { EdgeStats, RedEntry } from "./model/red";
 import type { Comparison, CriticalSegment, ErrorOrigins, TraceStatistics } from "./model/analysis";
 
 export class ApiError extends Error {
@@ -57,6 +58,15 @@ export const fetchTrace = (id: string, signal?: AbortSignal, onProgress?: (bytes
 
 export const fetchDependencies = (endTs: number, lookbackMs: number, signal?: AbortSignal) =>
   get<Dependency[] | null>(`/api/dependencies?endTs=${endTs}&lookback=${lookbackMs}`, signal).then((d) => d ?? []);
+
+/** RED figures per service, or per operation of ``service``, over the last ``lookback`` (e.g. "1h"). */
+export const fetchRed = (lookback: string, service?: string, signal?: AbortSignal) =>
+  get<RedEntry[] | null>(`/api/red/services?lookback=${encodeURIComponent(lookback)}${
+    service ? `&service=${encodeURIComponent(service)}` : ""}`, signal).then((d) => d ?? []);
+
+/** Errors and p95 of the calls along each service-map edge. */
+export const fetchEdgeStats = (endTs: number, lookbackMs: number, signal?: AbortSignal) =>
+  get<EdgeStats[] | null>(`/api/red/edges?endTs=${endTs}&lookback=${lookbackMs}`, signal).then((d) => d ?? []);
 
 /** Whether a trace is stored, for making span links clickable. */
 export async function traceExists(id: string): Promise<boolean> {

@@ -10,12 +10,15 @@ trace state, and non-zero dropped counts; each event's name is ``event``.
 
 from __future__ import annotations
 
+import re
+
 from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from traceway.model import SPAN_KIND_BY_NAME, SPAN_KIND_NAMES, STATUS_NAMES, SpanRecord, StatusCode
 
 TagValue = str | bool | int
+_UINT32 = re.compile(r"[0-9]{1,10}", re.ASCII)
 
 DROPPED_COUNT_TAGS = {"otel.dropped_attributes_count": "dropped_attributes_count",
                       "otel.dropped_events_count": "dropped_events_count",
@@ -78,7 +81,7 @@ def derived_condition(key: str, value: str) -> tuple[str, str | int] | None:
               "event": "event_name"}
     if key in simple:
         return (simple[key], value) if value else None
-    if key in DROPPED_COUNT_TAGS and value.isdigit() and 0 < int(value) < 2**32:
+    if key in DROPPED_COUNT_TAGS and _UINT32.fullmatch(value) and 0 < int(value) < 2**32:
         return DROPPED_COUNT_TAGS[key], int(value)
     return None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import duckdb
@@ -12,15 +12,16 @@ import duckdb
 from traceway.convert.derived import derived_condition, encoded_in_detail
 from traceway.model import SpanBatch, SpanRecord
 from traceway.storage.api import DependencyLink, Operation, TraceQuery, TraceSummary
+from traceway.storage.duckdb.patterns import pattern_prefilter
 from traceway.storage.duckdb.ranges import spans_of_traces_sql
+from traceway.storage.duckdb.rollups import dependencies_of_spans
 from traceway.storage.duckdb.schema import SPAN_COLUMNS, id_halves, ids8_from, ids16_from
 from traceway.storage.duckdb.summaries import trace_summaries
 from traceway.storage.tagmatch import encoded_patterns, span_matches
 from traceway.storage.windows import newest_first_windows
 
 _CANDIDATE_CHUNK = 2048
-# How far a parent may start before its child, when joining for dependencies.
-_PARENT_MARGIN_NS = 3_600 * 10**9
+_TRACES_PER_QUERY = 256
 
 
 class DuckDBReader:
@@ -57,6 +58,16 @@ class DuckDBReader:
         sql, params = spans_of_traces_sql(SPAN_COLUMNS, ranges)
         return self._batch(cur.execute(sql + " ORDER BY start_ns, span_id", params).fetchnumpy(),
                            cur)
+
+    def _traces(self, cur: duckdb.DuckDBPyConnection,
+                ranges: list[tuple[int, int, int, int]]) -> list[SpanBatch]:
+        """Whole traces, fetched a page of traces at a time so the memory of one
+        query does not grow with a search's limit (1,300 traces read by one
+        query once ran DuckDB out of its 1 GB)."""
+        traces: list[SpanBatch] = []
+        for page in _pages(ranges):
+            traces += self._spans(cur, page).split_by_trace()
+        return traces
 
     def _batch(self, cols: dict[str, Any], cur: duckdb.DuckDBPyConnection) -> SpanBatch:
         n = len(cols["trace_hi"])
@@ -100,7 +111,7 @@ class DuckDBReader:
             latest = self._find_keys(cur, query)
             if not latest:
                 return []
-            traces = self._spans(cur, self._trace_ranges(cur, latest)).split_by_trace()
+            traces = self._traces(cur, self._trace_ranges(cur, latest))
         finally:
             cur.close()
         order = {hi_lo: i for i, hi_lo in enumerate(latest)}
@@ -114,7 +125,9 @@ class DuckDBReader:
             latest = self._find_keys(cur, query)
             if not latest:
                 return []
-            summaries = trace_summaries(cur, self._trace_ranges(cur, latest))
+            ranges = self._trace_ranges(cur, latest)
+            summaries = [summary for page in _pages(ranges)
+                         for summary in trace_summaries(cur, page)]
         finally:
             cur.close()
         order = {hi_lo: i for i, hi_lo in enumerate(latest)}
@@ -128,7 +141,8 @@ class DuckDBReader:
         found: dict[tuple[int, int], None] = {}
         for start_ns, end_ns in newest_first_windows(query.start_min_ns, query.start_max_ns):
             window = dataclasses.replace(query, start_min_ns=start_ns, start_max_ns=end_ns)
-            matching = (self._matching_by_tags if query.tags else self._matching)
+            matching = (self._matching_by_tags if query.tags or query.tag_patterns
+                        else self._matching)
             for key in matching(cur, window, len(found)):
                 found.setdefault(key)
                 if len(found) >= query.limit:
@@ -150,6 +164,11 @@ class DuckDBReader:
             condition, extra = _tag_prefilter(key, value)
             where += f" AND ({condition})"
             params += extra
+        for pattern in query.tag_patterns:
+            prefilter = pattern_prefilter(pattern)
+            if prefilter is not None:
+                where += f" AND ({prefilter[0]})"
+                params += prefilter[1]
         cur.execute(f"SELECT {SPAN_COLUMNS} FROM spans WHERE {where} ORDER BY start_ns DESC", params)
         found: dict[tuple[int, int], None] = {}
         side = self._cursor()  # for body look-ups while ``cur`` streams
@@ -160,7 +179,7 @@ class DuckDBReader:
                     break
                 for row, record in zip(chunk, self._records(side, chunk)):
                     hi_lo = (row[0], row[1])
-                    if hi_lo not in found and span_matches(record, query.tags):
+                    if hi_lo not in found and span_matches(record, query.tags, query.tag_patterns):
                         found[hi_lo] = None
         finally:
             side.close()
@@ -181,7 +200,16 @@ class DuckDBReader:
         wanted = set(traces)
         return [r for r in rows if (r[0], r[1]) in wanted]
 
-    # -- services, operations, dependencies ---------------------------------
+    def dependencies(self, start_min_ns: int, start_max_ns: int) -> list[DependencyLink]:
+        """From the spans; DuckDBStore answers from its rollup instead."""
+        cur = self._cursor()
+        try:
+            return sorted(dependencies_of_spans(cur, start_min_ns, start_max_ns),
+                          key=lambda d: (d.parent, d.child))
+        finally:
+            cur.close()
+
+    # -- services, operations ---------------------------------------------
     def services(self) -> list[str]:
         cur = self._cursor()
         try:
@@ -203,23 +231,12 @@ class DuckDBReader:
             cur.close()
         return [Operation(name, kind) for name, kind in rows]
 
-    def dependencies(self, start_min_ns: int, start_max_ns: int) -> list[DependencyLink]:
-        cur = self._cursor()
-        try:
-            rows = cur.execute("""
-                WITH c AS (SELECT DISTINCT trace_hi, trace_lo, span_id, parent_id, service
-                           FROM spans WHERE start_ns BETWEEN ? AND ? AND parent_id <> 0),
-                     p AS (SELECT DISTINCT trace_hi, trace_lo, span_id, service
-                           FROM spans WHERE start_ns BETWEEN ? AND ?)
-                SELECT p.service, c.service, count(*) FROM c JOIN p
-                  ON c.trace_hi = p.trace_hi AND c.trace_lo = p.trace_lo AND c.parent_id = p.span_id
-                WHERE p.service <> c.service
-                GROUP BY ALL ORDER BY 1, 2""",
-                [start_min_ns, start_max_ns, start_min_ns - _PARENT_MARGIN_NS,
-                 start_max_ns]).fetchall()
-        finally:
-            cur.close()
-        return [DependencyLink(parent, child, count) for parent, child, count in rows]
+
+def _pages(ranges: list[tuple[int, int, int, int]]) -> Iterator[list[tuple[int, int, int, int]]]:
+    """Trace ranges in pages of nearby traces (by first start), at most _TRACES_PER_QUERY each."""
+    ordered = sorted(ranges, key=lambda r: r[2])
+    for first in range(0, len(ordered), _TRACES_PER_QUERY):
+        yield ordered[first:first + _TRACES_PER_QUERY]
 
 
 def _span_conditions(query: TraceQuery) -> tuple[str, list[Any]]:
