@@ -12,7 +12,7 @@ from typing import Any
 from traceway.convert.derived import derived_condition, encoded_in_detail
 from traceway.storage.api import TraceQuery
 from traceway.storage.clickhouse.schema import Location, kind_forms, status_forms
-from traceway.storage.tagmatch import encoded_patterns
+from traceway.storage.tagmatch import encoded_patterns, key_bytes
 
 Query = tuple[str, dict[str, Any]]
 
@@ -54,9 +54,46 @@ def stored_spans(loc: Location, trace_ids: list[str], first_ns: int, last_ns: in
 def find_trace_ids(loc: Location, query: TraceQuery, own_columns: bool) -> Query:
     """Ids of up to ``limit`` traces with a span meeting every condition, by
     their latest matching span, newest first."""
+    where, params = _conditions(query, own_columns)
+    params["limit"] = query.limit
+    return (f"SELECT TraceId FROM {loc.traces}\nWHERE {where}\n"
+            "GROUP BY TraceId ORDER BY max(Timestamp) DESC, TraceId LIMIT {limit:UInt32}", params)
+
+
+def candidate_spans(loc: Location, query: TraceQuery, own_columns: bool, columns: str,
+                    cap: int) -> Query:
+    """Newest spans meeting every condition SQL can decide, for searches with
+    tag patterns: each pattern's key must be present; ``span_matches`` decides."""
+    where, params = _conditions(query, own_columns)
+    for i, pattern in enumerate(query.tag_patterns):
+        if pattern.key not in DERIVED_KEYS:
+            where += "\n  AND " + _has_key(i, pattern.key, own_columns, params)
+    params["cap"] = cap
+    return (f"SELECT {columns} FROM {loc.traces}\nWHERE {where}\n"
+            "ORDER BY Timestamp DESC LIMIT {cap:UInt32}", params)
+
+
+# Keys a pattern may match through a derived tag rather than an attribute.
+DERIVED_KEYS = frozenset({"otel.scope.name", "otel.scope.version", "span.kind", "otel.status_code",
+                          "otel.status_description", "w3c.tracestate", "event"})
+
+
+def _has_key(i: int, key: str, own_columns: bool, params: dict[str, Any]) -> str:
+    name = f"pattern{i}_key"
+    params[name] = key
+    options = [f"mapContains(SpanAttributes, {{{name}:String}})",
+               f"mapContains(ResourceAttributes, {{{name}:String}})",
+               f"arrayExists(m -> mapContains(m, {{{name}:String}}), `Events.Attributes`)",
+               f"arrayExists(m -> mapContains(m, {{{name}:String}}), `Links.Attributes`)"]
+    if own_columns:  # scope attributes live only in Traceway's scope bytes
+        params[f"{name}_bytes"] = key_bytes(key)
+        options.append(f"position(TracewayScope, {{{name}_bytes:String}}) > 0")
+    return "(" + " OR ".join(options) + ")"
+
+
+def _conditions(query: TraceQuery, own_columns: bool) -> tuple[str, dict[str, Any]]:
     conditions = [_WINDOW]
-    params: dict[str, Any] = {"start_min": query.start_min_ns, "start_max": query.start_max_ns,
-                              "limit": query.limit}
+    params: dict[str, Any] = {"start_min": query.start_min_ns, "start_max": query.start_max_ns}
     if query.service is not None:
         conditions.append("ServiceName = {service:String}")
         params["service"] = query.service
@@ -74,9 +111,7 @@ def find_trace_ids(loc: Location, query: TraceQuery, own_columns: bool) -> Query
         params["duration_max"] = query.duration_max_ns
     for i, (key, value) in enumerate(sorted(query.tags.items())):
         conditions.append(tag_condition(i, key, value, own_columns, params))
-    where = "\n  AND ".join(conditions)
-    return (f"SELECT TraceId FROM {loc.traces}\nWHERE {where}\n"
-            "GROUP BY TraceId ORDER BY max(Timestamp) DESC, TraceId LIMIT {limit:UInt32}", params)
+    return "\n  AND ".join(conditions), params
 
 
 def tag_condition(i: int, key: str, value: str, own_columns: bool,

@@ -31,11 +31,14 @@ from traceway.storage.clickhouse.rows import (
     insert_table,
 )
 from traceway.storage.clickhouse.schema import KIND_BY_NAME, OWN_COLUMNS, Location, create_statements
+from traceway.storage.tagmatch import span_matches
 from traceway.storage.windows import newest_first_windows
 
 log = logging.getLogger(__name__)
 
 _RETRY_FIRST_S, _RETRY_MAX_S = 0.2, 5.0
+# Spans a pattern search confirms in Python per time window, at most.
+_PATTERN_CANDIDATES = 50_000
 
 
 def connect(**kwargs: Any) -> Any:
@@ -161,8 +164,10 @@ class ClickHouseStore:
         for start_ns, end_ns in newest_first_windows(query.start_min_ns, query.start_max_ns):
             window = replace(query, start_min_ns=start_ns, start_max_ns=end_ns,
                              limit=query.limit + len(newest))
-            for (trace_id,) in self._query(queries.find_trace_ids(self.location, window,
-                                                                  self.own_columns)):
+            found = (self._confirmed_by_patterns(window) if query.tag_patterns else
+                     [row[0] for row in self._query(
+                         queries.find_trace_ids(self.location, window, self.own_columns))])
+            for trace_id in found:
                 if len(newest) < query.limit:
                     newest.setdefault(trace_id)
             if len(newest) >= query.limit:
@@ -171,6 +176,20 @@ class ClickHouseStore:
             return []
         by_trace = {t.trace_id[0].hex(): t for t in self._spans(list(newest)).split_by_trace()}
         return [by_trace[tid] for tid in newest if tid in by_trace]
+
+    def _confirmed_by_patterns(self, query: TraceQuery) -> list[str]:
+        """Trace ids, newest first, of candidate spans that ``span_matches``
+        confirms: patterns follow ``tagmatch.value_matches`` on every backend."""
+        columns = READ_COLUMNS + (OWN_READ_COLUMNS if self.own_columns else "")
+        candidates = batch_from_table(self._arrow(queries.candidate_spans(
+            self.location, query, self.own_columns, columns, _PATTERN_CANDIDATES)))
+        found: dict[str, None] = {}
+        for record in candidates.rows():
+            if span_matches(record, query.tags, query.tag_patterns):
+                found.setdefault(record.trace_id.hex())
+                if len(found) >= query.limit:
+                    break
+        return list(found)
 
     def services(self) -> list[str]:
         return [name for (name,) in self._query(queries.operations(self._operations_from, None))]
