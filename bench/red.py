@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from query import HOUR_NS, fill, timed
-from traceway.analysis.red import MINUTE_NS, Grid, latency_ms, series_of
+from traceway.analysis.red import MINUTE_NS, Grid, latency_ms, series_of, windows
 from traceway.convert.red_json import red_table_json, sparkline_grid
 from traceway.storage.duckdb import DuckDBStore
 
@@ -64,7 +64,7 @@ def measure(spans: int, repeat: int) -> dict:
 
         def monitor() -> list:
             rows = store.red(*grid.rows_range_ns(), grid.bucket_ns, services=[rng.choice(services)])
-            return series_of(rows, grid, latency_ms(0.95))
+            return series_of(windows(rows, grid), latency_ms(0.95))
 
         result["monitor_latencies_p95_1h"] = timed(monitor, repeat)
         result["dependency_links"] = len(store.dependencies(now_ns - HOUR_NS, now_ns))

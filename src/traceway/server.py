@@ -9,15 +9,16 @@ import signal
 import socket
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 
 import grpc
 import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp
 
 from traceway.collector.ingest import Ingest, Stage
 from traceway.collector.otlp_grpc import otlp_grpc_server
@@ -79,13 +80,11 @@ def ui_app(store: Reader, telemetry: Telemetry, strategies: Strategies,
     return Starlette(routes=routes, middleware=[Middleware(PrettyPrintMiddleware)])
 
 
-def zipkin_app(ingest: Ingest, store: Reader, cors_origins: list[str]) -> Starlette:
-    """Zipkin's port: the collector's ingest and the query side's read API, as Zipkin serves them."""
-    middleware = [Middleware(CORSMiddleware, allow_origins=cors_origins,
-                             allow_methods=["GET", "HEAD", "POST"], allow_headers=["*"])
-                  ] if cors_origins else []
-    return Starlette(routes=zipkin_routes(ingest) + zipkin_read_routes(store),
-                     middleware=middleware)
+def zipkin_app(ingest: Ingest, store: Reader) -> Starlette:
+    """Zipkin's port: the collector's ingest and the query side's read API, as Zipkin serves them.
+
+    Its tokens and CORS (--zipkin-cors-origins) come from Security.zipkin_app."""
+    return Starlette(routes=zipkin_routes(ingest) + zipkin_read_routes(store))
 
 
 SPOOL_DIR = "spool"
@@ -98,6 +97,8 @@ class TracewayServer:
         self.settings = settings
         self.config = config
         self.telemetry = Telemetry()
+        self.security = replace(settings.security(),
+                                on_refusal=self.telemetry.count_unauthenticated)
         self.store = open_store(settings.storage, settings.data_dir, settings.retention_ns)
         if hasattr(self.store, "size_bytes"):
             self.telemetry.watch_store_size(self.store.size_bytes)
@@ -140,10 +141,11 @@ class TracewayServer:
         url = self.settings.storage or "duckdb (in --data-dir)"
         return url.split("@")[-1] if "://" in url else url  # no credentials in logs
 
-    def _listener(self, app: Starlette, port: int) -> tuple[_Listener, socket.socket]:
+    def _listener(self, app: ASGIApp, port: int) -> tuple[_Listener, socket.socket]:
         config = uvicorn.Config(app, host=self.settings.host, port=port, lifespan="off",
                                 access_log=False, log_config=None,
-                                timeout_graceful_shutdown=30, http="httptools")
+                                timeout_graceful_shutdown=30, http="httptools",
+                                **self.security.uvicorn_tls())
         # Bind here so a taken port is an OSError now, not an exit inside uvicorn.
         sock = config.bind_socket()
         return _Listener(config), sock
@@ -157,18 +159,22 @@ class TracewayServer:
             self.sampler.start()
         if self.spool is not None:
             self.spool.start()
-        bound = [self._listener(ui_app(self.store, self.telemetry, self.strategies,
-                                       query_api=s.role != "collector"), s.ui_port)]
+        guard = self.security
+        bound = [self._listener(guard.ui_app(ui_app(self.store, self.telemetry, self.strategies,
+                                                    query_api=s.role != "collector")),
+                                s.ui_port)]
         if self.receives:
-            bound += [self._listener(otlp_http_app(self.ingest), s.otlp_http_port),
-                      self._listener(zipkin_app(self.ingest, self.store, s.zipkin_cors_origin_list),
-                                     s.zipkin_port)]
+            bound += [
+                self._listener(guard.ingest_app(otlp_http_app(self.ingest), guard.otlp_cors_origins),
+                               s.otlp_http_port),
+                self._listener(guard.zipkin_app(zipkin_app(self.ingest, self.store)), s.zipkin_port),
+            ]
         if self.config.remote is not None and s.remote_sampling_port:
-            bound.append(self._listener(remote_sampling_app(self.strategies),
+            bound.append(self._listener(guard.ingest_app(remote_sampling_app(self.strategies)),
                                         s.remote_sampling_port))
         self._listeners = [listener for listener, _ in bound]
         if self.receives:
-            self._grpc = otlp_grpc_server(self.ingest, f"{s.host}:{s.otlp_grpc_port}")
+            self._grpc = otlp_grpc_server(self.ingest, f"{s.host}:{s.otlp_grpc_port}", guard)
             await self._grpc.start()
         self._tasks = [asyncio.create_task(listener.serve(sockets=[sock]))
                        for listener, sock in bound]
@@ -179,9 +185,13 @@ class TracewayServer:
             await asyncio.sleep(0.02)
         if self.retention is not None:
             self.retention.start()
-        log.info("traceway ready (role %s, storage %s): OTLP gRPC %s:%d, OTLP HTTP %d, Zipkin %d, UI and API "
-                 "http://%s:%d", s.role, self.store_description(), s.host, s.otlp_grpc_port, s.otlp_http_port, s.zipkin_port,
-                 s.host, s.ui_port)
+        exposure = guard.exposure_warning(s.host)
+        if exposure:
+            log.warning("!!! SECURITY: %s", exposure)
+        log.info("traceway ready (role %s, storage %s): OTLP gRPC %s:%d, OTLP HTTP %d, Zipkin %d, "
+                 "UI and API %s://%s:%d", s.role, self.store_description(), s.host,
+                 s.otlp_grpc_port, s.otlp_http_port, s.zipkin_port,
+                 "https" if guard.tls_cert else "http", s.host, s.ui_port)
 
     async def stop(self) -> None:
         """Stop accepting, finish in-flight requests, write what was queued."""

@@ -47,6 +47,10 @@ class Telemetry:
             "at start-up, copied to <data dir>/quarantine/ (the replay goes on).", registry=r)
         self.requests = Counter(
             "traceway_requests", "Export requests by outcome.", ["protocol", "outcome"], registry=r)
+        self.unauthenticated = Counter(
+            "traceway_unauthenticated_requests", "Requests refused for a missing or wrong "
+            "bearer token, by the side whose token was needed (ingest, query).", ["side"],
+            registry=r)
         self.queue_spans = Gauge(
             "traceway_queue_spans", "Spans waiting to be written.", registry=r)
         self.queue_bytes = Gauge(
@@ -87,6 +91,9 @@ class Telemetry:
         self.config_reloads = Counter(
             "traceway_config_reloads", "Config file reloads (SIGHUP) by outcome.", ["outcome"],
             registry=r)
+
+    def count_unauthenticated(self, side: str) -> None:
+        self.unauthenticated.labels(side).inc()
 
     def watch_store_size(self, size: Callable[[], int]) -> None:
         self.store_bytes.set_function(size)

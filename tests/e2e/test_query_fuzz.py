@@ -92,6 +92,12 @@ def _url(path: str, pairs: list[tuple[str, str]]) -> str:
 
 
 # -- the server --------------------------------------------------------------
+@pytest.fixture(scope="module", autouse=True)
+def decoder_path() -> str:
+    """Queries do not depend on how the server decoded OTLP: one run, not one per decoder."""
+    return "c-decoder"
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     process = ServerProcess(tmp_path_factory.mktemp("fuzz") / "data").start()

@@ -35,6 +35,11 @@ def _request(first_trace: int, traces: int, now_ns: int) -> bytes:
     return request.SerializeToString()
 
 
+
+@pytest.fixture(scope="module", autouse=True)
+def decoder_path() -> str:
+    """Queries do not depend on how the server decoded OTLP: one run, not one per decoder."""
+    return "c-decoder"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     process = ServerProcess(tmp_path_factory.mktemp("limits") / "data").start()

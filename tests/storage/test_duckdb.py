@@ -66,7 +66,7 @@ def test_a_store_written_before_the_rollups_is_backfilled_once(tmp_path):
 
     store = DuckDBStore(tmp_path)
     try:
-        assert [(r.service, r.calls) for r in store.red(t0, t0 + MINUTE_NS)] == [("db", 1), ("web", 1)]
+        assert [(r.service, r.calls) for r in store.red(t0, t0 + MINUTE_NS).rows()] == [("db", 1), ("web", 1)]
         assert [(e.parent, e.child, e.calls) for e in store.edges(t0, t0 + MINUTE_NS)] == [
             ("web", "db", 1)]
         assert store.dependencies(t0 - HOUR_NS, t0 + HOUR_NS) == [DependencyLink("web", "db", 1)]
@@ -75,7 +75,7 @@ def test_a_store_written_before_the_rollups_is_backfilled_once(tmp_path):
         store.close()
     store = DuckDBStore(tmp_path)  # not backfilled again: the new span is counted once
     try:
-        assert [(r.service, r.calls) for r in store.red(t0, t0 + MINUTE_NS)] == [("db", 1), ("web", 2)]
+        assert [(r.service, r.calls) for r in store.red(t0, t0 + MINUTE_NS).rows()] == [("db", 1), ("web", 2)]
     finally:
         store.close()
 
@@ -94,13 +94,13 @@ def test_maintenance_compacts_partial_rows_and_answers_the_same(tmp_path):
                           duration_ns=(n + 1) * 1_000_000,
                           status_code=StatusCode.ERROR if n % 3 == 0 else StatusCode.OK),
                 make_span(n, 2, parent=1, start_ns=t0 + MINUTE_NS + n, service="db")))
-        before = store.red(t0, t0 + 2 * MINUTE_NS)
+        before = store.red(t0, t0 + 2 * MINUTE_NS).rows()
         edges_before = store.edges(t0, t0 + 2 * MINUTE_NS)
         (partial,) = store._con.execute("SELECT count(*) FROM red_rollup").fetchone()
         store.maintain(now_ns=t0 + 10 * MINUTE_NS)
         (compacted,) = store._con.execute("SELECT count(*) FROM red_rollup").fetchone()
         assert (partial, compacted) == (12, 3)  # then web OK, web ERROR, db: one row each
-        assert store.red(t0, t0 + 2 * MINUTE_NS) == before
+        assert store.red(t0, t0 + 2 * MINUTE_NS).rows() == before
         assert store.edges(t0, t0 + 2 * MINUTE_NS) == edges_before
         assert [(r.service, r.calls, r.errors) for r in before] == [("web", 6, 2), ("db", 6, 0)]
     finally:

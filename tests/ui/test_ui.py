@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -90,6 +91,21 @@ def test_search_by_tag(page: Page, checkout: dict[str, str]) -> None:
     empty.get_by_role("link", name="Remove the tags").click()
     expect(page.locator("input[name=tags]")).to_have_value("")
     expect(page.locator(f"[data-trace-id='{checkout['main']}']")).to_be_visible()
+
+
+def test_search_by_tag_pattern_keeps_it_in_the_url(page: Page, checkout: dict[str, str]) -> None:
+    page.goto("/search")
+    page.select_option("select[name=service]", "payments")
+    expect(page.get_by_text("key=~regex")).to_be_visible()  # the hint names the operators
+    page.fill("input[name=tags]", "payment.provider=~^acme- http.status_code=500")
+    page.get_by_role("button", name="Find traces").click()
+    expect(page.locator(f"[data-trace-id='{checkout['main']}']")).to_be_visible()
+    query = parse_qs(urlsplit(page.url).query)
+    assert query["tags"] == ["payment.provider=~^acme- http.status_code=500"]
+
+    page.fill("input[name=tags]", "payment.provider=*nobody")
+    page.get_by_role("button", name="Find traces").click()
+    expect(page.get_by_test_id("no-results")).to_contain_text("No traces found")
 
 
 def test_trace_page_shows_spans_errors_and_details(page: Page, checkout: dict[str, str]) -> None:

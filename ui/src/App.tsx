@@ -5,6 +5,7 @@ import { TracePage } from "./pages/TracePage";
 import { lazy, Suspense } from "preact/compat";
 import { OpenFilePage, openFiles } from "./pages/OpenFilePage";
 import { ThemeToggle } from "./components/ThemeToggle";
+import { TokenPrompt } from "./components/TokenPrompt";
 import { ServicePage, ServicesPage } from "./pages/ServicesPage";
 import { ComparePage } from "./pages/ComparePage";
 import { HealthPage } from "./pages/HealthPage";
@@ -88,6 +89,7 @@ export function App() {
         <ThemeToggle />
       </header>
       <main><Suspense fallback={<div class="page"><p class="muted">Loading…</p></div>}>{page}</Suspense></main>
+      <TokenPrompt />
       {dragging && <div class="drop-overlay">Drop a Jaeger or OTLP JSON file to view it</div>}
     </>
   );

@@ -8,6 +8,33 @@ export class ApiError extends Error {
   }
 }
 
+const TOKEN_KEY = "traceway.queryToken";
+/** Fired on window when the API answers 401; the token prompt listens for it. */
+export const UNAUTHORIZED_EVENT = "traceway:unauthorized";
+
+/** The query token the user gave this tab (sessionStorage: gone when the tab closes). */
+export const storedToken = (): string | null => sessionStorage.getItem(TOKEN_KEY);
+
+export function storeToken(token: string): void {
+  sessionStorage.setItem(TOKEN_KEY, token);
+}
+
+export function authHeaders(): Record<string, string> {
+  const token = storedToken();
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+/** fetch for the query API: sends the tab's token and tells the token prompt about a 401. */
+export async function apiFetch(path: string, signal?: AbortSignal): Promise<Response> {
+  const res = await fetch(path, { signal, headers: { accept: "application/json", ...authHeaders() } });
+  if (res.status === 401) {
+    const body = await res.clone().json().catch(() => undefined);
+    const reason = body?.errors?.map((e: { msg: string }) => e.msg).join("; ");
+    window.dispatchEvent(new CustomEvent(UNAUTHORIZED_EVENT, { detail: reason }));
+  }
+  return res;
+}
+
 /** Reads a response body, reporting bytes received so far (big traces take seconds). */
 async function readText(res: Response, onProgress?: (bytes: number) => void): Promise<string> {
   if (!onProgress || !res.body) return res.text();
@@ -27,7 +54,7 @@ async function readText(res: Response, onProgress?: (bytes: number) => void): Pr
 }
 
 async function get<T>(path: string, signal?: AbortSignal, onProgress?: (bytes: number) => void): Promise<T> {
-  const res = await fetch(path, { signal, headers: { accept: "application/json" } });
+  const res = await apiFetch(path, signal);
   let body: Envelope<T> | undefined;
   try {
     body = JSON.parse(await readText(res, onProgress));

@@ -16,6 +16,9 @@ hour late lands in its own minute, not the current one.
 
 Series follow Prometheus' ``rate(x[window])`` evaluated on a grid, as Jaeger's
 monitor API does: the value at time ``t`` covers the minutes in ``[t - window, t)``.
+They are computed for every series at once with numpy (``windows``: sliding sums
+by cumulative sums over time, quantiles by cumulative sums over sketch buckets),
+because an hour of a large system is a few hundred thousand sketch entries.
 """
 
 from __future__ import annotations
@@ -121,19 +124,56 @@ def minute_of(start_ns: int) -> int:
 
 # -- series ------------------------------------------------------------------
 
-@dataclass(slots=True)
-class Window:
-    """What one point of a series covers: calls, errors and durations."""
+@dataclass(frozen=True)
+class RedColumns:
+    """RED rows as columns, as ``Rollups.red`` answers them.
 
-    calls: int = 0
-    errors: int = 0
-    sketch: Sketch = field(default_factory=dict)
+    Row ``i`` counts the spans of ``keys[key[i]]`` (service, operation or None) in the
+    bucket starting at ``time_ns[i]``; sketch entry ``j`` says that ``entry_count[j]``
+    of the spans of ``keys[entry_key[j]]`` in the bucket starting at
+    ``entry_time_ns[j]`` fell in sketch bucket ``entry_bucket[j]``. Columns, because
+    an hour of a large system is a few hundred thousand sketch entries.
+    """
 
-    def add(self, calls: int, errors: int, sketch: Sketch) -> None:
-        self.calls += calls
-        self.errors += errors
-        for bucket, count in sketch.items():
-            self.sketch[bucket] = self.sketch.get(bucket, 0) + count
+    keys: list[tuple[str, str | None]]
+    key: np.ndarray
+    time_ns: np.ndarray
+    calls: np.ndarray
+    errors: np.ndarray
+    duration_sum_ns: np.ndarray
+    entry_key: np.ndarray
+    entry_time_ns: np.ndarray
+    entry_bucket: np.ndarray
+    entry_count: np.ndarray
+
+    @classmethod
+    def of_rows(cls, rows: Sequence[RedRow]) -> RedColumns:
+        keys = sorted({(r.service, r.operation) for r in rows}, key=lambda k: (k[0], k[1] or ""))
+        index = {k: i for i, k in enumerate(keys)}
+        entries = [(index[(r.service, r.operation)], r.time_ns, b, n)
+                   for r in rows for b, n in sorted(r.sketch.items())]
+
+        def column(values: Iterable[int]) -> np.ndarray:
+            return np.fromiter(values, dtype=np.int64)
+
+        return cls(keys, column(index[(r.service, r.operation)] for r in rows),
+                   column(r.time_ns for r in rows), column(r.calls for r in rows),
+                   column(r.errors for r in rows), column(r.duration_sum_ns for r in rows),
+                   *(column(e[i] for e in entries) for i in range(4)))
+
+    def rows(self) -> list[RedRow]:
+        """As RedRow objects sorted by time, service, operation (for tests and small answers)."""
+        sketches: dict[tuple[int, int], Sketch] = {}
+        for k, t, b, n in zip(self.entry_key.tolist(), self.entry_time_ns.tolist(),
+                              self.entry_bucket.tolist(), self.entry_count.tolist()):
+            sketch = sketches.setdefault((k, t), {})
+            sketch[b] = sketch.get(b, 0) + n
+        rows = [RedRow(t, self.keys[k][0], self.keys[k][1], calls, errors, d,
+                       sketches.get((k, t), {}))
+                for k, t, calls, errors, d in zip(
+                    self.key.tolist(), self.time_ns.tolist(), self.calls.tolist(),
+                    self.errors.tolist(), self.duration_sum_ns.tolist())]
+        return sorted(rows, key=lambda r: (r.time_ns, r.service, r.operation or ""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,46 +218,84 @@ class Grid:
         return self.earliest_minute_ns(), self.points_ns()[-1]
 
 
-SeriesKey = tuple[str, str | None]  # (service, operation or None when not grouped)
+@dataclass(frozen=True)
+class Windows:
+    """Every point's window of every key, as arrays: ``calls[k, p]``, ``errors[k, p]``
+    and ``sketch[k, p, i]``, the count in sketch bucket ``first_bucket + i``."""
+
+    keys: list[tuple[str, str | None]]
+    points_ns: list[int]
+    end_ns: int
+    elapsed_s: np.ndarray
+    calls: np.ndarray
+    errors: np.ndarray
+    sketch: np.ndarray
+    first_bucket: int
+
+    def quantile_ms(self, q: float) -> np.ndarray:
+        return quantiles_ms(self.sketch, self.first_bucket, q)
 
 
-def windows(rows: Iterable[RedRow], grid: Grid) -> dict[SeriesKey, list[Window]]:
-    """One window per grid point for each (service, operation), from rows whose
-    buckets are ``grid.bucket_ns`` long and start at ``grid.earliest_minute_ns()``."""
+def quantiles_ms(sketch: np.ndarray, first_bucket: int, q: float) -> np.ndarray:
+    """The ``q`` quantile of each sketch along the last axis, in ms; NaN when empty.
+    Ranks as ``quantile_ns`` does."""
+    total = sketch.sum(axis=-1)
+    if sketch.shape[-1] == 0:
+        return np.full(total.shape, math.nan)
+    rank = np.maximum(np.ceil(q * total), 1)
+    index = np.argmax(np.cumsum(sketch, axis=-1) >= rank[..., None], axis=-1)
+    values = 2 * GAMMA ** (first_bucket + index) / (GAMMA + 1) / 1e6
+    return np.where(total > 0, values, math.nan)
+
+
+def windows(columns: RedColumns, grid: Grid) -> Windows:
+    """Sum the buckets of each point's window, for every key at once. The columns'
+    buckets are ``grid.bucket_ns`` long from ``grid.earliest_minute_ns()``."""
     points = grid.points_ns()
-    by_bucket: dict[SeriesKey, dict[int, Window]] = {}
-    for row in rows:
-        bucket = by_bucket.setdefault((row.service, row.operation), {}).setdefault(
-            row.time_ns, Window())
-        bucket.add(row.calls, row.errors, row.sketch)
-    series: dict[SeriesKey, list[Window]] = {}
-    for key in sorted(by_bucket, key=lambda k: (k[0], k[1] or "")):
-        buckets = by_bucket[key]
-        out = []
-        for point in points:
-            window = Window()
-            for bucket_ns in range(point - grid.window_ns, point, grid.bucket_ns):
-                found = buckets.get(bucket_ns)
-                if found is not None:
-                    window.add(found.calls, found.errors, found.sketch)
-            out.append(window)
-        series[key] = out
-    return series
+    earliest, size = grid.earliest_minute_ns(), grid.bucket_ns
+    slots = (points[-1] - earliest) // size
+    ends = np.array([(p - earliest) // size for p in points])
+    starts = ends - grid.window_ns // size
+    keys = len(columns.keys)
+
+    def cumulative(key: np.ndarray, time_ns: np.ndarray, values: np.ndarray,
+                   width: int = 0, offset: np.ndarray | None = None) -> np.ndarray:
+        slot = (time_ns - earliest) // size
+        inside = (slot >= 0) & (slot < slots)
+        shape = (keys, slots + 1, width) if width else (keys, slots + 1)
+        dense = np.zeros(shape, dtype=np.int64)
+        where: tuple[np.ndarray, ...] = (key[inside], slot[inside] + 1)
+        if offset is not None:
+            where += (offset[inside],)
+        np.add.at(dense, where, values[inside])
+        summed = np.cumsum(dense, axis=1)
+        return summed[:, ends] - summed[:, starts]
+
+    first = int(columns.entry_bucket.min()) if len(columns.entry_bucket) else 0
+    width = int(columns.entry_bucket.max()) - first + 1 if len(columns.entry_bucket) else 1
+    return Windows(
+        columns.keys, points, grid.end_ns, np.array([grid.elapsed_s(p) for p in points]),
+        cumulative(columns.key, columns.time_ns, columns.calls),
+        cumulative(columns.key, columns.time_ns, columns.errors),
+        cumulative(columns.entry_key, columns.entry_time_ns, columns.entry_count, width,
+                   columns.entry_bucket - first), first)
 
 
-def call_rate(window: Window, elapsed_s: float) -> float:
-    """Calls per second over the window."""
-    return window.calls / elapsed_s if elapsed_s > 0 else math.nan
+def call_rate(w: Windows) -> np.ndarray:
+    """Calls per second over each window."""
+    rates: np.ndarray = w.calls / w.elapsed_s
+    return rates
 
 
-def error_ratio(window: Window, elapsed_s: float) -> float:
+def error_ratio(w: Windows) -> np.ndarray:
     """Errors / calls (0..1); NaN when there were no calls."""
-    return window.errors / window.calls if window.calls else math.nan
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(w.calls > 0, w.errors / np.maximum(w.calls, 1), math.nan)
 
 
-def latency_ms(q: float) -> Callable[[Window, float], float]:
-    def quantile_of(window: Window, elapsed_s: float) -> float:
-        return quantile_ns(window.sketch, q) / 1e6
+def latency_ms(q: float) -> Callable[[Windows], np.ndarray]:
+    def quantile_of(w: Windows) -> np.ndarray:
+        return w.quantile_ms(q)
     return quantile_of
 
 
@@ -228,14 +306,13 @@ class Series:
     points: list[tuple[int, float]]  # (time in ns, value)
 
 
-def series_of(rows: Iterable[RedRow], grid: Grid,
-              value: Callable[[Window, float], float]) -> list[Series]:
-    """One series per service (or service and operation), sorted by name."""
-    points = grid.points_ns()
-    return [Series(service, operation,
-                   [(min(t, grid.end_ns), value(w, grid.elapsed_s(t)))
-                    for t, w in zip(points, per_point)])
-            for (service, operation), per_point in windows(rows, grid).items()]
+def series_of(w: Windows, value: Callable[[Windows], np.ndarray]) -> list[Series]:
+    """One series per service (or service and operation), sorted by name; the
+    newest point is stamped ``end_ns`` when the window ends after it."""
+    values = value(w).tolist()
+    times = [min(t, w.end_ns) for t in w.points_ns]
+    return [Series(service, operation, list(zip(times, values[k])))
+            for k, (service, operation) in enumerate(w.keys)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,19 +330,17 @@ class Summary:
     p99_ms: float
 
 
-def summaries(rows: Iterable[RedRow], grid: Grid) -> list[Summary]:
-    """Totals per (service, operation) over every point's window of ``grid``, whose
-    windows tile the range (``window_ns == step_ns``)."""
-    out = []
-    for (service, operation), per_point in windows(rows, grid).items():
-        total = Window()
-        for window in per_point:
-            total.add(window.calls, window.errors, window.sketch)
-        elapsed = sum(grid.elapsed_s(t) for t in grid.points_ns())
-        out.append(Summary(service, operation, total.calls, total.errors,
-                           call_rate(total, elapsed), error_ratio(total, elapsed),
-                           *(quantile_ns(total.sketch, q) / 1e6 for q in (0.5, 0.95, 0.99))))
-    return out
+def summaries(w: Windows) -> list[Summary]:
+    """Totals per (service, operation) over all the windows, which must tile the
+    range (a grid with ``window_ns == step_ns``)."""
+    calls, errors = w.calls.sum(axis=1), w.errors.sum(axis=1)
+    sketch = w.sketch.sum(axis=1)
+    elapsed = float(w.elapsed_s.sum())
+    quantiles = [quantiles_ms(sketch, w.first_bucket, q).tolist() for q in (0.5, 0.95, 0.99)]
+    return [Summary(service, operation, int(calls[k]), int(errors[k]), float(calls[k] / elapsed),
+                    float(errors[k] / calls[k]) if calls[k] else math.nan,
+                    quantiles[0][k], quantiles[1][k], quantiles[2][k])
+            for k, (service, operation) in enumerate(w.keys)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,9 +356,6 @@ class EdgeSummary:
 
 
 def edge_summaries(rows: Iterable[EdgeRow]) -> list[EdgeSummary]:
-    summaries = []
-    for row in rows:
-        window = Window(row.calls, row.errors, row.sketch)
-        summaries.append(EdgeSummary(row.parent, row.child, row.calls, row.errors,
-                                     error_ratio(window, 0.0), quantile_ns(row.sketch, 0.95) / 1e6))
-    return summaries
+    return [EdgeSummary(row.parent, row.child, row.calls, row.errors,
+                        row.errors / row.calls if row.calls else math.nan,
+                        quantile_ns(row.sketch, 0.95) / 1e6) for row in rows]

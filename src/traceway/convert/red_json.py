@@ -12,13 +12,14 @@ from typing import Any
 from traceway.analysis.red import (
     EdgeRow,
     Grid,
-    RedRow,
+    RedColumns,
     call_rate,
     edge_summaries,
     error_ratio,
     latency_ms,
     series_of,
     summaries,
+    windows,
 )
 
 SPARKLINE_POINTS = 30
@@ -34,15 +35,16 @@ def sparkline_grid(window: Grid) -> Grid:
     return Grid.of(window.end_ns, window.lookback_ns, step, step)
 
 
-def red_table_json(rows: Sequence[RedRow], grid: Grid) -> list[dict[str, Any]]:
+def red_table_json(rows: RedColumns, grid: Grid) -> list[dict[str, Any]]:
     """One entry per service (or operation) with totals over ``grid`` (from
     ``sparkline_grid``) and sparklines of rate, error ratio and p95, a point a step."""
+    w = windows(rows, grid)
     sparklines = {name: {(s.service, s.operation): [_number(v) for _, v in s.points]
-                         for s in series_of(rows, grid, value)}
+                         for s in series_of(w, value)}
                   for name, value in (("rate", call_rate), ("errorRatio", error_ratio),
                                       ("p95Ms", latency_ms(0.95)))}
     out = []
-    for total in summaries(rows, grid):
+    for total in summaries(w):
         key = (total.service, total.operation)
         entry: dict[str, Any] = {"service": total.service}
         if total.operation is not None:

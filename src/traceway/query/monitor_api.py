@@ -8,11 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from traceway.analysis.red import MINUTE_NS, Window, call_rate, error_ratio, latency_ms, series_of
+from traceway.analysis.red import (
+    MINUTE_NS,
+    Windows,
+    call_rate,
+    error_ratio,
+    latency_ms,
+    series_of,
+    windows,
+)
 from traceway.convert.jaeger_metrics import CALLS, ERRORS, LATENCIES, metric_family_json
 from traceway.convert.red_json import edges_json, red_table_json, sparkline_grid
 from traceway.model import SpanKind
@@ -36,12 +45,12 @@ def monitor_routes(store: object) -> list[Route]:
     rollups: Rollups = store
 
     def metric(request: Request, name: str,
-               value: Callable[[Window, float], float], quantile: float | None = None) -> JSONResponse:
+               value: Callable[[Windows], np.ndarray], quantile: float | None = None) -> JSONResponse:
         query = parse_metrics_query(request.query_params)
         grid = query.grid
         rows = rollups.red(*grid.rows_range_ns(), grid.bucket_ns, services=query.services,
                            span_kinds=query.span_kinds, by_operation=query.group_by_operation)
-        series = series_of(rows, grid, value)
+        series = series_of(windows(rows, grid), value)
         return FastJSONResponse(metric_family_json(name, series, query.group_by_operation,
                                                    quantile))
 

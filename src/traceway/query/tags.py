@@ -19,6 +19,7 @@ import re
 from typing import Any
 
 from traceway.storage.api import TagPattern
+from traceway.storage.tagmatch import compile_regex
 
 TAGS_EXPECTED = "tags: expected key=value pairs or a JSON object"
 MAX_PATTERN_CHARS = 1_000
@@ -75,10 +76,10 @@ def make_pattern(key: str, mode: str, text: str) -> TagPattern:
                              f"(at most {MAX_PATTERN_CHARS})")
     if mode == "regex":
         try:
-            re.compile(text)
-        except (re.error, RecursionError, OverflowError) as exc:
+            compile_regex(text)
+        except ValueError as exc:
             raise TagSyntaxError(f"{key}: {text[:40]!r} is not a regular expression "
-                                 f"({getattr(exc, 'msg', 'too complex')})") from None
+                                 f"in RE2 syntax ({exc})") from None
     return TagPattern(key, mode, text)
 
 

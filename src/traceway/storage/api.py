@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from traceway.analysis.red import EdgeRow, RedRow
+from traceway.analysis.red import EdgeRow, RedColumns
 from traceway.model import SpanBatch
 
 
@@ -30,8 +30,8 @@ class RejectedSpansError(StorageError):
 @dataclass(frozen=True, slots=True)
 class TagPattern:
     """``key`` has a string value containing ``text`` (``mode="contains"``) or in
-    which the regular expression ``text`` finds a match (``mode="regex"``, Python
-    ``re`` syntax, unanchored). Built by the query side, which checks the regex."""
+    which the regular expression ``text`` finds a match (``mode="regex"``, RE2
+    syntax, unanchored). Built by the query side, which checks the regex."""
 
     key: str
     mode: str  # "contains" or "regex"
@@ -205,8 +205,9 @@ class Rollups(Protocol):
 
     def red(self, start_ns: int, end_ns: int, step_ns: int = 60 * 10**9, *,
             services: Sequence[str] | None = None, span_kinds: Sequence[int] | None = None,
-            by_operation: bool = True) -> list[RedRow]:
-        """RED rows of the minutes that start in ``[start_ns, end_ns)``.
+            by_operation: bool = True) -> RedColumns:
+        """RED rows of the minutes that start in ``[start_ns, end_ns)``, as columns
+        (``RedColumns``; ``.rows()`` gives them as RedRow objects).
 
         ``start_ns`` is a whole minute and ``step_ns`` a multiple of a minute: a row
         covers the minutes starting in ``[time_ns, time_ns + step_ns)`` where
@@ -215,8 +216,9 @@ class Rollups(Protocol):
         ``by_operation``. Counts every span written, duplicates included (rollups
         count writes; readers de-duplicate); ``errors`` counts spans with status
         ERROR. ``services`` and ``span_kinds`` narrow the spans counted when given
-        (an empty sequence selects nothing). Sorted by time, service, operation.
-        Visible as soon as ``Writer.write`` returns.
+        (an empty sequence selects nothing). ``keys`` are sorted by service, then
+        operation; rows and sketch entries come in any order (``.rows()`` sorts
+        by time, service, operation). Visible as soon as ``Writer.write`` returns.
         """
         ...
 

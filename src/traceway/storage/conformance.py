@@ -384,17 +384,17 @@ class StorageConformance(TraceSummaryConformance):
         late = api(m0 - 2 * MINUTE_NS, 4_000_000)
         store.write(batch_of(same_minute[2], late))
         minute_durations = [1_000_000, 2_000_000, 3_000_000, 3 * SECOND_NS]
-        assert store.red(m0 - 5 * MINUTE_NS, m0 + 5 * MINUTE_NS) == [
+        assert store.red(m0 - 5 * MINUTE_NS, m0 + 5 * MINUTE_NS).rows() == [
             RedRow(m0 - 2 * MINUTE_NS, "api", "GET /", 1, 0, 4_000_000, sketch_of([4_000_000])),
             RedRow(m0, "api", "GET /", 4, 1, sum(minute_durations), sketch_of(minute_durations)),
             RedRow(m0 + MINUTE_NS, "api", "GET /", 1, 0, 5_000_000, sketch_of([5_000_000]))]
-        assert store.red(m0, m0 + MINUTE_NS, by_operation=False) == [
+        assert store.red(m0, m0 + MINUTE_NS, by_operation=False).rows() == [
             RedRow(m0, "api", None, 4, 1, sum(minute_durations), sketch_of(minute_durations))]
         everything = [4_000_000, *minute_durations, 5_000_000]
-        assert store.red(m0 - 2 * MINUTE_NS, m0 + 2 * MINUTE_NS, 4 * MINUTE_NS) == [
+        assert store.red(m0 - 2 * MINUTE_NS, m0 + 2 * MINUTE_NS, 4 * MINUTE_NS).rows() == [
             RedRow(m0 - 2 * MINUTE_NS, "api", "GET /", 6, 1, sum(everything), sketch_of(everything))]
         assert [(r.time_ns, r.calls) for r in store.red(m0 - 3 * MINUTE_NS, m0 + 3 * MINUTE_NS,
-                                                        3 * MINUTE_NS)] == [
+                                                        3 * MINUTE_NS).rows()] == [
             (m0 - 3 * MINUTE_NS, 1), (m0, 5)]
 
     def test_red_rollup_narrows_by_service_and_kind(self, store: Any, t0: int) -> None:
@@ -407,7 +407,7 @@ class StorageConformance(TraceSummaryConformance):
 
         def keys(**narrow: Any) -> list[tuple[str, str | None, int]]:
             return [(r.service, r.operation, r.calls)
-                    for r in store.red(m0, m0 + MINUTE_NS, **narrow)]
+                    for r in store.red(m0, m0 + MINUTE_NS, **narrow).rows()]
 
         assert keys() == [("a", "x", 1), ("a", "y", 1), ("b", "z", 1)]
         assert keys(by_operation=False) == [("a", None, 2), ("b", None, 1)]
@@ -423,7 +423,7 @@ class StorageConformance(TraceSummaryConformance):
         span = make_span(1, 1, start_ns=t0, service="a", kind=SpanKind.SERVER)
         store.write(batch_of(span))
         store.write(batch_of(span))
-        (row,) = store.red(minute_of(t0), minute_of(t0) + MINUTE_NS)
+        (row,) = store.red(minute_of(t0), minute_of(t0) + MINUTE_NS).rows()
         assert (row.calls, row.duration_sum_ns, row.sketch) == (
             2, 2_000_000, sketch_of([1_000_000] * 2))
 
@@ -686,5 +686,5 @@ class StorageConformance(TraceSummaryConformance):
             DependencyLink("tagged", "child", 1)]
         if isinstance(reopened, Rollups):
             minute = minute_of(t0)
-            assert [r.calls for r in reopened.red(minute, minute + MINUTE_NS)] == [1, 1]
+            assert [r.calls for r in reopened.red(minute, minute + MINUTE_NS).rows()] == [1, 1]
             assert [e.calls for e in reopened.edges(minute, minute + MINUTE_NS)] == [1]

@@ -16,7 +16,7 @@ from traceway.analysis.dependencies import service_calls
 from traceway.analysis.red import (
     MINUTE_NS,
     EdgeRow,
-    RedRow,
+    RedColumns,
     bucket_of,
     minute_of,
     red_rows_of,
@@ -110,17 +110,18 @@ class MemoryStore:
 
     def red(self, start_ns: int, end_ns: int, step_ns: int = MINUTE_NS, *,
             services: Sequence[str] | None = None, span_kinds: Sequence[int] | None = None,
-            by_operation: bool = True) -> list[RedRow]:
+            by_operation: bool = True) -> RedColumns:
         with self._lock:
             spans = [r for records in self._traces.values() for r in records
                      if start_ns <= minute_of(r.start_ns) < end_ns
                      and (services is None or r.service in services)
                      and (span_kinds is None or r.kind in span_kinds)]
-        return red_rows_of([bucket_of(r.start_ns, start_ns, step_ns) for r in spans],
+        return RedColumns.of_rows(red_rows_of(
+            [bucket_of(r.start_ns, start_ns, step_ns) for r in spans],
                            [r.service for r in spans],
                            [r.name if by_operation else None for r in spans],
                            [r.status_code == StatusCode.ERROR for r in spans],
-                           [r.duration_ns for r in spans])
+                           [r.duration_ns for r in spans]))
 
     def edges(self, start_ns: int, end_ns: int) -> list[EdgeRow]:
         groups: dict[tuple[str, str], list[SpanRecord]] = {}

@@ -23,7 +23,9 @@ import re
 import re._constants as re_constants  # type: ignore[import-not-found]
 import re._parser as re_parser  # type: ignore[import-not-found]
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
+import re2  # type: ignore[import-untyped]
 from opentelemetry.proto.common.v1.common_pb2 import (
     AnyValue,
     InstrumentationScope,
@@ -38,6 +40,8 @@ from traceway.model import SpanRecord
 from traceway.storage.api import TagPattern
 
 _INT = re.compile(r"-?[0-9]{1,19}", re.ASCII)
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a user's bad pattern is answered, not logged
 
 
 def derived_pairs(record: SpanRecord, span: Span, scope: InstrumentationScope) -> Iterator[tuple[str, str]]:
@@ -84,18 +88,24 @@ def value_matches(pattern: TagPattern, value: str) -> bool:
     """Whether a string value satisfies ``pattern``: the semantics every backend keeps.
 
     ``contains``: ``pattern.text`` is a substring of ``value`` (case-sensitive;
-    the empty text matches every value). ``regex``: Python ``re.search``, so
-    unanchored (``^``/``$`` anchor) and case-sensitive unless the pattern says
-    ``(?i)``.
+    the empty text matches every value). ``regex``: RE2 syntax (what DuckDB and
+    ClickHouse use) searched in the value, so unanchored (``^``/``$`` anchor) and
+    case-sensitive unless the pattern says ``(?i)``. RE2 runs in linear time: no
+    pattern can stall a search (there are no backreferences or lookarounds).
     """
     if pattern.mode == "contains":
         return pattern.text in value
-    return _compiled(pattern.text).search(value) is not None
+    return compile_regex(pattern.text).search(value) is not None
 
 
 @functools.lru_cache(maxsize=256)
-def _compiled(text: str) -> re.Pattern[str]:
-    return re.compile(text)
+def compile_regex(text: str) -> Any:
+    """``text`` compiled by RE2; ValueError with RE2's reason when it is not a regex."""
+    try:
+        return re2.compile(text, _RE2_OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else "invalid"
+        raise ValueError(reason.decode() if isinstance(reason, bytes) else str(reason)) from None
 
 
 def span_matches(record: SpanRecord, tags: Mapping[str, str],
@@ -125,7 +135,9 @@ def required_text(pattern: TagPattern) -> str | None:
 
     The text itself for ``contains``; for a regex, the longest run of literal
     characters the pattern requires at its top level (none when it has
-    alternatives at the top, ignores case, or cannot be analysed).
+    alternatives at the top, ignores case, or cannot be analysed). Python's
+    parser reads the RE2 patterns it accepts the same way at the top level; what
+    it cannot read gets no pre-filter.
     """
     if pattern.mode == "contains":
         return pattern.text

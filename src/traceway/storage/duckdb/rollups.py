@@ -31,7 +31,7 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from traceway.analysis.red import LOG_GAMMA, MINUTE_NS, EdgeRow, RedRow, minute_of
+from traceway.analysis.red import LOG_GAMMA, MINUTE_NS, EdgeRow, RedColumns, minute_of
 from traceway.storage.api import DependencyLink
 
 log = logging.getLogger(__name__)
@@ -178,7 +178,7 @@ class DuckDBRollups:
 
     def red(self, start_ns: int, end_ns: int, step_ns: int = MINUTE_NS, *,
             services: Sequence[str] | None = None, span_kinds: Sequence[int] | None = None,
-            by_operation: bool = True) -> list[RedRow]:
+            by_operation: bool = True) -> RedColumns:
         where = "minute_ns >= $start AND minute_ns < $end"
         params: dict[str, object] = {"start": start_ns, "end": end_ns, "step": step_ns}
         if services is not None:
@@ -187,31 +187,61 @@ class DuckDBRollups:
         if span_kinds is not None:
             where += " AND kind IN (SELECT unnest($kinds::UTINYINT[]))"
             params["kinds"] = [int(k) for k in span_kinds]
-        # One pass: sketch buckets unnested, totals summed along (the duration sum
-        # once per row, with its first bucket).
         rows = f"""SELECT $start + (minute_ns - $start) // $step * $step AS time_ns, service,
-                          {"name" if by_operation else "''"} AS operation,
-                          status_code = {ERROR} AS failed, duration_sum_ns,
-                          unnest(buckets) AS b, unnest(counts) AS n,
-                          unnest(range(len(buckets))) AS i
+                          {"name" if by_operation else "''"} AS operation, status_code, calls,
+                          duration_sum_ns, buckets, counts
                    FROM red_rollup WHERE {where}"""
-        sql = f"""
-            SELECT time_ns, service, operation, sum(n)::BIGINT, coalesce(sum(e), 0)::BIGINT,
-                   coalesce(sum(d), 0)::BIGINT, list(b ORDER BY b), list(n ORDER BY b)
-            FROM (SELECT time_ns, service, operation, b, sum(n) AS n, sum(n) FILTER (failed) AS e,
-                         sum(duration_sum_ns) FILTER (i = 0) AS d
-                  FROM ({rows}) GROUP BY ALL)
-            GROUP BY ALL ORDER BY ALL"""
-        return [RedRow(t, svc, op if by_operation else None, calls, errors, d, dict(zip(bs, ns)))
-                for t, svc, op, calls, errors, d, bs, ns in self._query(sql, params)]
+        # Both answers number the keys alike (dense_rank), so the sketch entries need
+        # no strings.
+        key = "dense_rank() OVER (ORDER BY service, operation) - 1 AS k"
+        cur = self._con.cursor()
+        try:
+            totals = cur.execute(f"""
+                WITH r AS ({rows})
+                SELECT {key}, service, operation, time_ns, sum(calls)::BIGINT AS calls,
+                       coalesce(sum(calls) FILTER (status_code = {ERROR}), 0)::BIGINT AS errors,
+                       sum(duration_sum_ns)::BIGINT AS d
+                FROM r GROUP BY service, operation, time_ns""", params).fetchnumpy()
+            # Numbered after grouping, through the few distinct keys: cheaper than
+            # ranking every entry.
+            entries = cur.execute(f"""
+                WITH r AS ({rows}),
+                     g AS (SELECT service, operation, time_ns, b, sum(n)::BIGINT AS n
+                           FROM (SELECT service, operation, time_ns, unnest(buckets) AS b,
+                                        unnest(counts) AS n FROM r) GROUP BY ALL),
+                     keys AS (SELECT service, operation,
+                                     row_number() OVER (ORDER BY service, operation) - 1 AS k
+                              FROM (SELECT DISTINCT service, operation FROM r))
+                SELECT keys.k, g.time_ns, g.b, g.n FROM g JOIN keys USING (service, operation)
+                """, params).fetchnumpy()
+        finally:
+            cur.close()
+        names: dict[int, tuple[str, str | None]] = {}
+        for k, service, operation in zip(totals["k"].tolist(), totals["service"].tolist(),
+                                         totals["operation"].tolist()):
+            names[k] = (service, operation if by_operation else None)
+
+        def ints(values: Any) -> np.ndarray:
+            return np.asarray(values, dtype=np.int64)
+
+        return RedColumns([names[k] for k in range(len(names))], ints(totals["k"]),
+                          ints(totals["time_ns"]), ints(totals["calls"]), ints(totals["errors"]),
+                          ints(totals["d"]), ints(entries["k"]), ints(entries["time_ns"]),
+                          ints(entries["b"]), ints(entries["n"]))
 
     def edges(self, start_ns: int, end_ns: int) -> list[EdgeRow]:
         self._refresh_edges(start_ns, end_ns)
-        rows = "SELECT * FROM edge_rollup WHERE minute_ns >= ? AND minute_ns < ?"
-        return [EdgeRow(parent, child, calls, errors, dict(zip(bs, ns)))
-                for parent, child, calls, errors, bs, ns in self._query(
-                    _merged(rows, "parent, child", "sum(calls)::BIGINT, sum(errors)::BIGINT"),
-                    [start_ns, end_ns])]
+        window = "FROM edge_rollup WHERE minute_ns >= ? AND minute_ns < ?"
+        totals = self._query(f"SELECT parent, child, sum(calls)::BIGINT, sum(errors)::BIGINT "
+                             f"{window} GROUP BY ALL ORDER BY ALL", [start_ns, end_ns])
+        sketches: dict[tuple[str, str], dict[int, int]] = {}
+        for parent, child, b, n in self._query(
+                f"SELECT parent, child, b, sum(n)::BIGINT FROM (SELECT parent, child, "
+                f"unnest(buckets) AS b, unnest(counts) AS n {window}) GROUP BY ALL",
+                [start_ns, end_ns]):
+            sketches.setdefault((parent, child), {})[b] = n
+        return [EdgeRow(parent, child, calls, errors, sketches.get((parent, child), {}))
+                for parent, child, calls, errors in totals]
 
     def dependencies(self, start_min_ns: int, start_max_ns: int) -> list[DependencyLink]:
         """Whole minutes of the window from the rollup, its ragged ends from the spans."""
