@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from traceway.settings import SETTING_HELP, Settings, parse_retention, parse_size, setting_names
+from traceway.settings import ROLES, SETTING_HELP, Settings, parse_retention, parse_size, setting_names
 
 
 def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,6 +35,8 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         parse_retention(settings.retention)
         parse_size(settings.max_queue_bytes)
+        if settings.role not in ROLES:
+            raise ValueError(f"--role must be one of {', '.join(ROLES)}, not {settings.role!r}")
         settings.security()
     except ValueError as exc:
         print(f"traceway serve: {exc}", file=sys.stderr)
@@ -46,7 +48,13 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"traceway serve: invalid config: {exc}", file=sys.stderr)
         return 2
-    return serve(settings, config)
+    from traceway.storage.api import StorageError
+
+    try:
+        return serve(settings, config)
+    except StorageError as exc:
+        print(f"traceway serve: storage: {exc}", file=sys.stderr)
+        return 2
 
 
 def _add_sample(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

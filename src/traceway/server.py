@@ -41,7 +41,8 @@ from traceway.query.sampling_api import remote_sampling_app, sampling_routes
 from traceway.query.trace_analysis_api import trace_analysis_routes
 from traceway.query.zipkin_api import zipkin_read_routes
 from traceway.settings import Settings
-from traceway.storage.duckdb import DuckDBStore
+from traceway.storage.api import Reader
+from traceway.storage.factory import open_store
 from traceway.telemetry import CONTENT_TYPE, Telemetry
 
 log = logging.getLogger("traceway")
@@ -58,14 +59,18 @@ class _Listener(uvicorn.Server):
         pass
 
 
-def ui_app(store: DuckDBStore, telemetry: Telemetry, strategies: Strategies) -> Starlette:
+def ui_app(store: Reader, telemetry: Telemetry, strategies: Strategies,
+           query_api: bool = True) -> Starlette:
+    """/metrics always; the query API and UI unless this is a collector."""
     def metrics(request: Request) -> Response:
         return Response(telemetry.render(), media_type=CONTENT_TYPE)
 
-    routes: list[BaseRoute] = [*jaeger_routes(store), *trace_analysis_routes(store),
-                               *jaeger_v3_routes(store), *health_routes(store), *monitor_routes(store),
-                               *sampling_routes(strategies, "/api/sampling"),
-                               Route("/metrics", metrics)]
+    routes: list[BaseRoute] = [Route("/metrics", metrics)]
+    if not query_api:
+        return Starlette(routes=routes)
+    routes += [*jaeger_routes(store), *trace_analysis_routes(store), *jaeger_v3_routes(store),
+               *health_routes(store), *monitor_routes(store),
+               *sampling_routes(strategies, "/api/sampling")]
     try:
         from traceway.ui.routes import ui_routes
     except ImportError:
@@ -75,7 +80,7 @@ def ui_app(store: DuckDBStore, telemetry: Telemetry, strategies: Strategies) -> 
     return Starlette(routes=routes, middleware=[Middleware(PrettyPrintMiddleware)])
 
 
-def zipkin_app(ingest: Ingest, store: DuckDBStore) -> Starlette:
+def zipkin_app(ingest: Ingest, store: Reader) -> Starlette:
     """Zipkin's port: the collector's ingest and the query side's read API, as Zipkin serves them.
 
     Its tokens and CORS (--zipkin-cors-origins) come from Security.zipkin_app."""
@@ -94,18 +99,23 @@ class TracewayServer:
         self.telemetry = Telemetry()
         self.security = replace(settings.security(),
                                 on_refusal=self.telemetry.count_unauthenticated)
-        self.store = DuckDBStore(settings.data_dir)
-        self.telemetry.watch_store_size(self.store.size_bytes)
+        self.store = open_store(settings.storage, settings.data_dir, settings.retention_ns)
+        if hasattr(self.store, "size_bytes"):
+            self.telemetry.watch_store_size(self.store.size_bytes)
         self.quarantine = Quarantine(settings.data_dir / QUARANTINE_DIR, self.telemetry)
-        self.queue = WriteQueue(self.store, self.telemetry,
-                                max_bytes=settings.max_queue_bytes_int,
-                                quarantine=self.quarantine)
         self.strategies = Strategies(config.remote or RemoteConfig())
         self.sampler: TailSampler | None = None
         self.spool: Spool | None = None  # the plain path's; the sampler owns its own
+        # A query process has no receivers, no queue and no spool.
+        self.receives = settings.role in ("all", "collector")
+        self.queue = WriteQueue(self.store, self.telemetry,
+                                max_bytes=settings.max_queue_bytes_int,
+                                quarantine=self.quarantine)
         stage: Stage = self.queue
         spool_dir = settings.data_dir / SPOOL_DIR
-        if config.tail is not None:
+        if not self.receives:
+            pass
+        elif config.tail is not None:
             wait_s = config.tail.decision_wait_ns / 1e9
             spool = Spool(spool_dir, segment_age_s=max(0.5, min(wait_s, 10.0)),
                           quarantine=self.quarantine)
@@ -119,11 +129,17 @@ class TracewayServer:
             self.spool = Spool(spool_dir, segment_age_s=1.0)
             stage = SpooledWrites(self.queue, self.spool)
         self.ingest = Ingest(stage, self.telemetry, [self.strategies.observe])
-        self.retention = RetentionLoop(self.store, settings.retention_ns, self.telemetry)
+        # ClickHouse ages data out by TTL; DuckDB and memory by this loop.
+        self.retention = (RetentionLoop(self.store, settings.retention_ns, self.telemetry)
+                          if self.receives and hasattr(self.store, "delete_before") else None)
         self._listeners: list[_Listener] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._grpc: grpc.aio.Server | None = None
         self._stopping = asyncio.Event()
+
+    def store_description(self) -> str:
+        url = self.settings.storage or "duckdb (in --data-dir)"
+        return url.split("@")[-1] if "://" in url else url  # no credentials in logs
 
     def _listener(self, app: ASGIApp, port: int) -> tuple[_Listener, socket.socket]:
         config = uvicorn.Config(app, host=self.settings.host, port=port, lifespan="off",
@@ -144,19 +160,22 @@ class TracewayServer:
         if self.spool is not None:
             self.spool.start()
         guard = self.security
-        bound = [
-            self._listener(guard.ingest_app(otlp_http_app(self.ingest), guard.otlp_cors_origins),
-                           s.otlp_http_port),
-            self._listener(guard.zipkin_app(zipkin_app(self.ingest, self.store)), s.zipkin_port),
-            self._listener(guard.ui_app(ui_app(self.store, self.telemetry, self.strategies)),
-                           s.ui_port),
-        ]
+        bound = [self._listener(guard.ui_app(ui_app(self.store, self.telemetry, self.strategies,
+                                                    query_api=s.role != "collector")),
+                                s.ui_port)]
+        if self.receives:
+            bound += [
+                self._listener(guard.ingest_app(otlp_http_app(self.ingest), guard.otlp_cors_origins),
+                               s.otlp_http_port),
+                self._listener(guard.zipkin_app(zipkin_app(self.ingest, self.store)), s.zipkin_port),
+            ]
         if self.config.remote is not None and s.remote_sampling_port:
             bound.append(self._listener(guard.ingest_app(remote_sampling_app(self.strategies)),
                                         s.remote_sampling_port))
         self._listeners = [listener for listener, _ in bound]
-        self._grpc = otlp_grpc_server(self.ingest, f"{s.host}:{s.otlp_grpc_port}", guard)
-        await self._grpc.start()
+        if self.receives:
+            self._grpc = otlp_grpc_server(self.ingest, f"{s.host}:{s.otlp_grpc_port}", guard)
+            await self._grpc.start()
         self._tasks = [asyncio.create_task(listener.serve(sockets=[sock]))
                        for listener, sock in bound]
         while not all(listener.started for listener in self._listeners):
@@ -164,12 +183,14 @@ class TracewayServer:
                 if task.done():  # a port was taken, or similar
                     raise OSError(f"a listener failed to start: {task.exception() or 'exited'}")
             await asyncio.sleep(0.02)
-        self.retention.start()
+        if self.retention is not None:
+            self.retention.start()
         exposure = guard.exposure_warning(s.host)
         if exposure:
             log.warning("!!! SECURITY: %s", exposure)
-        log.info("traceway ready: OTLP gRPC %s:%d, OTLP HTTP %d, Zipkin %d, UI and API "
-                 "%s://%s:%d", s.host, s.otlp_grpc_port, s.otlp_http_port, s.zipkin_port,
+        log.info("traceway ready (role %s, storage %s): OTLP gRPC %s:%d, OTLP HTTP %d, Zipkin %d, "
+                 "UI and API %s://%s:%d", s.role, self.store_description(), s.host,
+                 s.otlp_grpc_port, s.otlp_http_port, s.zipkin_port,
                  "https" if guard.tls_cert else "http", s.host, s.ui_port)
 
     async def stop(self) -> None:
@@ -187,7 +208,8 @@ class TracewayServer:
         if self.spool is not None:
             # Everything spooled is in the store now: its segments go.
             await asyncio.to_thread(self.spool.close)
-        self.retention.stop()
+        if self.retention is not None:
+            self.retention.stop()
         self.store.close()
         log.info("traceway stopped")
 

@@ -41,6 +41,8 @@ class Settings:
     max_queue_bytes: str = "512MiB"
     config: str = ""
     remote_sampling_port: int = 5778
+    storage: str = ""
+    role: str = "all"
     zipkin_cors_origins: str = ""
     ingest_token_file: str = ""
     query_token_file: str = ""
@@ -79,6 +81,9 @@ SETTING_HELP = {
     "config": "TOML file with [sampling.tail] and [sampling.remote]; reloaded on SIGHUP",
     "remote_sampling_port": "Jaeger remote sampling endpoint (GET /sampling?service=), "
                             "served when the config has [sampling.remote]",
+    "storage": "where spans are stored: duckdb:///path/file.duckdb (default: in --data-dir), "
+               "clickhouse://user:password@host:8123/database, chdb:///path",
+    "role": "all (receive and query), collector (receivers only) or query (API and UI only)",
     "zipkin_cors_origins": "origins allowed to call the Zipkin port from a browser, comma-separated "
                            "(e.g. http://lens.example:8080, or *); none by default",
     "ingest_token_file": "file of bearer tokens (one a line) senders must present to the "
@@ -90,6 +95,8 @@ SETTING_HELP = {
     "otlp_cors_origins": "comma-separated origins browsers may send OTLP/HTTP from; none: no CORS",
     "query_cors_origins": "comma-separated origins browsers may query the API from; none: no CORS",
 }
+
+ROLES = ("all", "collector", "query")
 
 
 def setting_names() -> list[str]:

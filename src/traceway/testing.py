@@ -77,9 +77,9 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"traceway serve exited with {self.process.returncode}:\n"
                                    + self.log_path.read_text())
-            try:
-                self.api("/api/services")
-                return self
+            try:  # /metrics: every role serves it (a collector has no query API)
+                with urllib.request.urlopen(self.ui_url + "/metrics", timeout=5):
+                    return self
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError("traceway serve did not become ready:\n" + self.log_path.read_text())

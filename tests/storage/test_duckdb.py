@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from traceway.storage.conformance import StorageConformance
+from traceway.storage.distinct import DistinctReader
 from traceway.storage.duckdb import DuckDBStore
 from traceway.storage.jaeger_corpus import JaegerCorpusConformance
 
@@ -11,7 +12,7 @@ FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
 
 @pytest.fixture
 def duckdb_store(tmp_path):
-    store = DuckDBStore(tmp_path)
+    store = DistinctReader(DuckDBStore(tmp_path))
     yield store
     store.close()
 
@@ -27,7 +28,7 @@ class TestDuckDBStore(StorageConformance):
 
         def reopen(old):
             old.close()
-            opened.append(DuckDBStore(tmp_path))
+            opened.append(DistinctReader(DuckDBStore(tmp_path)))
             return opened[-1]
 
         yield reopen

@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from traceway.storage.distinct import DistinctReader
 from traceway.storage.jaeger_corpus import JaegerCorpusConformance
 from traceway.storage.memory import MemoryStore
 
@@ -14,6 +15,6 @@ class TestMemoryStoreJaegerCorpus(JaegerCorpusConformance):
 
     @pytest.fixture
     def store(self):
-        store = MemoryStore()
+        store = DistinctReader(MemoryStore())
         yield store
         store.close()

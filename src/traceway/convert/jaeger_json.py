@@ -32,13 +32,8 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from traceway.convert.attributes import jaeger_tag, plain_value
-from traceway.model import (
-    SPAN_KIND_NAMES,
-    STATUS_NAMES,
-    SpanBatch,
-    SpanRecord,
-    StatusCode,
-)
+from traceway.convert.derived import derived_tags
+from traceway.model import SpanBatch, SpanRecord
 
 WARNINGS_ATTRIBUTE = "@jaeger@warnings"
 _REF_TYPE_ATTRIBUTE = "opentracing.ref_type"
@@ -135,7 +130,7 @@ def _references(record: SpanRecord, span: Span, trace_id: str) -> list[JSON]:
 
 def _span_tags(record: SpanRecord, span: Span, scope: InstrumentationScope,
                memo: dict[bytes, JSON]) -> list[JSON]:
-    derived = derived_tags(record, span, scope)
+    derived = _derived_json(record, span, scope)
     tags = derived[:_scope_tag_count(scope)]  # Jaeger lists scope tags first
     for kv in span.attributes:
         encoded = kv.SerializeToString()
@@ -149,32 +144,16 @@ def _span_tags(record: SpanRecord, span: Span, scope: InstrumentationScope,
     return tags
 
 
-def derived_tags(record: SpanRecord, span: Span, scope: InstrumentationScope) -> list[JSON]:
-    """The tags Traceway shows that are not attributes, mapped from OTLP as
-    Jaeger does: scope first, then kind, status, error, trace state, drops.
-    Tag search matches these too (``storage.tagmatch``)."""
+def _derived_json(record: SpanRecord, span: Span, scope: InstrumentationScope) -> list[JSON]:
+    """The derived tags (``convert.derived``) as typed Jaeger JSON tags."""
     tags: list[JSON] = []
-    if scope.name:
-        tags.append(_string_tag("otel.scope.name", scope.name))
-    if scope.version:
-        tags.append(_string_tag("otel.scope.version", scope.version))
-    kind = SPAN_KIND_NAMES.get(record.kind)
-    if kind:
-        tags.append(_string_tag("span.kind", kind))
-    status = STATUS_NAMES.get(record.status_code)
-    if status:
-        tags.append(_string_tag("otel.status_code", status))
-    if record.status_code == StatusCode.ERROR:
-        tags.append({"key": "error", "type": "bool", "value": True})
-    if record.status_message:
-        tags.append(_string_tag("otel.status_description", record.status_message))
-    if span.trace_state:
-        tags.append(_string_tag("w3c.tracestate", span.trace_state))
-    for key, count in (("otel.dropped_attributes_count", span.dropped_attributes_count),
-                       ("otel.dropped_events_count", span.dropped_events_count),
-                       ("otel.dropped_links_count", span.dropped_links_count)):
-        if count:
-            tags.append({"key": key, "type": "int64", "value": count})
+    for key, value in derived_tags(record, span, scope):
+        if isinstance(value, bool):
+            tags.append({"key": key, "type": "bool", "value": value})
+        elif isinstance(value, int):
+            tags.append({"key": key, "type": "int64", "value": value})
+        else:
+            tags.append(_string_tag(key, value))
     return tags
 
 

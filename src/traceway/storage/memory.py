@@ -30,6 +30,7 @@ from traceway.storage.api import (
     TraceQuery,
     TraceSummary,
 )
+from traceway.storage.distinct import distinct_spans
 from traceway.storage.summary import summarize_trace
 from traceway.storage.tagmatch import span_matches
 
@@ -40,8 +41,8 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        # Spans are kept as written (duplicates included) and de-duplicated on
-        # read, as the Writer contract describes for every backend.
+        # Spans are kept as written, duplicates included: ``DistinctReader``
+        # de-duplicates on read above every backend.
         self._traces: dict[bytes, list[SpanRecord]] = {}
         self._closed = False
 
@@ -79,7 +80,7 @@ class MemoryStore:
             return [_sorted_trace(self._traces[tid]) for tid in newest]
 
     def find_trace_summaries(self, query: TraceQuery) -> list[TraceSummary]:
-        return [summarize_trace(trace) for trace in self.find_traces(query)]
+        return [summarize_trace(distinct_spans(trace)) for trace in self.find_traces(query)]
 
     def services(self) -> list[str]:
         with self._lock:
@@ -165,7 +166,7 @@ class GatedMemoryStore(MemoryStore):
 
 def _sorted_trace(records: Iterable[SpanRecord]) -> SpanBatch:
     # sorted() is stable, so spans that start together keep their write order.
-    return SpanBatch.from_rows(sorted(dict.fromkeys(records), key=lambda r: r.start_ns))
+    return SpanBatch.from_rows(sorted(records, key=lambda r: r.start_ns))
 
 
 def _matches(record: SpanRecord, query: TraceQuery) -> bool:

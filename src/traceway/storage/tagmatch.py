@@ -35,7 +35,7 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from traceway.convert.attributes import string_pairs
-from traceway.convert.jaeger_json import derived_tags
+from traceway.convert.derived import derived_tags, tag_string
 from traceway.model import SpanRecord
 from traceway.storage.api import TagPattern
 
@@ -53,12 +53,8 @@ def derived_pairs(record: SpanRecord, span: Span, scope: InstrumentationScope) -
 
 def _derived_values(record: SpanRecord, span: Span, scope: InstrumentationScope
                     ) -> Iterator[tuple[str, str, bool]]:
-    for tag in derived_tags(record, span, scope):
-        value = tag["value"]
-        if isinstance(value, bool):
-            yield tag["key"], "true" if value else "false", False
-        else:
-            yield tag["key"], str(value), tag["type"] == "string"
+    for key, value in derived_tags(record, span, scope):
+        yield key, tag_string(value), isinstance(value, str)
     for event in span.events:
         yield "event", event.name, True
 

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import duckdb
-from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from traceway.model import SPAN_KIND_BY_NAME, SpanBatch, SpanRecord
+from traceway.convert.derived import derived_condition, encoded_in_detail
+from traceway.model import SpanBatch, SpanRecord
 from traceway.storage.api import DependencyLink, Operation, TraceQuery, TraceSummary
 from traceway.storage.duckdb.patterns import pattern_prefilter
 from traceway.storage.duckdb.ranges import spans_of_traces_sql
@@ -19,11 +18,10 @@ from traceway.storage.duckdb.rollups import dependencies_of_spans
 from traceway.storage.duckdb.schema import SPAN_COLUMNS, id_halves, ids8_from, ids16_from
 from traceway.storage.duckdb.summaries import trace_summaries
 from traceway.storage.tagmatch import encoded_patterns, span_matches
+from traceway.storage.windows import newest_first_windows
 
 _CANDIDATE_CHUNK = 2048
 _TRACES_PER_QUERY = 256
-_UINT32 = re.compile(r"[0-9]{1,10}", re.ASCII)
-_FIRST_WINDOW_NS = 60 * 10**9
 
 
 class DuckDBReader:
@@ -89,7 +87,7 @@ class DuckDBReader:
             resource=[resources[r] for r in cols["resource_id"].tolist()],
             scope=[scopes[s] for s in cols["scope_id"].tolist()],
         )
-        return _without_duplicates(batch)
+        return batch
 
     def _bodies_of(self, cur: duckdb.DuckDBPyConnection, table: str, ids: Iterable[Any]) -> dict[int, bytes]:
         wanted = {int(i) for i in ids}
@@ -141,7 +139,7 @@ class DuckDBReader:
         in growing time windows, so a search that fills its limit from recent data
         never reads the rest of the range."""
         found: dict[tuple[int, int], None] = {}
-        for start_ns, end_ns in _windows(query.start_min_ns, query.start_max_ns):
+        for start_ns, end_ns in newest_first_windows(query.start_min_ns, query.start_max_ns):
             window = dataclasses.replace(query, start_min_ns=start_ns, start_max_ns=end_ns)
             matching = (self._matching_by_tags if query.tags or query.tag_patterns
                         else self._matching)
@@ -241,18 +239,6 @@ def _pages(ranges: list[tuple[int, int, int, int]]) -> Iterator[list[tuple[int, 
         yield ordered[first:first + _TRACES_PER_QUERY]
 
 
-def _windows(first_ns: int, last_ns: int) -> Iterator[tuple[int, int]]:
-    """[start, end] windows from ``last_ns`` back to ``first_ns``, each four times
-    as long as the one before, starting at 1/64 of the range (at least a minute)."""
-    width = max((last_ns - first_ns) // 64, _FIRST_WINDOW_NS)
-    end = last_ns
-    while end >= first_ns:
-        start = max(first_ns, end - width)
-        yield start, end
-        end = start - 1
-        width *= 4
-
-
 def _span_conditions(query: TraceQuery) -> tuple[str, list[Any]]:
     conditions = ["start_ns BETWEEN ? AND ?"]
     params: list[Any] = [query.start_min_ns, query.start_max_ns]
@@ -286,37 +272,15 @@ def _tag_prefilter(key: str, value: str) -> tuple[str, list[Any]]:
     return " OR ".join(f"({c})" for c in conditions), params
 
 
-_DROPPED_COUNT_FIELDS = {"otel.dropped_attributes_count": "dropped_attributes_count",
-                         "otel.dropped_events_count": "dropped_events_count",
-                         "otel.dropped_links_count": "dropped_links_count"}
-
-
 def _derived_condition(key: str, value: str) -> tuple[str, list[Any]] | None:
-    if key == "span.kind" and value in SPAN_KIND_BY_NAME:
-        return "kind = ?", [SPAN_KIND_BY_NAME[value]]
-    if key == "error" and value == "true":
-        return "status_code = 2", []
-    if key == "otel.status_code" and value in ("OK", "ERROR"):
-        return "status_code = ?", [1 if value == "OK" else 2]
-    if key == "otel.status_description":
-        return "status_message = ?", [value]
-    if key == "otel.scope.name":
-        return "scope_id IN (SELECT id FROM scopes WHERE name = ?)", [value]
-    if key == "otel.scope.version":
-        return "scope_id IN (SELECT id FROM scopes WHERE version = ?)", [value]
-    if key == "w3c.tracestate":
-        return "contains(detail, ?)", [_latin1(Span(trace_state=value).SerializeToString())]
-    if key in _DROPPED_COUNT_FIELDS and _UINT32.fullmatch(value) and int(value) < 2**32:
-        field = {_DROPPED_COUNT_FIELDS[key]: int(value)}
-        return "contains(detail, ?)", [_latin1(Span(**field).SerializeToString())]  # type: ignore[arg-type]
-    if key == "event":
-        return "contains(detail, ?)", [_latin1(Span.Event(name=value).SerializeToString())]
-    return None
-
-
-def _without_duplicates(batch: SpanBatch) -> SpanBatch:
-    if len(set(batch.span_id)) == len(batch):
-        return batch
-    rows = list(batch.rows())
-    unique = list(dict.fromkeys(rows))
-    return batch if len(unique) == len(rows) else SpanBatch.from_rows(unique)
+    """SQL for the span field a derived tag is made of (``convert.derived``)."""
+    found = derived_condition(key, value)
+    if found is None:
+        return None
+    field, wanted = found
+    if field in ("kind", "status_code", "status_message"):
+        return f"{field} = ?", [wanted]
+    if field in ("scope_name", "scope_version"):
+        return f"scope_id IN (SELECT id FROM scopes WHERE {field[6:]} = ?)", [wanted]
+    # The rest lives in ``detail``: its exact protobuf encoding is a substring.
+    return "contains(detail, ?)", [_latin1(encoded_in_detail(field, wanted))]

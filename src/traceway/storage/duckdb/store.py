@@ -55,8 +55,8 @@ class DuckDBStore(DuckDBRollups, DuckDBReader):
     time (the pipeline's writer); reads run concurrently on their own cursors."""
 
     def __init__(self, data_dir: str | os.PathLike[str], *, memory_limit: str = "1GB",
-                 threads: int = 2) -> None:
-        self.path = Path(data_dir) / DATABASE_FILE
+                 threads: int = 2, file_name: str = DATABASE_FILE) -> None:
+        self.path = Path(data_dir) / file_name
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             con = duckdb.connect(str(self.path), config={

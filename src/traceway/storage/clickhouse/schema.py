@@ -1,0 +1,242 @@
+"""The OpenTelemetry Collector ClickHouse exporter's trace schema, as DDL. Pure.
+
+``otel_traces``, ``otel_traces_trace_id_ts`` and ``otel_traces_trace_id_ts_mv``
+are the exporter's (``exporter/clickhouseexporter/internal/sqltemplates``):
+same columns, types, codecs, indexes, partitioning and ORDER BY, and the same
+value forms (hex ids, ``SpanKind`` ``Server``, ``StatusCode`` ``Error``). So
+Traceway reads what the exporter wrote, and what Traceway writes is read by
+anything that reads that schema (Grafana's ClickHouse trace view).
+
+Where that schema loses what Traceway shows (typed attribute values, dropped
+counts, scope attributes, link and event details), tables Traceway creates get
+three columns of its own: the span's OTLP ``detail``, resource and scope bytes
+(``model.SpanRecord``). Rows without them (the exporter's) are rebuilt from
+the exporter's columns with string-typed values. ``otel_traces_operations``
+(+ ``_mv``) is Traceway's too: distinct (service, span name, kind) for the
+service and operation lists without scanning spans.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from traceway.model import SpanKind, StatusCode
+from traceway.storage.api import StorageError
+
+# Value forms: what the exporter writes now, and what older versions wrote.
+KIND_NAMES = {SpanKind.UNSPECIFIED: "Unspecified", SpanKind.INTERNAL: "Internal",
+              SpanKind.SERVER: "Server", SpanKind.CLIENT: "Client",
+              SpanKind.PRODUCER: "Producer", SpanKind.CONSUMER: "Consumer"}
+STATUS_NAMES = {StatusCode.UNSET: "Unset", StatusCode.OK: "Ok", StatusCode.ERROR: "Error"}
+KIND_BY_NAME = {**{name: int(k) for k, name in KIND_NAMES.items()},
+                **{f"SPAN_KIND_{k.name}": int(k) for k in SpanKind}}
+STATUS_BY_NAME = {**{name: int(c) for c, name in STATUS_NAMES.items()},
+                  **{f"STATUS_CODE_{c.name}": int(c) for c in StatusCode}}
+
+
+def kind_forms(kind: int) -> list[str]:
+    """Every spelling of an OTLP kind number in ``SpanKind``."""
+    return [name for name, number in KIND_BY_NAME.items() if number == kind]
+
+
+def status_forms(code: int) -> list[str]:
+    return [name for name, number in STATUS_BY_NAME.items() if number == code]
+
+
+OWN_COLUMNS = ("TracewaySpan", "TracewayResource", "TracewayScope")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where the tables are: the exporter's defaults unless the URL says otherwise."""
+
+    database: str = "default"
+    table: str = "otel_traces"
+    cluster: str = ""
+    ttl_s: int = 0  # 0: keep forever
+    create: bool = True
+
+    @classmethod
+    def from_options(cls, options: dict[str, str], retention_ns: int = 0) -> Location:
+        unknown = set(options) - {"database", "table", "cluster", "create",
+                                  "secure", "verify", "ca_cert", "client_cert", "client_cert_key"}
+        if unknown:
+            raise StorageError(f"unknown --storage option(s): {', '.join(sorted(unknown))}")
+        location = cls(database=options.get("database", cls.database),
+                       table=options.get("table", cls.table),
+                       cluster=options.get("cluster", ""), ttl_s=retention_ns // 10**9,
+                       create=options.get("create", "true").lower() not in ("0", "false", "no"))
+        location.check()
+        return location
+
+    def with_database(self, database: str) -> Location:
+        changed = replace(self, database=database)
+        changed.check()
+        return changed
+
+    def check(self) -> None:
+        for value in (self.database, self.table, *([self.cluster] if self.cluster else [])):
+            if not _NAME.fullmatch(value):
+                raise StorageError(f"{value!r} is not a plain ClickHouse name ([A-Za-z0-9_])")
+
+    def name(self, suffix: str = "") -> str:
+        return f"`{self.database}`.`{self.table}{suffix}`"
+
+    @property
+    def traces(self) -> str:
+        return self.name()
+
+    @property
+    def trace_id_ts(self) -> str:
+        return self.name("_trace_id_ts")
+
+    @property
+    def operations(self) -> str:
+        return self.name("_operations")
+
+
+def _on_cluster(loc: Location) -> str:
+    return f" ON CLUSTER `{loc.cluster}`" if loc.cluster else ""
+
+
+def _engine(loc: Location, kind: str = "MergeTree") -> str:
+    return f"Replicated{kind}()" if loc.cluster else f"{kind}()"
+
+
+def _ttl(loc: Location, column: str) -> str:
+    return f"TTL {column} + toIntervalSecond({loc.ttl_s})\n" if loc.ttl_s else ""
+
+
+def _local(loc: Location) -> Location:
+    """With a cluster, each shard holds ``<table>_local`` tables; ``<table>`` is
+    a Distributed table over them (the layout Jaeger's ClickHouse backend uses)."""
+    return replace(loc, table=f"{loc.table}_local") if loc.cluster else loc
+
+
+def traces_table(loc: Location) -> str:
+    return f"""CREATE TABLE IF NOT EXISTS {loc.traces}{_on_cluster(loc)} (
+    Timestamp DateTime64(9) CODEC(Delta(8), ZSTD(1)),
+    TraceId String CODEC(ZSTD(1)),
+    SpanId String CODEC(ZSTD(1)),
+    ParentSpanId String CODEC(ZSTD(1)),
+    TraceState String CODEC(ZSTD(1)),
+    SpanName LowCardinality(String) CODEC(ZSTD(1)),
+    SpanKind LowCardinality(String) CODEC(ZSTD(1)),
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    ResourceAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ScopeName String CODEC(ZSTD(1)),
+    ScopeVersion String CODEC(ZSTD(1)),
+    SpanAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    Duration UInt64 CODEC(T64, ZSTD(1)),
+    StatusCode LowCardinality(String) CODEC(ZSTD(1)),
+    StatusMessage String CODEC(ZSTD(1)),
+    Events Nested (
+        Timestamp DateTime64(9),
+        Name LowCardinality(String),
+        Attributes Map(LowCardinality(String), String)
+    ) CODEC(ZSTD(1)),
+    Links Nested (
+        TraceId String,
+        SpanId String,
+        TraceState String,
+        Attributes Map(LowCardinality(String), String)
+    ) CODEC(ZSTD(1)),
+    ResourceAttributeItems Array(String) ALIAS arrayMap(kv -> concat(kv.1, '=', kv.2), CAST(ResourceAttributes, 'Array(Tuple(String, String))')),
+    SpanAttributeItems Array(String) ALIAS arrayMap(kv -> concat(kv.1, '=', kv.2), CAST(SpanAttributes, 'Array(Tuple(String, String))')),
+    TracewaySpan String CODEC(ZSTD(3)),
+    TracewayResource String CODEC(ZSTD(1)),
+    TracewayScope String CODEC(ZSTD(1)),
+    INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_span_attr_key mapKeys(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_span_attr_value mapValues(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_duration Duration TYPE minmax GRANULARITY 1,
+    INDEX idx_lower_span_name lower(SpanName) TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8
+) ENGINE = {_engine(loc)}
+PARTITION BY toDate(Timestamp)
+PRIMARY KEY (ServiceName, SpanName, toDateTime(Timestamp))
+ORDER BY (ServiceName, SpanName, toDateTime(Timestamp), Timestamp)
+{_ttl(loc, "toDateTime(Timestamp)")}SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000"""
+
+
+def trace_id_ts_table(loc: Location) -> str:
+    return f"""CREATE TABLE IF NOT EXISTS {loc.trace_id_ts}{_on_cluster(loc)} (
+    TraceId String CODEC(ZSTD(1)),
+    Start SimpleAggregateFunction(min, DateTime) CODEC(ZSTD(1)),
+    End SimpleAggregateFunction(max, DateTime) CODEC(ZSTD(1))
+) ENGINE = {_engine(loc)}
+PARTITION BY toStartOfWeek(Start)
+ORDER BY (TraceId)
+{_ttl(loc, "toDateTime(Start)")}SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1"""
+
+
+def trace_id_ts_view(loc: Location) -> str:
+    return f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {loc.name("_trace_id_ts_mv")}{_on_cluster(loc)}
+TO {loc.trace_id_ts}
+AS SELECT
+    TraceId,
+    min(Timestamp) as Start,
+    max(Timestamp) as End
+FROM {loc.traces}
+WHERE TraceId != ''
+GROUP BY TraceId"""
+
+
+def operations_table(loc: Location) -> str:
+    return f"""CREATE TABLE IF NOT EXISTS {loc.operations}{_on_cluster(loc)} (
+    ServiceName LowCardinality(String),
+    SpanName LowCardinality(String),
+    SpanKind LowCardinality(String),
+    LastSeen SimpleAggregateFunction(max, DateTime)
+) ENGINE = {_engine(loc, "AggregatingMergeTree")}
+ORDER BY (ServiceName, SpanName, SpanKind)
+{_ttl(loc, "LastSeen")}"""
+
+
+OPERATIONS_SELECT = """SELECT ServiceName, SpanName, SpanKind, max(toDateTime(Timestamp)) AS LastSeen
+FROM {traces}
+GROUP BY ServiceName, SpanName, SpanKind"""
+
+
+def operations_view(loc: Location) -> str:
+    return (f"CREATE MATERIALIZED VIEW IF NOT EXISTS {loc.name('_operations_mv')}"
+            f"{_on_cluster(loc)}\nTO {loc.operations}\nAS "
+            + OPERATIONS_SELECT.format(traces=loc.traces))
+
+
+def operations_backfill(loc: Location) -> str:
+    """Fill a new operations table from spans stored before it existed."""
+    return f"INSERT INTO {loc.operations}\n" + OPERATIONS_SELECT.format(traces=loc.traces)
+
+
+def _distributed(loc: Location, suffix: str, key: str) -> str:
+    local = _local(loc)
+    return (f"CREATE TABLE IF NOT EXISTS {loc.name(suffix)}{_on_cluster(loc)} "
+            f"AS {local.name(suffix)}\nENGINE = Distributed(`{loc.cluster}`, "
+            f"`{loc.database}`, `{local.table}{suffix}`, {key})")
+
+
+def create_statements(loc: Location, existing: set[str]) -> list[str]:
+    """DDL for the tables and views missing from ``existing`` (names in the
+    database), in creation order. Existing tables are never altered."""
+    local = _local(loc)
+    wanted = [
+        (f"{local.table}", traces_table(local)),
+        (f"{local.table}_trace_id_ts", trace_id_ts_table(local)),
+        (f"{local.table}_trace_id_ts_mv", trace_id_ts_view(local)),
+        (f"{local.table}_operations", operations_table(local)),
+        (f"{local.table}_operations_mv", operations_view(local)),
+    ]
+    if loc.cluster:
+        wanted += [(loc.table, _distributed(loc, "", "cityHash64(TraceId)")),
+                   (f"{loc.table}_trace_id_ts", _distributed(loc, "_trace_id_ts",
+                                                             "cityHash64(TraceId)")),
+                   (f"{loc.table}_operations", _distributed(loc, "_operations", "rand()"))]
+    statements = [f"CREATE DATABASE IF NOT EXISTS `{loc.database}`{_on_cluster(loc)}"]
+    statements += [sql for name, sql in wanted if name not in existing]
+    if f"{local.table}_operations" not in existing and local.table in existing:
+        statements.append(operations_backfill(local))
+    return statements

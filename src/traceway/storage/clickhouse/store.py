@@ -1,0 +1,205 @@
+"""ClickHouseStore: Writer + Reader over the exporter's ``otel_traces`` schema.
+
+One clickhouse-connect ``Client`` serves a ClickHouse server (HTTP) and chdb
+(the engine in-process) alike. Writes are Arrow inserts of whole write-queue
+groups (thousands of spans), each with an ``insert_deduplication_token``; an
+unreachable server makes ``write`` wait and retry the same insert, so the
+write queue and the spool behind it fill (senders then get 429/UNAVAILABLE)
+and no acknowledged span is lost. Trace reads go through the lookup table;
+searches, services, operations and dependencies are SQL with bound values.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import replace
+from typing import Any
+
+import clickhouse_connect
+from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
+
+from traceway.model import SpanBatch
+from traceway.storage.api import DependencyLink, Operation, StorageError, TraceQuery
+from traceway.storage.clickhouse import queries
+from traceway.storage.clickhouse.rows import (
+    NARROW_READ_COLUMNS,
+    OWN_READ_COLUMNS,
+    READ_COLUMNS,
+    batch_from_table,
+    deduplication_token,
+    insert_table,
+)
+from traceway.storage.clickhouse.schema import KIND_BY_NAME, OWN_COLUMNS, Location, create_statements
+from traceway.storage.tagmatch import span_matches
+from traceway.storage.windows import newest_first_windows
+
+log = logging.getLogger(__name__)
+
+_RETRY_FIRST_S, _RETRY_MAX_S = 0.2, 5.0
+# Spans a pattern search confirms in Python per time window, at most.
+_PATTERN_CANDIDATES = 50_000
+
+
+def connect(**kwargs: Any) -> Any:
+    """A clickhouse-connect client (``dsn="chdb:///path"`` for the embedded engine)."""
+    try:
+        return clickhouse_connect.get_client(**kwargs)
+    except ClickHouseError as exc:
+        raise StorageError(f"cannot reach ClickHouse: {exc}") from None
+
+
+class ClickHouseStore:
+    def __init__(self, client: Any, location: Location) -> None:
+        self._client = client
+        self.location = location
+        self._closed = threading.Event()
+        try:
+            if location.create:
+                self._create_missing()
+            columns = {name for (name,) in client.query(
+                "SELECT name FROM system.columns WHERE database = {db:String} AND table = {t:String}",
+                parameters={"db": location.database, "t": location.table}).result_rows}
+        except ClickHouseError as exc:
+            raise StorageError(f"ClickHouse schema set-up failed: {exc}") from None
+        if not columns:
+            raise StorageError(f"table {location.traces} does not exist (and create=false)")
+        # Tables the exporter created lack Traceway's columns: read and write without them.
+        self.own_columns = set(OWN_COLUMNS) <= columns
+        # Without Traceway's operations table (create=false), lists scan the spans.
+        self._operations_from = (location.operations if self._exists(location.table + "_operations")
+                                 else location.traces)
+
+    def _exists(self, table: str) -> bool:
+        return bool(self._client.query(
+            "SELECT 1 FROM system.tables WHERE database = {db:String} AND name = {t:String}",
+            parameters={"db": self.location.database, "t": table}).result_rows)
+
+    def _create_missing(self) -> None:
+        loc = self.location
+        existing = {name for (name,) in self._client.query(
+            "SELECT name FROM system.tables WHERE database = {db:String}",
+            parameters={"db": loc.database}).result_rows}
+        for statement in create_statements(loc, existing):
+            self._client.command(statement)
+
+    # -- Writer -------------------------------------------------------------
+    def write(self, batch: SpanBatch) -> None:
+        if not len(batch):
+            return
+        table = insert_table(batch, self.own_columns)
+        settings = {"insert_deduplication_token": deduplication_token(batch)}
+        delay = _RETRY_FIRST_S
+        while True:
+            try:
+                self._client.insert_arrow(f"{self.location.database}.{self.location.table}",
+                                          table, settings=settings)
+                return
+            except OperationalError as exc:  # unreachable: retry the same insert
+                if self._closed.is_set():
+                    raise StorageError(f"ClickHouse unreachable while closing: {exc}") from None
+                log.warning("ClickHouse insert of %d spans failed, retrying in %.1fs: %s",
+                            len(batch), delay, exc)
+                self._closed.wait(delay)
+                delay = min(delay * 2, _RETRY_MAX_S)
+            except ClickHouseError as exc:
+                raise StorageError(f"ClickHouse insert failed: {exc}") from None
+
+    def without_stored(self, batch: SpanBatch) -> SpanBatch:
+        """The spans of ``batch`` not stored yet, for a spool replayed after a
+        crash: whatever reached ClickHouse before the crash is not inserted twice."""
+        if not len(batch):
+            return batch
+        stored = set(self._query(queries.stored_spans(
+            self.location, sorted({t.hex() for t in batch.trace_id}),
+            min(batch.start_ns), max(batch.start_ns))))
+        keep = [i for i, key in enumerate(zip(batch.trace_id, batch.span_id, batch.start_ns))
+                if (key[0].hex(), key[1].hex(), key[2]) not in stored]
+        return batch if len(keep) == len(batch) else batch.take(keep)
+
+    def close(self) -> None:
+        self._closed.set()
+        try:
+            self._client.close()
+        except ClickHouseError:
+            pass
+
+    # -- Reader -------------------------------------------------------------
+    def _query(self, sql_params: queries.Query) -> list[tuple[Any, ...]]:
+        sql, params = sql_params
+        try:
+            rows: list[tuple[Any, ...]] = self._client.query(sql, parameters=params).result_rows
+            return rows
+        except ClickHouseError as exc:
+            raise StorageError(f"ClickHouse query failed: {exc}") from None
+
+    def _spans(self, trace_ids: list[str]) -> SpanBatch:
+        ranges = [(trace_id, int(first.timestamp()), int(last.timestamp())) for trace_id, first, last
+                  in self._query(queries.trace_ranges(self.location, trace_ids))]
+        if not ranges:
+            return SpanBatch()
+        if self.own_columns:
+            table = self._arrow(queries.trace_spans(self.location, ranges, NARROW_READ_COLUMNS))
+            if all(table.column("TracewaySpan").to_pylist()):
+                return batch_from_table(table)
+        # Rows the exporter wrote: rebuild them from its columns.
+        columns = READ_COLUMNS + (OWN_READ_COLUMNS if self.own_columns else "")
+        return batch_from_table(self._arrow(queries.trace_spans(self.location, ranges, columns)))
+
+    def _arrow(self, sql_params: queries.Query) -> Any:
+        sql, params = sql_params
+        try:
+            return self._client.query_arrow(sql, parameters=params, use_strings=False)
+        except ClickHouseError as exc:
+            raise StorageError(f"ClickHouse query failed: {exc}") from None
+
+    def get_trace(self, trace_id: bytes, start_min_ns: int | None = None,
+                  start_max_ns: int | None = None) -> SpanBatch:
+        return self._spans([trace_id.hex()])
+
+    def find_traces(self, query: TraceQuery) -> list[SpanBatch]:
+        """Newest-first in growing windows: a search that fills its limit from
+        recent data never reads the rest of the range."""
+        newest: dict[str, None] = {}
+        for start_ns, end_ns in newest_first_windows(query.start_min_ns, query.start_max_ns):
+            window = replace(query, start_min_ns=start_ns, start_max_ns=end_ns,
+                             limit=query.limit + len(newest))
+            found = (self._confirmed_by_patterns(window) if query.tag_patterns else
+                     [row[0] for row in self._query(
+                         queries.find_trace_ids(self.location, window, self.own_columns))])
+            for trace_id in found:
+                if len(newest) < query.limit:
+                    newest.setdefault(trace_id)
+            if len(newest) >= query.limit:
+                break
+        if not newest:
+            return []
+        by_trace = {t.trace_id[0].hex(): t for t in self._spans(list(newest)).split_by_trace()}
+        return [by_trace[tid] for tid in newest if tid in by_trace]
+
+    def _confirmed_by_patterns(self, query: TraceQuery) -> list[str]:
+        """Trace ids, newest first, of candidate spans that ``span_matches``
+        confirms: patterns follow ``tagmatch.value_matches`` on every backend."""
+        columns = READ_COLUMNS + (OWN_READ_COLUMNS if self.own_columns else "")
+        candidates = batch_from_table(self._arrow(queries.candidate_spans(
+            self.location, query, self.own_columns, columns, _PATTERN_CANDIDATES)))
+        found: dict[str, None] = {}
+        for record in candidates.rows():
+            if span_matches(record, query.tags, query.tag_patterns):
+                found.setdefault(record.trace_id.hex())
+                if len(found) >= query.limit:
+                    break
+        return list(found)
+
+    def services(self) -> list[str]:
+        return [name for (name,) in self._query(queries.operations(self._operations_from, None))]
+
+    def operations(self, service: str, span_kind: int | None = None) -> list[Operation]:
+        found = {Operation(name, KIND_BY_NAME.get(kind, 0))
+                 for name, kind in self._query(queries.operations(self._operations_from, service))}
+        return sorted((op for op in found if span_kind is None or op.span_kind == span_kind),
+                      key=lambda op: (op.name, op.span_kind))
+
+    def dependencies(self, start_min_ns: int, start_max_ns: int) -> list[DependencyLink]:
+        return [DependencyLink(parent, child, int(calls), int(failed)) for parent, child, calls, failed
+                in self._query(queries.dependencies(self.location, start_min_ns, start_max_ns))]

@@ -1,0 +1,18 @@
+SELECT TraceId, min(Start), max(End) FROM `default`.`otel_traces_trace_id_ts` WHERE TraceId IN {ids:Array(String)} GROUP BY TraceId
+-- [('ids', ['abababababababababababababababab'])]
+
+SELECT TraceId, SpanId, ParentSpanId, ServiceName, SpanName, SpanKind, toUnixTimestamp64Nano(Timestamp) AS StartNs, Duration, StatusCode, StatusMessage, TracewaySpan, TracewayResource, TracewayScope FROM `default`.`otel_traces` WHERE (TraceId = {id0:String} AND Timestamp >= fromUnixTimestamp64Nano({first0:Int64}) AND Timestamp < fromUnixTimestamp64Nano({last0:Int64}))
+   OR (TraceId = {id1:String} AND Timestamp >= fromUnixTimestamp64Nano({first1:Int64}) AND Timestamp < fromUnixTimestamp64Nano({last1:Int64})) ORDER BY Timestamp, SpanId
+-- [('first0', 10000000000), ('first1', 11000000000), ('id0', 'abababababababababababababababab'), ('id1', 'cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd'), ('last0', 13000000000), ('last1', 12000000000)]
+
+SELECT p.ServiceName AS parent, c.ServiceName AS child, count() AS calls,
+       countIf(c.StatusCode IN {errors:Array(String)}) AS failed
+FROM (SELECT DISTINCT TraceId, SpanId, ParentSpanId, ServiceName, StatusCode FROM `default`.`otel_traces`
+      WHERE Timestamp BETWEEN fromUnixTimestamp64Nano({start_min:Int64}) AND fromUnixTimestamp64Nano({start_max:Int64}) AND ParentSpanId != '') AS c
+INNER JOIN (SELECT DISTINCT TraceId, SpanId, ServiceName FROM `default`.`otel_traces`
+      WHERE Timestamp BETWEEN fromUnixTimestamp64Nano({parent_min:Int64})
+        AND fromUnixTimestamp64Nano({start_max:Int64})) AS p
+  ON c.TraceId = p.TraceId AND c.ParentSpanId = p.SpanId
+WHERE p.ServiceName != c.ServiceName
+GROUP BY parent, child ORDER BY parent, child
+-- [('errors', ['Error', 'STATUS_CODE_ERROR']), ('parent_min', -3599999999999), ('start_max', 2), ('start_min', 1)]

@@ -1,0 +1,62 @@
+"""The storage suites on the ClickHouse backend: chdb always, a server when
+TRACEWAY_CLICKHOUSE_URL is set (see conftest.py)."""
+
+from pathlib import Path
+
+import pytest
+
+from traceway.storage.conformance import StorageConformance
+from traceway.storage.jaeger_corpus import JaegerCorpusConformance
+
+FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
+
+
+class TestClickHouseStore(StorageConformance):
+    @pytest.fixture
+    def store(self, clickhouse_store):
+        return clickhouse_store
+
+    @pytest.fixture
+    def reopen(self, clickhouse_client, fresh_database):
+        from traceway.storage.clickhouse import ClickHouseStore, Location
+        from traceway.storage.distinct import DistinctReader
+
+        def reopen(old):
+            # The client is shared (one chdb engine per process): a new store
+            # on the same tables is what a restarted process sees.
+            return DistinctReader(ClickHouseStore(clickhouse_client, Location(database=fresh_database)))
+
+        return reopen
+
+
+class TestClickHouseStoreJaegerCorpus(JaegerCorpusConformance):
+    corpus_dir = FIXTURES / "jaeger-storage-integration"
+
+    @pytest.fixture
+    def store(self, clickhouse_store):
+        return clickhouse_store
+
+
+def test_a_replayed_spool_inserts_only_what_clickhouse_lacks(clickhouse_client, clickhouse_store,
+                                                           fresh_database, tmp_path):
+    """A collector killed after inserting a batch but before its spool segment
+    went replays the segment at start: those spans are not stored twice."""
+    from traceway.pipeline.quarantine import Quarantine
+    from traceway.pipeline.spool import Spool
+    from traceway.pipeline.spooled import drain_spool
+    from traceway.storage.testspans import batch_of, make_span
+    from traceway.telemetry import Telemetry
+
+    t0 = 1_700_000_000 * 10**9
+    inserted = batch_of(*(make_span(1, s, start_ns=t0 + s) for s in range(1, 4)))
+    not_yet = batch_of(make_span(2, 1, start_ns=t0))
+    clickhouse_store.write(inserted)
+    spool = Spool(tmp_path / "spool")
+    spool.start()
+    for batch in (inserted, not_yet):
+        spool.append(batch, lambda segment: 1).result()
+    spool.close()  # held, so the segment stays on disk as after a crash
+    assert drain_spool(tmp_path / "spool", clickhouse_store, Quarantine(None, Telemetry())) == 1
+    rows = clickhouse_client.query(
+        f"SELECT count(), uniqExact(TraceId, SpanId) FROM `{fresh_database}`.otel_traces").result_rows
+    assert rows == [(4, 4)]
