@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +51,7 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
+from traceway.convert.json_body import JSONBodyError, parse_json_body
 from traceway.convert.otlp import DecodedSpans, InvalidPayloadError, spans_from_otlp
 
 DEFAULT_SCOPE = "zipkin"
@@ -64,6 +66,8 @@ _SCOPE_NAME_TAGS = ("otel.scope.name", "otel.library.name")
 _SCOPE_VERSION_TAGS = ("otel.scope.version", "otel.library.version")
 _MAX_REASONS = 3
 _MAX_MICROS = 2**63 // 1000
+# ASCII digits only: str.isdigit() is also true of "²" and "٣", which int() refuses.
+_DECIMAL_COUNT = re.compile(r"[0-9]{1,10}")
 
 
 class _SpanError(ValueError):
@@ -98,9 +102,9 @@ class _ZipkinSpan:
 def spans_from_zipkin_json(body: bytes) -> DecodedSpans:
     """A Zipkin v2 JSON array of spans (``POST /api/v2/spans``)."""
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidPayloadError(f"body is not JSON: {exc}") from None
+        document = parse_json_body(body)
+    except JSONBodyError as exc:
+        raise InvalidPayloadError(str(exc)) from None
     if not isinstance(document, list):
         raise InvalidPayloadError("body must be a JSON array of Zipkin v2 spans")
     return _convert(document, _span_from_json)
@@ -234,7 +238,7 @@ def _set_status(status: Status, tags: dict[str, str]) -> None:
 def _set_dropped_counts(span: Span, tags: dict[str, str]) -> None:
     for field in ("dropped_attributes_count", "dropped_events_count", "dropped_links_count"):
         value = tags.get(f"otel.{field}", "")
-        if value.isdigit() and int(value) < 2**32:
+        if _DECIMAL_COUNT.fullmatch(value) and int(value) < 2**32:
             setattr(span, field, int(value))
             del tags[f"otel.{field}"]
 

@@ -26,6 +26,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from traceway.convert.attributes import string_pairs
 from traceway.convert.jaeger_json import derived_tags
+from traceway.convert.otlp import decode_stored
 from traceway.model import SpanRecord
 
 _INT = re.compile(r"-?\d+")
@@ -42,15 +43,16 @@ def derived_pairs(record: SpanRecord, span: Span, scope: InstrumentationScope) -
 
 
 def span_tag_pairs(record: SpanRecord) -> Iterator[tuple[str, str]]:
-    """Every (key, string value) a tag search can match on this span."""
-    span = Span.FromString(record.detail)
-    scope = InstrumentationScope.FromString(record.scope)
+    """Every (key, string value) a tag search can match on this span; a part
+    that cannot be decoded contributes nothing (the span still matches on the rest)."""
+    span, _ = decode_stored(Span, record.detail, "span detail")
+    scope, _ = decode_stored(InstrumentationScope, record.scope, "scope")
     yield from string_pairs(span.attributes)
     for event in span.events:
         yield from string_pairs(event.attributes)
     for link in span.links:
         yield from string_pairs(link.attributes)
-    yield from string_pairs(Resource.FromString(record.resource).attributes)
+    yield from string_pairs(decode_stored(Resource, record.resource, "resource")[0].attributes)
     yield from string_pairs(scope.attributes)
     yield from derived_pairs(record, span, scope)
 

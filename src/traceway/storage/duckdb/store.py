@@ -13,6 +13,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from google.protobuf.message import DecodeError
 from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
@@ -77,7 +78,7 @@ class DuckDBStore(DuckDBReader):
         with self._write_lock:
             try:
                 spans, new_rows = self._tables(batch)
-            except (ValueError, OverflowError, TypeError, pa.ArrowException) as exc:
+            except (ValueError, OverflowError, TypeError, DecodeError, pa.ArrowException) as exc:
                 raise RejectedSpansError(f"write refused: {exc}") from exc
             con = self._write_con
             try:
