@@ -8,13 +8,13 @@ import logging
 import signal
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import grpc
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from traceway.collector.ingest import Ingest, Stage
@@ -22,6 +22,7 @@ from traceway.collector.otlp_grpc import otlp_grpc_server
 from traceway.collector.otlp_http import otlp_http_app
 from traceway.collector.zipkin_http import zipkin_http_app
 from traceway.config import Config, ConfigError, load_config
+from traceway.http_limits import RateLimitedLoopErrors, SlowClientTimeouts, raise_descriptor_limit
 from traceway.pipeline.batcher import WriteQueue
 from traceway.pipeline.quarantine import Quarantine
 from traceway.pipeline.retention import RetentionLoop
@@ -49,12 +50,18 @@ class _Listener(uvicorn.Server):
         pass
 
 
-def ui_app(store: DuckDBStore, telemetry: Telemetry, strategies: Strategies) -> Starlette:
+def ui_app(store: DuckDBStore, telemetry: Telemetry, strategies: Strategies,
+           problems: Callable[[], list[str]] = list) -> Starlette:
     def metrics(request: Request) -> Response:
         return Response(telemetry.render(), media_type=CONTENT_TYPE)
 
+    def ready(request: Request) -> Response:
+        """200 while every part of the write path works; 503 and the reasons otherwise."""
+        found = problems()
+        return JSONResponse({"ready": not found, "problems": found}, 503 if found else 200)
+
     routes: list[BaseRoute] = [*jaeger_routes(store), *sampling_routes(strategies, "/api/sampling"),
-                               Route("/metrics", metrics)]
+                               Route("/metrics", metrics), Route("/ready", ready)]
     try:
         from traceway.ui.routes import ui_routes
     except ImportError:
@@ -96,19 +103,28 @@ class TracewayServer:
                        if spool_dir.exists() else 0)
             if drained:
                 log.info("stored %d spans the last run had acknowledged from its spool", drained)
-            self.spool = Spool(spool_dir, segment_age_s=1.0)
-            stage = SpooledWrites(self.queue, self.spool)
-        self.ingest = Ingest(stage, self.telemetry, [self.strategies.observe])
+            spool = self.spool = Spool(spool_dir, segment_age_s=1.0)
+            stage = SpooledWrites(self.queue, spool)
+        self._active_spool = spool
+        self.telemetry.watch_write_path(lambda: self.queue.problem is None,
+                                        lambda: spool.problem is None)
+        self.ingest = Ingest(stage, self.telemetry, [self.strategies.observe],
+                             max_in_flight_bytes=settings.max_in_flight_bytes_int)
         self.retention = RetentionLoop(self.store, settings.retention_ns, self.telemetry)
         self._listeners: list[_Listener] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._grpc: grpc.aio.Server | None = None
         self._stopping = asyncio.Event()
 
+    def problems(self) -> list[str]:
+        """What keeps the write path from accepting spans now (empty: ready)."""
+        return [problem for problem in (self.queue.problem, self._active_spool.problem)
+                if problem]
+
     def _listener(self, app: Starlette, port: int) -> tuple[_Listener, socket.socket]:
         config = uvicorn.Config(app, host=self.settings.host, port=port, lifespan="off",
                                 access_log=False, log_config=None,
-                                timeout_graceful_shutdown=30, http="httptools")
+                                timeout_graceful_shutdown=30, http=SlowClientTimeouts)
         # Bind here so a taken port is an OSError now, not an exit inside uvicorn.
         sock = config.bind_socket()
         return _Listener(config), sock
@@ -125,7 +141,8 @@ class TracewayServer:
         bound = [
             self._listener(otlp_http_app(self.ingest), s.otlp_http_port),
             self._listener(zipkin_http_app(self.ingest), s.zipkin_port),
-            self._listener(ui_app(self.store, self.telemetry, self.strategies), s.ui_port),
+            self._listener(ui_app(self.store, self.telemetry, self.strategies, self.problems),
+                           s.ui_port),
         ]
         if self.config.remote is not None and s.remote_sampling_port:
             bound.append(self._listener(remote_sampling_app(self.strategies),
@@ -166,6 +183,7 @@ class TracewayServer:
 
     async def run_until_signalled(self) -> None:
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(RateLimitedLoopErrors())
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stopping.set)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
@@ -203,6 +221,7 @@ def serve(settings: Settings, config: Config | None = None) -> int:
     sys.setswitchinterval(0.0005)
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    raise_descriptor_limit()
     server = TracewayServer(settings, config)
     try:
         asyncio.run(server.run_until_signalled())
