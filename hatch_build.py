@@ -1,4 +1,9 @@
-"""Hatchling build hook: puts the built web UI into the wheel.
+"""Hatchling build hook: compiles the C decoder and puts the built web UI into the wheel.
+
+The OTLP decoder ``src/traceway/convert/_otlp_columns.c`` is compiled with the C compiler
+Python was built with (gcc here) into the source tree, for editable installs and wheels
+alike; a wheel that carries it is tagged for this platform. Without a compiler the build
+warns and Traceway runs on its pure-Python decoder (``TRACEWAY_SKIP_NATIVE=1`` skips it).
 
 The UI's assets (``src/traceway/ui/static/``) are build output and not in git. When a wheel is
 built and they are missing, this runs ``npm ci && npm run build`` in ``ui/`` (Node.js 20+ and
@@ -10,23 +15,33 @@ saying the UI is not built).
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
+import sysconfig
 from pathlib import Path
 from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 STATIC = "src/traceway/ui/static"
+NATIVE_SOURCE = "src/traceway/convert/_otlp_columns.c"
 
 
 class UIBuildHook(BuildHookInterface):
     PLUGIN_NAME = "custom"
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
-        if self.target_name != "wheel" or version == "editable":
+        if self.target_name != "wheel":
             return
         root = Path(self.root)
+        native = self._build_native(root)
+        if native is not None and version != "editable":
+            build_data["artifacts"].append(f"/{native.relative_to(root).as_posix()}")
+            build_data["pure_python"] = False
+            build_data["infer_tag"] = True
+        if version == "editable":
+            return
         if not (root / STATIC / "index.html").is_file():
             if os.environ.get("TRACEWAY_SKIP_UI_BUILD") == "1":
                 self.app.display_warning("TRACEWAY_SKIP_UI_BUILD=1: building a wheel without the web UI")
@@ -43,3 +58,24 @@ class UIBuildHook(BuildHookInterface):
         self.app.display_info("building the web UI: npm ci && npm run build")
         for args in (["ci", "--no-audit", "--no-fund"], ["run", "build"]):
             subprocess.run([npm, *args], cwd=ui, check=True)
+
+    def _build_native(self, root: Path) -> Path | None:
+        source = root / NATIVE_SOURCE
+        target = source.with_name("_otlp_columns" + sysconfig.get_config_var("EXT_SUFFIX"))
+        if os.environ.get("TRACEWAY_SKIP_NATIVE") == "1" or not source.is_file():
+            return None
+        if target.is_file() and target.stat().st_mtime >= source.stat().st_mtime:
+            return target
+        compiler = shlex.split(sysconfig.get_config_var("CC") or "cc")
+        if shutil.which(compiler[0]) is None:
+            self.app.display_warning(f"no C compiler ({compiler[0]}): using the pure-Python OTLP decoder")
+            return None
+        command = [*compiler, "-O2", "-shared", "-fPIC", "-Wall",
+                   f"-I{sysconfig.get_paths()['include']}", str(source), "-o", str(target)]
+        self.app.display_info("compiling the OTLP decoder: " + " ".join(command))
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            self.app.display_warning("the C OTLP decoder did not compile; using the pure-Python one:\n"
+                                     + result.stderr)
+            return None
+        return target

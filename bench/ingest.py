@@ -6,7 +6,12 @@ in every request) over 4 keep-alive connections, as fast as the server
 acknowledges them. Prints spans/s acknowledged, request latency p50/p99, that
 acknowledged spans are queryable, and the server's memory.
 
-    .venv/bin/python bench/ingest.py [--seconds 20] [--connections 4]
+    .venv/bin/python bench/ingest.py [--seconds 20] [--connections 4] [--python-decoder]
+                                     [--server-args "--workers 2"]
+
+Acknowledged spans reach the store a moment after the answer (the spool answers first),
+so the "queryable" figure waits up to 10 s for the last 50 acknowledged traces and says
+how long that took. Server CPU is reported per process of the server's process tree.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import http.client
 import json
 import multiprocessing as mp
 import os
+import shlex
 import statistics
 import sys
 import tempfile
@@ -107,6 +113,34 @@ def _queryable(server: ServerProcess, trace_id: str) -> bool:
         return False
 
 
+def _queryable_after(server: ServerProcess, trace_ids: list[str], timeout_s: float = 10.0) -> tuple[int, float]:
+    """How many of ``trace_ids`` are queryable, waiting up to ``timeout_s``; and the wait."""
+    started = time.monotonic()
+    pending = list(trace_ids)
+    while pending and time.monotonic() - started < timeout_s:
+        pending = [t for t in pending if not _queryable(server, t)]
+        if pending:
+            time.sleep(0.1)
+    return len(trace_ids) - len(pending), time.monotonic() - started
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(parents.get(current, []))
+    return tree
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -126,23 +160,30 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--python-decoder", action="store_true",
+                        help="the server decodes OTLP in pure Python (TRACEWAY_NATIVE_DECODER=0)")
+    parser.add_argument("--server-args", default="", help="extra `traceway serve` arguments")
     args = parser.parse_args()
+    env = {"TRACEWAY_NATIVE_DECODER": "0"} if args.python_decoder else {}
     with tempfile.TemporaryDirectory() as tmp:
-        server = ServerProcess(Path(tmp) / "data").start()
+        server = ServerProcess(Path(tmp) / "data", extra_args=shlex.split(args.server_args),
+                               env=env).start()
         try:
             queue: mp.Queue = mp.Queue()
             generator = mp.Process(target=load_generator, args=(
                 server.otlp_http_port, args.seconds, args.connections, queue))
             generator.start()
             assert queue.get(timeout=120) == "ready"
-            cpu_before = cpu_seconds(server.process.pid)
+            pids = process_tree(server.process.pid)
+            cpu_before = {pid: cpu_seconds(pid) for pid in pids}
             elapsed, results, last_ids = queue.get(timeout=args.seconds + 300)
-            cpu = cpu_seconds(server.process.pid) - cpu_before
+            cpu_by_process = {pid: cpu_seconds(pid) - cpu_before[pid] for pid in pids}
+            cpu = sum(cpu_by_process.values())
             generator.join()
             ok = sorted(r for r in results if r >= 0)
             refused = [r for r in results if r < 0]
             spans = len(ok) * SPANS_PER_REQUEST
-            queryable = sum(1 for t in last_ids if _queryable(server, t))
+            queryable, waited_s = _queryable_after(server, last_ids)
             rss, peak = rss_mib(server.process.pid)
             with urllib.request.urlopen(server.ui_url + "/metrics") as answer:
                 metrics = answer.read().decode()
@@ -156,7 +197,11 @@ def main() -> None:
                 "request_p50_ms": round(statistics.median(ok) * 1000, 1) if ok else None,
                 "request_p99_ms": round(ok[int(len(ok) * 0.99) - 1] * 1000, 1) if ok else None,
                 "last_acknowledged_traces_queryable": f"{queryable}/{len(last_ids)}",
+                "queryable_after_s": round(waited_s, 2),
                 "server_cpu_us_per_span": round(cpu / spans * 1e6, 2) if spans else None,
+                "server_cpu_us_per_span_by_process": {
+                    str(pid): round(used / spans * 1e6, 2) for pid, used in cpu_by_process.items()
+                } if spans else None,
                 "server_rss_mib": round(rss), "server_peak_rss_mib": round(peak),
                 "commits": int(commits),
                 "spans_per_commit": round(values["traceway_write_batch_spans_sum"] / commits)

@@ -3,7 +3,8 @@
 Fills a store through its Writer with synthetic traffic (20 services, ~8
 attributes per span, traces of 8 spans, arriving in time order over the last
 hours like real ingest), then times: trace by id, search (service + tag + min
-duration, last hour), services, operations, dependencies (last hour); and
+duration, last hour), 100 results as whole traces and as summaries (what Jaeger
+UI's search list needs), services, operations, dependencies (last hour); and
 reports bytes per span on disk after a checkpoint.
 
     .venv/bin/python bench/query.py [--spans 1000000 10000000] [--repeat 200]
@@ -112,6 +113,11 @@ def measure(spans: int, repeat: int) -> dict:
             **{**_fields(search), "service": services[3]})))
         result["search_service_only_1h"] = timed(lambda: store.find_traces(TraceQuery(
             now_ns - HOUR_NS, now_ns, service=rng.choice(services))), repeat // 4)
+        limit_100 = {**_fields(search), "tags": {}, "duration_min_ns": None, "limit": 100}
+        result["search_100_whole_traces_1h"] = timed(lambda: store.find_traces(TraceQuery(
+            **{**limit_100, "service": rng.choice(services)})), repeat // 4)
+        result["search_100_summaries_1h"] = timed(lambda: store.find_trace_summaries(TraceQuery(
+            **{**limit_100, "service": rng.choice(services)})), repeat // 4)
         result["services"] = timed(store.services, repeat)
         result["operations"] = timed(lambda: store.operations(rng.choice(services)), repeat)
         result["dependencies_1h"] = timed(lambda: store.dependencies(now_ns - HOUR_NS, now_ns), 5)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 # The shared storage suites live in the package; let pytest explain their asserts.
-pytest.register_assert_rewrite("traceway.storage.conformance", "traceway.storage.jaeger_corpus")
+pytest.register_assert_rewrite("traceway.storage.conformance", "traceway.storage.jaeger_corpus",
+                              "traceway.storage.summary_conformance")
 
 from traceway.testing import ServerProcess  # noqa: E402
 

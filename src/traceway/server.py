@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 import grpc
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -20,7 +22,7 @@ from starlette.routing import BaseRoute, Route
 from traceway.collector.ingest import Ingest, Stage
 from traceway.collector.otlp_grpc import otlp_grpc_server
 from traceway.collector.otlp_http import otlp_http_app
-from traceway.collector.zipkin_http import zipkin_http_app
+from traceway.collector.zipkin_http import zipkin_routes
 from traceway.config import Config, ConfigError, load_config
 from traceway.http_limits import RateLimitedLoopErrors, SlowClientTimeouts, raise_descriptor_limit
 from traceway.pipeline.batcher import WriteQueue
@@ -31,7 +33,10 @@ from traceway.pipeline.sampling.tail import tune_gc_for_holding
 from traceway.pipeline.spool import Spool
 from traceway.pipeline.spooled import SpooledWrites, drain_spool
 from traceway.query.jaeger_api import jaeger_routes
+from traceway.query.jaeger_v3_api import jaeger_v3_routes
 from traceway.query.sampling_api import remote_sampling_app, sampling_routes
+from traceway.query.trace_analysis_api import trace_analysis_routes
+from traceway.query.zipkin_api import zipkin_read_routes
 from traceway.settings import Settings
 from traceway.storage.duckdb import DuckDBStore
 from traceway.telemetry import CONTENT_TYPE, Telemetry
@@ -60,7 +65,9 @@ def ui_app(store: DuckDBStore, telemetry: Telemetry, strategies: Strategies,
         found = problems()
         return JSONResponse({"ready": not found, "problems": found}, 503 if found else 200)
 
-    routes: list[BaseRoute] = [*jaeger_routes(store), *sampling_routes(strategies, "/api/sampling"),
+    routes: list[BaseRoute] = [*jaeger_routes(store), *trace_analysis_routes(store),
+                               *jaeger_v3_routes(store),
+                               *sampling_routes(strategies, "/api/sampling"),
                                Route("/metrics", metrics), Route("/ready", ready)]
     try:
         from traceway.ui.routes import ui_routes
@@ -69,6 +76,15 @@ def ui_app(store: DuckDBStore, telemetry: Telemetry, strategies: Strategies,
     else:
         routes += ui_routes()
     return Starlette(routes=routes)
+
+
+def zipkin_app(ingest: Ingest, store: DuckDBStore, cors_origins: list[str]) -> Starlette:
+    """Zipkin's port: the collector's ingest and the query side's read API, as Zipkin serves them."""
+    middleware = [Middleware(CORSMiddleware, allow_origins=cors_origins,
+                             allow_methods=["GET", "HEAD", "POST"], allow_headers=["*"])
+                  ] if cors_origins else []
+    return Starlette(routes=zipkin_routes(ingest) + zipkin_read_routes(store),
+                     middleware=middleware)
 
 
 SPOOL_DIR = "spool"
@@ -140,7 +156,8 @@ class TracewayServer:
             self.spool.start()
         bound = [
             self._listener(otlp_http_app(self.ingest), s.otlp_http_port),
-            self._listener(zipkin_http_app(self.ingest), s.zipkin_port),
+            self._listener(zipkin_app(self.ingest, self.store, s.zipkin_cors_origin_list),
+                           s.zipkin_port),
             self._listener(ui_app(self.store, self.telemetry, self.strategies, self.problems),
                            s.ui_port),
         ]

@@ -41,6 +41,11 @@ class Settings:
     max_in_flight_bytes: str = "256MiB"
     config: str = ""
     remote_sampling_port: int = 5778
+    zipkin_cors_origins: str = ""
+
+    @property
+    def zipkin_cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.zipkin_cors_origins.split(",") if o.strip()]
 
     @property
     def retention_ns(self) -> int:
@@ -60,7 +65,7 @@ SETTING_HELP = {
     "host": "address every listener binds (0.0.0.0 to accept remote senders)",
     "otlp_grpc_port": "OTLP/gRPC receiver port",
     "otlp_http_port": "OTLP/HTTP receiver port (POST /v1/traces)",
-    "zipkin_port": "Zipkin v2 receiver port (POST /api/v2/spans)",
+    "zipkin_port": "Zipkin v2 port: receiver (POST /api/v2/spans) and read API (GET /api/v2/...)",
     "ui_port": "web UI, Jaeger-compatible query API and /metrics",
     "retention": "delete spans older than this (e.g. 12h, 7d)",
     "log_level": "debug, info, warning or error",
@@ -70,6 +75,8 @@ SETTING_HELP = {
     "config": "TOML file with [sampling.tail] and [sampling.remote]; reloaded on SIGHUP",
     "remote_sampling_port": "Jaeger remote sampling endpoint (GET /sampling?service=), "
                             "served when the config has [sampling.remote]",
+    "zipkin_cors_origins": "origins allowed to call the Zipkin port from a browser, comma-separated "
+                           "(e.g. http://lens.example:8080, or *); none by default",
 }
 
 

@@ -114,3 +114,38 @@ def test_broken_path_shows_as_a_separate_trace(demo_traces):
         assert {_service(trace, s) for s in trace["spans"]} == {"frontend"}
         client = [s for s in trace["spans"] if _tags(s).get("span.kind") == "client"]
         assert client and _tags(client[0]).get("demo.context_propagated") is False
+
+
+# The spans where the demo's faults start (README.md, "Faults, on purpose").
+FAULT_ORIGINS = {("payment", "POST /charge"), ("payment", "authorize card"),
+                 ("checkout", "validate coupon"), ("worker", "send confirmation email")}
+
+
+def test_error_traces_point_at_the_span_where_each_error_started(demo_traces):
+    traces = _traces(demo_traces, tags='{"error":"true"}')
+    assert traces, "the demo produced no error traces"
+    seen = set()
+    for trace in traces:
+        origins = demo_traces.api(f"/api/traces/{trace['traceID']}/error-origins")["data"]
+        by_id = {s["spanID"]: s for s in trace["spans"]}
+        assert origins["origins"], f"trace {trace['traceID']} has errors but no origin"
+        for origin in origins["origins"]:
+            where = (origin["service"], origin["operation"])
+            assert where in FAULT_ORIGINS, f"{where} is not where a demo fault starts"
+            seen.add(where)
+            if where == ("payment", "POST /charge"):
+                # Its own 503, not the acquirer timeout of its child (that one is the origin).
+                assert not origin["exceptions"]
+            for ancestor in origin["inheritedBy"]:
+                assert (_service(trace, by_id[ancestor]), by_id[ancestor]["operationName"]) not in FAULT_ORIGINS - {("payment", "POST /charge")}
+        # Every failing frontend request points below itself.
+        for span in trace["spans"]:
+            if _service(trace, span) == "frontend" and _tags(span).get("error"):
+                assert span["spanID"] in origins["inherited"]
+    assert len(seen) >= 2, seen
+    exceptions = {e["type"] for t in traces
+                  for o in demo_traces.api(f"/api/traces/{t['traceID']}/error-origins")["data"]["origins"]
+                  for e in o["exceptions"]}
+    assert exceptions & {"traceway.demo.shop.AcquirerTimeoutError", "traceway.demo.shop.CouponError",
+                         "traceway.demo.shop.SMTPTimeoutError", "AcquirerTimeoutError", "CouponError",
+                         "SMTPTimeoutError"}, exceptions

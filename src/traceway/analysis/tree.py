@@ -49,6 +49,11 @@ class TraceTree:
         """Spans with no parent in the trace (roots, then orphans), in start order."""
         return sorted(self.roots + self.orphans, key=lambda r: (r.start_ns, -r.duration_ns))
 
+    def root(self) -> SpanRecord | None:
+        """The span the trace is named after: the earliest without a parent id, else the
+        earliest top span; None for an empty trace."""
+        return self.roots[0] if self.roots else (self.orphans[0] if self.orphans else None)
+
     def walk(self) -> Iterator[tuple[int, SpanRecord]]:
         """Depth-first from each top span, children in start order: (depth, span)."""
         stack = [(0, span) for span in reversed(self.tops())]

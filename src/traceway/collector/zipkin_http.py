@@ -17,6 +17,11 @@ _DECODERS = {JSON: spans_from_zipkin_json, PROTOBUF: spans_from_zipkin_proto,
 
 
 def zipkin_http_app(ingest: Ingest) -> Starlette:
+    return Starlette(routes=zipkin_routes(ingest))
+
+
+def zipkin_routes(ingest: Ingest) -> list[Route]:
+    """``POST /api/v2/spans``; the server adds the query side's read routes beside it."""
     async def spans(request: Request) -> Response:
         kind = media_type(request)
         decode = _DECODERS.get(kind)
@@ -31,4 +36,4 @@ def zipkin_http_app(ingest: Ingest) -> Starlette:
             return status_response(400, decoded.error_message, answer_as)
         return Response(status_code=202)
 
-    return Starlette(routes=[Route("/api/v2/spans", spans, methods=["POST"])])
+    return [Route("/api/v2/spans", spans, methods=["POST"])]

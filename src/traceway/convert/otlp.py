@@ -21,6 +21,7 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, Span, TracesData
 
 from traceway.convert.json_body import JSONBodyError, parse_json_body
+from traceway.convert.otlp_native import batch_from_otlp_native
 from traceway.model import SpanBatch, SpanKind, SpanRecord, StatusCode
 
 UNKNOWN_SERVICE = "unknown_service"
@@ -52,6 +53,9 @@ class DecodedSpans:
 
 
 def spans_from_otlp_proto(body: bytes) -> DecodedSpans:
+    batch = batch_from_otlp_native(body)
+    if batch is not None:
+        return DecodedSpans(batch)
     try:
         request = ExportTraceServiceRequest.FromString(body)
     except DecodeError as exc:

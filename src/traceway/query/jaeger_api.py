@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from traceway.convert.jaeger_json import trace_to_jaeger_json
 from traceway.model import SPAN_KIND_NAMES
+from traceway.query.clock_skew_view import trace_json_with_skew
 from traceway.query.params import (
     BadParameterError,
     parse_dependencies_window,
@@ -81,7 +82,8 @@ def jaeger_routes(reader: Reader) -> list[Route]:
         trace = reader.get_trace(trace_id)
         if not len(trace):
             return error(404, "trace not found")
-        return envelope([trace_to_jaeger_json(trace)])
+        adjust = request.query_params.get("adjustClockSkew", "").lower() in ("true", "1")
+        return envelope([trace_json_with_skew(trace, adjust)])
 
     def dependencies(request: Request) -> JSONResponse:
         try:

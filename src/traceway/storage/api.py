@@ -120,6 +120,48 @@ class Reader(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class ServiceSummary:
+    name: str
+    span_count: int
+    error_span_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class TraceSummary:
+    """What a search result list shows of one trace, without its spans.
+
+    Spans are counted as the Reader returns them (identical copies once; the two
+    halves of a shared Zipkin span twice). An orphan has a parent id that is not a
+    span of the trace (or is its own id). The root is the earliest span without a
+    parent id, else the earliest orphan, else the earliest span (longest first on
+    equal starts).
+    """
+
+    trace_id: bytes
+    root_service: str
+    root_operation: str
+    start_ns: int  # earliest span start
+    end_ns: int  # latest span end
+    span_count: int
+    error_span_count: int  # spans with status ERROR
+    orphan_span_count: int
+    services: tuple[ServiceSummary, ...]  # one per service, sorted by name
+
+
+@runtime_checkable
+class TraceSummaries(Protocol):
+    """Optional: a backend that summarises search results without returning spans."""
+
+    def find_trace_summaries(self, query: TraceQuery) -> list[TraceSummary]:
+        """One summary per trace ``find_traces(query)`` would return, in its order.
+
+        Computed where the spans are; a backend without this capability is
+        summarised by the query side from ``find_traces``.
+        """
+        ...
+
+
 @runtime_checkable
 class Retention(Protocol):
     """Optional: a backend that can delete old data."""

@@ -37,6 +37,7 @@ from traceway.storage.api import (
     TraceQuery,
     Writer,
 )
+from traceway.storage.summary_conformance import TraceSummaryConformance
 from traceway.storage.testspans import (
     HOUR_NS,
     SECOND_NS,
@@ -128,7 +129,7 @@ def skip_unless_retention(store: Any) -> None:
         pytest.skip("backend does not implement Retention")
 
 
-class StorageConformance:
+class StorageConformance(TraceSummaryConformance):
     """Mix into a ``Test*`` class that provides the ``store`` fixture."""
 
     @pytest.fixture

@@ -13,12 +13,19 @@ from collections import Counter
 from collections.abc import Iterable
 
 from traceway.model import SpanBatch, SpanRecord
-from traceway.storage.api import DependencyLink, Operation, StorageError, TraceQuery
+from traceway.storage.api import (
+    DependencyLink,
+    Operation,
+    StorageError,
+    TraceQuery,
+    TraceSummary,
+)
+from traceway.storage.summary import summarize_trace
 from traceway.storage.tagmatch import span_matches
 
 
 class MemoryStore:
-    """Writer + Reader + Retention over Python lists, safe to share between threads."""
+    """Writer + Reader + TraceSummaries + Retention over Python lists, safe to share between threads."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -59,6 +66,9 @@ class MemoryStore:
                         latest[trace_id] = record.start_ns
             newest = sorted(latest, key=lambda tid: (-latest[tid], tid))[:query.limit]
             return [_sorted_trace(self._traces[tid]) for tid in newest]
+
+    def find_trace_summaries(self, query: TraceQuery) -> list[TraceSummary]:
+        return [summarize_trace(trace) for trace in self.find_traces(query)]
 
     def services(self) -> list[str]:
         with self._lock:

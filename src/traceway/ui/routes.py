@@ -1,7 +1,8 @@
 """Serves the built single-page UI and falls back to ``index.html`` for its deep links.
 
-The server adds its API routes before these, and the fallback refuses ``/api/...`` and
-``/metrics`` with 404 itself, so an unknown API path never answers with the UI's HTML.
+The server adds its API routes before these, and the fallback refuses ``/api/...``,
+``/analytics/...`` and ``/metrics`` with 404 itself, so an unknown API path never
+answers with the UI's HTML.
 """
 
 from __future__ import annotations
@@ -44,8 +45,12 @@ class _HashedAssets(StaticFiles):
         return response
 
 
+_API_PREFIXES = ("/api", "/analytics")
+
+
 def _is_api_path(path: str) -> bool:
-    return path == "/api" or path.startswith("/api/") or path == "/metrics"
+    return path == "/metrics" or any(path == prefix or path.startswith(prefix + "/")
+                                     for prefix in _API_PREFIXES)
 
 
 def _spa_endpoint(static_dir: Path) -> Callable[[Request], Awaitable[Response]]:
@@ -70,9 +75,9 @@ def _spa_endpoint(static_dir: Path) -> Callable[[Request], Awaitable[Response]]:
 def ui_routes(static_dir: Path = STATIC_DIR) -> list[BaseRoute]:
     """Routes for the UI: ``/assets/*`` bundles and an index.html fallback for every other GET.
 
-    Mount them after the API routes. Paths under ``/api/`` and ``/metrics`` get a 404 JSON
-    answer, never the UI. When the assets are missing, every UI path answers 503 with a page
-    that says how to build them.
+    Mount them after the API routes. Paths under ``/api/``, ``/analytics/`` and ``/metrics``
+    get a 404 JSON answer, never the UI. When the assets are missing, every UI path answers
+    503 with a page that says how to build them.
     """
     spa = _spa_endpoint(static_dir)
     return [

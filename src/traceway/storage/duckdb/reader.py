@@ -11,8 +11,9 @@ import duckdb
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from traceway.model import SPAN_KIND_BY_NAME, SpanBatch, SpanRecord
-from traceway.storage.api import DependencyLink, Operation, TraceQuery
+from traceway.storage.api import DependencyLink, Operation, TraceQuery, TraceSummary
 from traceway.storage.duckdb.schema import SPAN_COLUMNS, id_halves, ids8_from, ids16_from
+from traceway.storage.duckdb.summaries import trace_summaries
 from traceway.storage.tagmatch import encoded_patterns, span_matches
 
 _CANDIDATE_CHUNK = 2048
@@ -97,29 +98,47 @@ class DuckDBReader:
 
     # -- search -------------------------------------------------------------
     def find_traces(self, query: TraceQuery) -> list[SpanBatch]:
-        """Searches newest-first in growing time windows, so a search that
-        fills its limit from recent data never reads the rest of the range."""
-        found: dict[tuple[int, int], None] = {}
         cur = self._cursor()
         try:
-            for start_ns, end_ns in _windows(query.start_min_ns, query.start_max_ns):
-                window = dataclasses.replace(query, start_min_ns=start_ns, start_max_ns=end_ns)
-                matching = (self._matching_by_tags if query.tags else self._matching)
-                for key in matching(cur, window, len(found)):
-                    found.setdefault(key)
-                    if len(found) >= query.limit:
-                        break
-                if len(found) >= query.limit:
-                    break
-            if not found:
+            latest = self._find_keys(cur, query)
+            if not latest:
                 return []
-            latest = list(found)
             traces = self._spans(cur, self._trace_ranges(cur, latest)).split_by_trace()
         finally:
             cur.close()
         order = {hi_lo: i for i, hi_lo in enumerate(latest)}
         traces.sort(key=lambda t: order.get(id_halves(t.trace_id[0]), len(order)))
         return traces
+
+    def find_trace_summaries(self, query: TraceQuery) -> list[TraceSummary]:
+        """Aggregated in SQL: no span leaves DuckDB."""
+        cur = self._cursor()
+        try:
+            latest = self._find_keys(cur, query)
+            if not latest:
+                return []
+            summaries = trace_summaries(cur, self._trace_ranges(cur, latest))
+        finally:
+            cur.close()
+        order = {hi_lo: i for i, hi_lo in enumerate(latest)}
+        summaries.sort(key=lambda s: order.get(id_halves(s.trace_id), len(order)))
+        return summaries
+
+    def _find_keys(self, cur: duckdb.DuckDBPyConnection, query: TraceQuery) -> list[tuple[int, int]]:
+        """(hi, lo) of up to ``query.limit`` matching traces, newest first. Searches
+        in growing time windows, so a search that fills its limit from recent data
+        never reads the rest of the range."""
+        found: dict[tuple[int, int], None] = {}
+        for start_ns, end_ns in _windows(query.start_min_ns, query.start_max_ns):
+            window = dataclasses.replace(query, start_min_ns=start_ns, start_max_ns=end_ns)
+            matching = (self._matching_by_tags if query.tags else self._matching)
+            for key in matching(cur, window, len(found)):
+                found.setdefault(key)
+                if len(found) >= query.limit:
+                    break
+            if len(found) >= query.limit:
+                break
+        return list(found)
 
     def _matching(self, cur: duckdb.DuckDBPyConnection, query: TraceQuery, already: int) -> list[tuple[int, int]]:
         where, params = _span_conditions(query)
