@@ -14,7 +14,7 @@ import zlib
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from traceway.convert.zipkin import ListOfSpansProto
+from traceway.convert.zipkin_proto import ListOfSpansProto
 from traceway.sample import sample_request
 
 # Lone surrogates reach Python strings through JSON \\u escapes.

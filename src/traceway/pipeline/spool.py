@@ -251,8 +251,10 @@ class Spool:
         if problem != self.problem:
             if problem is None:
                 log.warning("spool recovered: appends are accepted again")
+            elif self._fd < 0:
+                log.error("%s; refusing appends until a segment can be opened", problem)
             else:
-                log.error("%s; refusing appends while no segment can be opened", problem)
+                log.error("%s", problem)
         self.problem = problem
 
     @property
