@@ -8,8 +8,15 @@ request headers are not complete ``HEADER_TIMEOUT_S`` after its first byte
 (or after the connection opened), or whose body stops arriving for
 ``BODY_IDLE_TIMEOUT_S``. ``raise_descriptor_limit`` lifts the soft limit on
 open files to the hard one at start-up (Go's runtime does the same), and
-``RateLimitedLoopErrors`` keeps a flood of identical event-loop errors (failed
-``accept`` calls when descriptors run out) to one line per interval.
+``RateLimitedLoopErrors`` keeps a flood of identical event-loop errors to one
+line per interval.
+
+When descriptors do run out, asyncio's accept loop (CPython 3.11-3.13) goes on
+calling ``accept`` up to ``backlog`` times after the first EMFILE, logging and
+scheduling a retry for each: with uvicorn's backlog of 2,048 that is thousands
+of log lines and timers a second. ``OneAcceptPerWakeup`` accepts one connection
+per readiness event instead (the selector reports the socket again at once
+while more are waiting), so an EMFILE costs one retry a second.
 """
 
 from __future__ import annotations
@@ -71,6 +78,15 @@ class SlowClientTimeouts(HttpToolsProtocol):
         self._deadline = None
         if not self.transport.is_closing():
             self.transport.close()
+
+
+class OneAcceptPerWakeup(asyncio.SelectorEventLoop):
+    """The event loop ``traceway serve`` runs on; see the module docstring."""
+
+    def _accept_connection(self, protocol_factory: Any, sock: Any, sslcontext: Any = None,
+                           server: Any = None, backlog: int = 100, *rest: Any) -> None:
+        super()._accept_connection(  # type: ignore[misc]
+            protocol_factory, sock, sslcontext, server, 1, *rest)
 
 
 def raise_descriptor_limit() -> int:

@@ -24,7 +24,12 @@ from traceway.collector.otlp_grpc import otlp_grpc_server
 from traceway.collector.otlp_http import otlp_http_app
 from traceway.collector.zipkin_http import zipkin_routes
 from traceway.config import Config, ConfigError, load_config
-from traceway.http_limits import RateLimitedLoopErrors, SlowClientTimeouts, raise_descriptor_limit
+from traceway.http_limits import (
+    OneAcceptPerWakeup,
+    RateLimitedLoopErrors,
+    SlowClientTimeouts,
+    raise_descriptor_limit,
+)
 from traceway.pipeline.batcher import WriteQueue
 from traceway.pipeline.quarantine import Quarantine
 from traceway.pipeline.retention import RetentionLoop
@@ -241,7 +246,8 @@ def serve(settings: Settings, config: Config | None = None) -> int:
     raise_descriptor_limit()
     server = TracewayServer(settings, config)
     try:
-        asyncio.run(server.run_until_signalled())
+        with asyncio.Runner(loop_factory=OneAcceptPerWakeup) as runner:
+            runner.run(server.run_until_signalled())
     except OSError as exc:
         log.error("%s", exc)
         return 1
