@@ -37,6 +37,7 @@ from traceway.pipeline.sampling import RemoteConfig, Strategies, TailSampler
 from traceway.pipeline.sampling.tail import tune_gc_for_holding
 from traceway.pipeline.spool import Spool
 from traceway.pipeline.spooled import SpooledWrites, drain_spool
+from traceway.query.health_api import health_routes
 from traceway.query.jaeger_api import jaeger_routes
 from traceway.query.jaeger_v3_api import jaeger_v3_routes
 from traceway.query.sampling_api import remote_sampling_app, sampling_routes
@@ -71,7 +72,7 @@ def ui_app(store: DuckDBStore, telemetry: Telemetry, strategies: Strategies,
         return JSONResponse({"ready": not found, "problems": found}, 503 if found else 200)
 
     routes: list[BaseRoute] = [*jaeger_routes(store), *trace_analysis_routes(store),
-                               *jaeger_v3_routes(store),
+                               *jaeger_v3_routes(store), *health_routes(store),
                                *sampling_routes(strategies, "/api/sampling"),
                                Route("/metrics", metrics), Route("/ready", ready)]
     try:

@@ -5,6 +5,8 @@ import { TracePage } from "./pages/TracePage";
 import { lazy, Suspense } from "preact/compat";
 import { OpenFilePage, openFiles } from "./pages/OpenFilePage";
 import { ThemeToggle } from "./components/ThemeToggle";
+import { ComparePage } from "./pages/ComparePage";
+import { HealthPage } from "./pages/HealthPage";
 
 // The graph libraries are most of the bundle and only the service map needs them.
 const DependenciesPage = lazy(() => import("./pages/DependenciesPage").then((m) => m.DependenciesPage));
@@ -49,12 +51,14 @@ export function App() {
   else if (traceMatch) page = <TracePage traceID={decodeURIComponent(traceMatch[1])} query={query} />;
   else if (path === "/dependencies") page = <DependenciesPage query={query} />;
   else if (path === "/open") page = <OpenFilePage />;
+  else if (path === "/compare") page = <ComparePage query={query} />;
+  else if (path === "/health") page = <HealthPage query={query} />;
   else page = <div class="page"><div class="empty"><h2>Page not found</h2><p>No view lives at <code>{path}</code>. <a href="/search">Search traces</a>.</p></div></div>;
 
   const section = traceMatch ? "trace" : path.slice(1);
   useEffect(() => {
     // The trace page names itself once loaded; the others are named here.
-    const titles: Record<string, string> = { search: "Search", dependencies: "Service map", open: "Open file" };
+    const titles: Record<string, string> = { search: "Search", dependencies: "Service map", open: "Open file", health: "Health", compare: "Compare" };
     if (!traceMatch) document.title = `${titles[section] ?? "Not found"} · Traceway`;
   }, [section]);
   return (
@@ -67,6 +71,7 @@ export function App() {
           <a href="/search" class={section === "search" ? "active" : ""}>Search</a>
           <a href="/dependencies" class={section === "dependencies" ? "active" : ""}>Service map</a>
           <a href="/open" class={section === "open" ? "active" : ""}>Open file</a>
+          <a href="/health" class={section === "health" ? "active" : ""}>Health</a>
         </nav>
         <form class="jump" onSubmit={(e) => {
           e.preventDefault();

@@ -1,4 +1,5 @@
 import type { Dependency, Envelope, JaegerTrace } from "./model/types";
+import type { Comparison, CriticalSegment, ErrorOrigins, TraceStatistics } from "./model/analysis";
 
 export class ApiError extends Error {
   constructor(message: string, readonly status: number) {
@@ -48,8 +49,8 @@ export const fetchOperations = (service: string, signal?: AbortSignal) =>
 export const searchTraces = (params: URLSearchParams, signal?: AbortSignal) =>
   get<JaegerTrace[] | null>(`/api/traces?${params}`, signal).then((t) => t ?? []);
 
-export const fetchTrace = (id: string, signal?: AbortSignal, onProgress?: (bytes: number) => void) =>
-  get<JaegerTrace[] | null>(`/api/traces/${encodeURIComponent(id)}`, signal, onProgress).then((t) => {
+export const fetchTrace = (id: string, signal?: AbortSignal, onProgress?: (bytes: number) => void, adjustClockSkew = false) =>
+  get<JaegerTrace[] | null>(`/api/traces/${encodeURIComponent(id)}${adjustClockSkew ? "?adjustClockSkew=true" : ""}`, signal, onProgress).then((t) => {
     if (!t?.length) throw new ApiError(`trace ${id} not found`, 404);
     return t[0];
   });
@@ -66,3 +67,20 @@ export async function traceExists(id: string): Promise<boolean> {
     return false;
   }
 }
+
+// Diagnosis computed by the server (src/traceway/analysis), one request per view.
+
+export const fetchCriticalPath = (id: string, signal?: AbortSignal) =>
+  get<CriticalSegment[] | null>(`/api/traces/${encodeURIComponent(id)}/critical-path`, signal).then((d) => d ?? []);
+
+export const fetchErrorOrigins = (id: string, signal?: AbortSignal) =>
+  get<ErrorOrigins>(`/api/traces/${encodeURIComponent(id)}/error-origins`, signal);
+
+export const fetchStatistics = (id: string, signal?: AbortSignal) =>
+  get<TraceStatistics>(`/api/traces/${encodeURIComponent(id)}/statistics`, signal);
+
+export const fetchCompare = (a: string, b: string, signal?: AbortSignal) =>
+  get<Comparison>(`/api/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`, signal);
+
+export const fetchTypical = (id: string, lookback: string, signal?: AbortSignal) =>
+  get<Comparison>(`/api/traces/${encodeURIComponent(id)}/typical?lookback=${encodeURIComponent(lookback)}`, signal);

@@ -43,6 +43,7 @@ from traceway.storage.testspans import (
     SECOND_NS,
     batch_of,
     make_span,
+    span_id,
     trace_id,
 )
 
@@ -355,6 +356,16 @@ class StorageConformance(TraceSummaryConformance):
     def test_find_returns_each_trace_once(self, store: Any, t0: int) -> None:
         store.write(batch_of(*(make_span(1, n, start_ns=t0 + n) for n in range(1, 30))))
         assert trace_ids_of(store.find_traces(self.around(t0, service="svc"))) == [trace_id(1)]
+
+    def test_find_many_traces_returns_each_whole(self, store: Any, t0: int) -> None:
+        # Analyses read hundreds of traces in one search; each still comes back whole, even
+        # its spans that started before the window.
+        store.write(batch_of(*(make_span(n, s, start_ns=t0 + n * SECOND_NS + (s - 2) * 60 * SECOND_NS,
+                                         parent=1 if s > 1 else b"")
+                               for n in range(1, 41) for s in (1, 2, 3))))
+        found = store.find_traces(TraceQuery(start_min_ns=t0, start_max_ns=t0 + HOUR_NS, limit=100))
+        assert trace_ids_of(found) == [trace_id(n) for n in range(40, 0, -1)]
+        assert all([r.span_id for r in t.rows()] == [span_id(1), span_id(2), span_id(3)] for t in found)
 
     def test_find_holds_all_conditions_on_one_span(self, store: Any, t0: int) -> None:
         store.write(batch_of(

@@ -1,4 +1,4 @@
-import { useMemo } from "preact/hooks";
+import { useMemo, useState } from "preact/hooks";
 import type { TraceTree } from "../model/tree";
 import { formatAge, formatDuration, formatTime, plural } from "../model/format";
 import { serviceColor } from "../model/colors";
@@ -13,15 +13,22 @@ const COMPARE: Record<SortKey, (a: TraceTree, b: TraceTree) => number> = {
   errors: (a, b) => b.errorCount - a.errorCount || b.start - a.start,
 };
 
-export function TraceList({ trees, sort, onSort, hrefFor = (t) => `/trace/${t.traceID}` }: {
+export function TraceList({ trees, sort, onSort, hrefFor = (t) => `/trace/${t.traceID}`, comparable = false }: {
   trees: TraceTree[]; sort: SortKey; onSort: (s: SortKey) => void; hrefFor?: (t: TraceTree) => string;
+  /** Offer picking two results to compare (stored traces only). */
+  comparable?: boolean;
 }) {
+  const [picked, setPicked] = useState<string[]>([]);
+  const pick = (id: string, on: boolean) => setPicked((p) => (on ? [...p.filter((x) => x !== id), id].slice(-2) : p.filter((x) => x !== id)));
   const sorted = useMemo(() => [...trees].sort(COMPARE[sort] ?? COMPARE.newest), [trees, sort]);
   const longest = Math.max(1, ...trees.map((t) => t.duration));
   return (
     <div class="trace-list">
       <div class="list-head">
         <span>{plural(trees.length, "trace")}</span>
+        {comparable && (picked.length === 2
+          ? <a class="button" href={`/compare?a=${picked[0]}&b=${picked[1]}`} data-testid="compare-picked">Compare the 2 picked traces</a>
+          : <span class="muted small">{picked.length ? "Pick one more to compare" : "Tick two traces to compare them"}</span>)}
         <label>Sort
           <select name="sort" value={sort} onChange={(e) => onSort(e.currentTarget.value as SortKey)}>
             {SORTS.map(([k, l]) => <option key={k} value={k}>{l}</option>)}
@@ -30,7 +37,9 @@ export function TraceList({ trees, sort, onSort, hrefFor = (t) => `/trace/${t.tr
       </div>
       <ol class="traces" data-testid="trace-results">
         {sorted.map((t) => (
-          <li key={t.traceID} class="card trace-item" data-trace-id={t.traceID}>
+          <li key={t.traceID} class={`card trace-item ${comparable ? "pickable" : ""}`} data-trace-id={t.traceID}>
+            {comparable && <input type="checkbox" class="pick" aria-label="Pick for compare" checked={picked.includes(t.traceID)}
+              onChange={(e) => pick(t.traceID, e.currentTarget.checked)} />}
             <a class="trace-link" href={hrefFor(t)}>
               <div class="trace-item-top">
                 <span class="trace-name">

@@ -43,6 +43,8 @@ export interface JaegerTrace {
   spans: JaegerSpan[];
   processes: Record<string, JaegerProcess>;
   warnings?: string[] | null;
+  /** Traceway's clock-skew report: spans off their parent's host clock, and whether shifted. */
+  clockSkew?: { spans: number; adjusted: boolean };
 }
 
 export interface Envelope<T> {

@@ -7,6 +7,7 @@ import { ScatterPlot } from "../components/ScatterPlot";
 import { TraceList, type SortKey } from "../components/TraceList";
 import { SearchFormPanel } from "../components/SearchFormPanel";
 import { EmptyResults } from "../components/EmptyResults";
+import { WhatsDifferentPanel } from "../components/WhatsDifferentPanel";
 
 const LAST_SERVICE = "traceway.lastService";
 
@@ -92,7 +93,8 @@ export function SearchPage({ query }: { query: URLSearchParams }) {
         {results.state === "done" && (trees.length ? (
           <>
             <div class="card plot-card"><ScatterPlot points={points} onOpen={(id) => navigate(`/trace/${id}`)} /></div>
-            <TraceList trees={trees} sort={sort} onSort={setSort} />
+            <WhatsDifferentPanel search={new URLSearchParams(qs)} />
+            <TraceList comparable trees={trees} sort={sort} onSort={setSort} />
           </>
         ) : <EmptyResults query={new URLSearchParams(qs)} />)}
       </section>

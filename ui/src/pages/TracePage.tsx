@@ -9,6 +9,7 @@ type Load = { state: "loading"; bytes?: number } | { state: "error"; message: st
 
 export function TracePage({ traceID, query }: { traceID: string; query: URLSearchParams }) {
   const fromFile = query.get("source") === "file";
+  const adjustClockSkew = query.get("adjustClockSkew") === "true";
   const [load, setLoad] = useState<Load>({ state: "loading" });
 
   useEffect(() => {
@@ -26,7 +27,7 @@ export function TracePage({ traceID, query }: { traceID: string; query: URLSearc
       // A re-render per megabyte is plenty.
       if (bytes - shown > 1_000_000) { shown = bytes; setLoad({ state: "loading", bytes }); }
     };
-    fetchTrace(traceID, ac.signal, progress).then(
+    fetchTrace(traceID, ac.signal, progress, adjustClockSkew).then(
       (trace) => {
         performance.mark("traceway:trace-data");
         setLoad({ state: "done", trace });
@@ -34,7 +35,7 @@ export function TracePage({ traceID, query }: { traceID: string; query: URLSearc
       (e) => { if (!ac.signal.aborted) setLoad({ state: "error", message: e.message, notFound: e.status === 404 }); },
     );
     return () => ac.abort();
-  }, [traceID, fromFile]);
+  }, [traceID, fromFile, adjustClockSkew]);
 
   const tree = useMemo(() => (load.state === "done" ? buildTraceTree(load.trace) : null), [load]);
 

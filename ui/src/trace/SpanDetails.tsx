@@ -5,6 +5,8 @@ import type { KeyValue, SpanReference } from "../model/types";
 import { formatDuration } from "../model/format";
 import { formatTagValue, tagValue } from "../model/tags";
 import { serviceColor } from "../model/colors";
+import { causeOf, type ErrorOrigins } from "../model/analysis";
+import { exceptionsOf, type SpanException } from "../model/exceptions";
 
 const SCOPE_KEYS = new Set(["otel.scope.name", "otel.scope.version"]);
 const STATUS_KEYS = new Set(["otel.status_code", "otel.status_description", "error"]);
@@ -15,15 +17,16 @@ function Table({ rows, testid }: { rows: KeyValue[]; testid?: string }) {
     <table class="kv" data-testid={testid}>
       <tbody>
         {rows.map((t, i) => (
-          <tr key={`${t.key}-${i}`}><th>{t.key}</th><td><span class={`v-${typeof t.value}`}>{formatTagValue(t.value)}</span></td></tr>
+          <tr key={`${t.key}-${i}`}><th>{t.key}</th><td><span class={`v-${typeof t.value} ${typeof t.value === "string" && t.value.includes("\n") ? "multiline" : ""}`}>{formatTagValue(t.value)}</span></td></tr>
         ))}
       </tbody>
     </table>
   );
 }
 
-export function SpanDetails({ tree, node, fromFile, onClose, onSelect }: {
+export function SpanDetails({ tree, node, fromFile, onClose, onSelect, origins }: {
   tree: TraceTree; node: SpanNode; fromFile: boolean; onClose: () => void; onSelect: (n: SpanNode) => void;
+  origins: ErrorOrigins | null;
 }) {
   const s = node.span;
   const process = tree.trace.processes[s.processID];
@@ -51,6 +54,8 @@ export function SpanDetails({ tree, node, fromFile, onClose, onSelect }: {
       {node.skewed && <p class="notice">This span lies outside its parent's time range: the two hosts' clocks probably disagree.</p>}
       {node.missingParentID && <p class="notice">Its parent span <code>{node.missingParentID}</code> is not in this trace.</p>}
       {(s.warnings ?? []).map((w, i) => <p class="notice" key={i}>{w}</p>)}
+      {node.isError && origins && <ErrorCause tree={tree} node={node} origins={origins} onSelect={onSelect} />}
+      {exceptionsOf(s).map((e, i) => <ExceptionBox key={i} exception={e} />)}
 
       <section><h3>Attributes</h3><Table rows={attributes} testid="span-attributes" /></section>
       <section>
@@ -113,4 +118,39 @@ function RefTarget({ tree, ref_, fromFile, onSelect }: { tree: TraceTree; ref_: 
   const label = <>trace <code>{ref_.traceID}</code> span <code>{ref_.spanID}</code></>;
   if (exists) return <a href={`/trace/${ref_.traceID}?span=${ref_.spanID}`} data-testid="trace-link">{label}</a>;
   return <span>{label} <span class="muted">{exists === null && !fromFile ? "(checking…)" : "(not stored here)"}</span></span>;
+}
+
+function ErrorCause({ tree, node, origins, onSelect }: { tree: TraceTree; node: SpanNode; origins: ErrorOrigins; onSelect: (n: SpanNode) => void }) {
+  const cause = causeOf(origins, node.span.spanID);
+  if (!cause) return null;
+  if (cause.spanID === node.span.spanID) {
+    return <p class="notice origin" data-testid="error-origin-note">⚡ The error started in this span.</p>;
+  }
+  const target = tree.byKey.get(cause.spanID);
+  return (
+    <p class="notice inherited" data-testid="error-inherited-note">
+      In error because of <b>{cause.service}: {cause.operation}</b> below it{cause.exceptions[0] ? <> ({cause.exceptions[0].type})</> : null}.{" "}
+      {target && <button class="linkish" data-testid="span-jump-to-cause" onClick={() => onSelect(target)}>Jump to cause</button>}
+    </p>
+  );
+}
+
+function ExceptionBox({ exception }: { exception: SpanException }) {
+  const [copied, setCopied] = useState(false);
+  const copy = () => {
+    void navigator.clipboard?.writeText(exception.stacktrace || `${exception.type}: ${exception.message}`)
+      .then(() => { setCopied(true); setTimeout(() => setCopied(false), 1500); }, () => setCopied(false));
+  };
+  return (
+    <section class="exception" data-testid="exception">
+      <h3>Exception</h3>
+      <p class="exception-head"><b data-testid="exception-type">{exception.type || "exception"}</b>{exception.message && <>: <span data-testid="exception-message">{exception.message}</span></>}</p>
+      {exception.stacktrace && (
+        <div class="stack-wrap">
+          <button class="ghost copy" onClick={copy} title="Copy the stack trace">{copied ? "Copied" : "Copy"}</button>
+          <pre class="stacktrace" tabIndex={0} data-testid="stacktrace">{exception.stacktrace}</pre>
+        </div>
+      )}
+    </section>
+  );
 }

@@ -6,6 +6,14 @@ import { TraceHeader } from "./TraceHeader";
 import { Minimap } from "./Minimap";
 import { Waterfall } from "./Waterfall";
 import { SpanDetails } from "./SpanDetails";
+import { FlameGraph } from "./FlameGraph";
+import { StatisticsView } from "./StatisticsView";
+import { useDiagnosis } from "./useDiagnosis";
+import { plural } from "../model/format";
+import "../diagnosis.css";
+
+type View = "timeline" | "flame" | "stats";
+const VIEWS: [View, string][] = [["timeline", "Timeline"], ["flame", "Flame graph"], ["stats", "Statistics"]];
 
 export type ViewRange = [number, number];
 
@@ -20,6 +28,10 @@ export function TraceView({ tree, fromFile, query }: { tree: TraceTree; fromFile
   const selected = selectedKey ? tree.byKey.get(selectedKey) ?? null : null;
 
   const rows = useMemo(() => visibleNodes(tree, collapsed), [tree, collapsed]);
+  const view = (VIEWS.find(([v]) => v === query.get("view"))?.[0] ?? "timeline") as View;
+  const showCritical = query.get("criticalPath") === "1";
+  const { origins, roles, critical, problem } = useDiagnosis(tree, !fromFile, showCritical);
+  const skew = tree.trace.clockSkew;
   useEffect(() => { document.title = `${tree.rootService}: ${tree.rootOperation} · Traceway`; }, [tree]);
   // Typing stays responsive on huge traces: the search runs once the user pauses.
   const [findQuery, setFindQuery] = useState(find);
@@ -96,12 +108,57 @@ export function TraceView({ tree, fromFile, query }: { tree: TraceTree; fromFile
     if (handled) e.preventDefault();
   };
 
+  // Each press goes to the next span where an error started, round the trace.
+  const [causeIndex, setCauseIndex] = useState(0);
+  const jumpToCause = () => {
+    const list = origins?.origins ?? [];
+    const origin = list[causeIndex % (list.length || 1)];
+    const node = origin && tree.byKey.get(origin.spanID);
+    if (!node) return;
+    setCauseIndex((causeIndex + 1) % list.length);
+    if (view !== "timeline") setUrl({ view: null, span: node.key }); else select(node);
+    reveal(node);
+  };
+
   const collapseAll = () => setCollapsed(new Set(tree.nodes.filter((n) => n.children.length && n.depth >= 1).map((n) => n.key)));
 
   return (
     <div class="trace-page" onKeyDown={onKey}>
       <TraceHeader tree={tree} fromFile={fromFile} onFind={setFind} />
-      <div class="trace-toolbar">
+      <div class="trace-toolbar diagnose">
+        <div class="seg" role="tablist" aria-label="View">
+          {VIEWS.map(([v, label]) => (
+            <button key={v} role="tab" aria-selected={view === v} class={view === v ? "active" : ""}
+              onClick={() => setUrl({ view: v === "timeline" ? null : v })} disabled={fromFile && v === "stats"}
+              title={fromFile && v === "stats" ? "Statistics are computed by the server: store the trace first" : undefined}>{label}</button>
+          ))}
+        </div>
+        {view !== "stats" && (
+          <label class="toggle-check" title={fromFile ? "The critical path is computed by the server: store the trace first" : "The spans the request actually waited for"}>
+            <input type="checkbox" checked={showCritical} disabled={fromFile} data-testid="critical-path-toggle"
+              onChange={(e) => setUrl({ criticalPath: e.currentTarget.checked ? "1" : null })} /> Critical path
+          </label>
+        )}
+        {origins && origins.origins.length > 0 && (
+          <button class="ghost error-text" data-testid="jump-to-cause" onClick={jumpToCause}
+            title={`${origins.origins.length} span(s) where an error started; the first: ${origins.origins[0].service}: ${origins.origins[0].operation}`}>
+            ⚡ Jump to cause{origins.origins.length > 1 ? ` (next: ${causeIndex + 1} of ${origins.origins.length})` : ""}
+          </button>
+        )}
+        {skew && (
+          <label class="toggle-check warn-text" title="Spans whose host clock seems off against their parent's; the server can shift them">
+            <input type="checkbox" checked={skew.adjusted} data-testid="adjust-skew-toggle"
+              onChange={(e) => setUrl({ adjustClockSkew: e.currentTarget.checked ? "true" : null })} />
+            {skew.adjusted ? `Clock skew adjusted (${plural(skew.spans, "span")})` : `Adjust clock skew (${plural(skew.spans, "span")})`}
+          </label>
+        )}
+        {problem && <span class="error-text small" role="alert">{problem}</span>}
+        <div class="toolbar-right">
+          {!fromFile && <a class="button ghost" href={`/compare?a=${tree.traceID}`} data-testid="compare-link">Compare…</a>}
+          {!fromFile && <a class="button ghost" href={`/compare?a=${tree.traceID}&typical=1h`} data-testid="typical-link">Compare with typical</a>}
+        </div>
+      </div>
+      {view === "timeline" && <div class="trace-toolbar">
         <div class="find">
           <input ref={findInput} type="search" placeholder="Find in trace: service, operation, tag=value, is:error…" aria-label="Find in trace"
             value={find} onInput={(e) => setFind(e.currentTarget.value)}
@@ -115,15 +172,19 @@ export function TraceView({ tree, fromFile, query }: { tree: TraceTree; fromFile
           <button class="ghost" onClick={collapseAll}>Collapse all</button>
           {(range[0] > 0 || range[1] < 1) && <button class="ghost" onClick={() => setRange([0, 1])}>Reset zoom</button>}
         </div>
-      </div>
-      <Minimap tree={tree} range={range} onRange={setRange} />
-      <div class={`trace-body ${selected ? "with-details" : ""}`}>
-        <Waterfall tree={tree} rows={rows} collapsed={collapsed} range={range} matches={findQuery ? matches : null}
-          selected={selected} onSelect={(n) => select(n === selected ? null : n)} onToggle={toggle}
-          scrollTo={scrollTo} />
-        {selected && <SpanDetails tree={tree} node={selected} fromFile={fromFile} onClose={() => select(null)}
-          onSelect={(n) => { select(n); reveal(n); }} />}
-      </div>
+      </div>}
+      {view !== "stats" && <Minimap tree={tree} range={range} onRange={setRange} />}
+      {view === "stats" ? <StatisticsView traceID={tree.traceID} /> : (
+        <div class={`trace-body ${selected ? "with-details" : ""}`}>
+          {view === "flame"
+            ? <FlameGraph tree={tree} range={range} selected={selected} onSelect={(n) => select(n === selected ? null : n)} critical={critical} roles={roles} />
+            : <Waterfall tree={tree} rows={rows} collapsed={collapsed} range={range} matches={findQuery ? matches : null}
+                selected={selected} onSelect={(n) => select(n === selected ? null : n)} onToggle={toggle}
+                scrollTo={scrollTo} critical={critical} roles={roles} />}
+          {selected && <SpanDetails tree={tree} node={selected} fromFile={fromFile} onClose={() => select(null)}
+            onSelect={(n) => { if (view !== "timeline") setUrl({ span: n.key }); else select(n); reveal(n); }} origins={origins} />}
+        </div>
+      )}
     </div>
   );
 }

@@ -5,6 +5,8 @@ import { formatDuration } from "../model/format";
 import { serviceColor } from "../model/colors";
 import { niceTicks } from "./ticks";
 import type { ViewRange } from "./TraceView";
+import type { ErrorRole } from "../model/analysis";
+import { spanKind } from "../model/tags";
 
 export const ROW_HEIGHT = 26;
 const HEAD_HEIGHT = 28;
@@ -22,13 +24,17 @@ interface Props {
   onToggle: (n: SpanNode) => void;
   /** A row to bring into view: centred when `center` (a jump), else just enough (a step). */
   scrollTo: { index: number; center?: boolean } | null;
+  /** The critical path's pieces of each span (absolute µs), when shown. */
+  critical: Map<string, [number, number][]> | null;
+  /** Where errors started and which spans only inherited them, once known. */
+  roles: Map<string, ErrorRole> | null;
 }
 
 /**
  * The span rows. Only the rows in view (plus a margin) are in the DOM, each at a fixed height and
  * absolutely placed, so a 100,000-span trace costs the same to scroll as a 100-span one.
  */
-export function Waterfall({ tree, rows, collapsed, range, matches, selected, onSelect, onToggle, scrollTo }: Props) {
+export function Waterfall({ tree, rows, collapsed, range, matches, selected, onSelect, onToggle, scrollTo, critical, roles }: Props) {
   const scroller = useRef<HTMLDivElement>(null);
   const [view, setView] = useState({ top: 0, height: 800 });
   const frame = useRef(0);
@@ -74,12 +80,13 @@ export function Waterfall({ tree, rows, collapsed, range, matches, selected, onS
     const n = rows[i];
     items.push(
       <Row key={n.key} node={n} top={i * ROW_HEIGHT} from={from} to={to} collapsed={collapsed.has(n.key)}
-        match={matches ? matches.has(n.key) : null} selected={n === selected} onSelect={select} onToggle={toggle} />,
+        match={matches ? matches.has(n.key) : null} selected={n === selected} onSelect={select} onToggle={toggle}
+        critical={critical?.get(n.span.spanID)} traceStart={tree.start} role={n.isError ? roles?.get(n.span.spanID) : undefined} />,
     );
   }
 
   return (
-    <div class="waterfall" ref={scroller} tabIndex={0} role="tree" aria-label="Spans" data-testid="waterfall">
+    <div class={`waterfall ${critical ? "showing-critical" : ""}`} ref={scroller} tabIndex={0} role="tree" aria-label="Spans" data-testid="waterfall">
       <div class="wf-head" style={{ height: HEAD_HEIGHT }}>
         <div class="wf-name-col">Service &amp; operation<ColumnResizer target={scroller} /></div>
         <div class="wf-time-col ruler">
@@ -99,9 +106,16 @@ export function Waterfall({ tree, rows, collapsed, range, matches, selected, onS
 interface RowProps {
   node: SpanNode; top: number; from: number; to: number; collapsed: boolean; match: boolean | null;
   selected: boolean; onSelect: (n: SpanNode) => void; onToggle: (n: SpanNode) => void;
+  critical: [number, number][] | undefined; traceStart: number; role: ErrorRole | undefined;
 }
 
-const Row = memo(function Row({ node, top, from, to, collapsed, match, selected, onSelect, onToggle }: RowProps) {
+const ERROR_ICONS: Record<ErrorRole | "error", [string, string, string]> = {
+  origin: ["⚡", "error origin", "The error started here"],
+  inherited: ["↓", "inherited error", "In error because of a span below it (see the details: Jump to cause)"],
+  error: ["!", "error", "This span is in error"],
+};
+
+const Row = memo(function Row({ node, top, from, to, collapsed, match, selected, onSelect, onToggle, critical, traceStart, role }: RowProps) {
   const s = node.span;
   const color = serviceColor(node.service);
   const width = to - from || 1;
@@ -111,22 +125,26 @@ const Row = memo(function Row({ node, top, from, to, collapsed, match, selected,
   const hiddenError = collapsed && node.errorBelow;
   const cls = ["wf-row", selected && "selected", node.isError && "error", match === true && "match", match === false && "dim"]
     .filter(Boolean).join(" ");
+  const kind = spanKind(s);
+  const [icon, iconLabel, iconTitle] = ERROR_ICONS[role ?? "error"];
   // Duration label: after the bar when there is room, else before it, else inside it.
   const labelAt = left + w < 85 ? "after" : left > 15 ? "before" : "inside";
   return (
     <div class={cls} style={{ transform: `translateY(${top}px)` }} role="treeitem" aria-level={node.depth + 1}
       aria-selected={selected} aria-expanded={node.children.length ? !collapsed : undefined}
-      data-span-id={s.spanID} data-key={node.key} onClick={() => onSelect(node)}>
+      data-span-id={s.spanID} data-key={node.key} data-error-role={role} data-critical={critical ? "" : undefined}
+      onClick={() => onSelect(node)}>
       <div class="wf-name-col" style={{ paddingLeft: 6 + indent }} title={`${node.service}: ${s.operationName}`}>
         {node.children.length ? (
           <button class="toggle" tabIndex={-1} aria-label={collapsed ? "Expand" : "Collapse"}
             onClick={(e) => { e.stopPropagation(); onToggle(node); }}>{collapsed ? "▸" : "▾"}</button>
         ) : <span class="toggle-space" />}
         <span class="svc-mark" style={{ background: color }} />
-        {node.isError && <span class="err-icon" title="This span is in error" aria-label="error">!</span>}
+        {node.isError && <span class={`err-icon ${role ?? ""}`} title={iconTitle} aria-label={iconLabel}>{icon}</span>}
         {hiddenError && <span class="err-below" title="Collapsed spans below contain errors" aria-label="errors inside">●</span>}
         <span class="svc-name">{node.service}</span>
         <span class="op-name">{s.operationName}</span>
+        {kind && <span class={`badge kind kind-${kind}`} title={`Span kind: ${kind}`}>{kind}</span>}
         {node.parentRefType === "FOLLOWS_FROM" && <span class="badge follows" title="Follows from its parent (not a child-of)">follows</span>}
         {node.links.length > 0 && <span class="badge link" title="Span links to other spans or traces">⇢ {node.links.length} link{node.links.length > 1 ? "s" : ""}</span>}
         {node.missingParentID && <span class="badge warn" title={`Parent ${node.missingParentID} is not in this trace`}>orphan</span>}
@@ -134,12 +152,16 @@ const Row = memo(function Row({ node, top, from, to, collapsed, match, selected,
         {node.depth > MAX_INDENT_LEVELS && <span class="badge">depth {node.depth}</span>}
       </div>
       <div class="wf-time-col">
-        <div class={`bar ${node.parentRefType === "FOLLOWS_FROM" ? "follows" : ""} ${node.isError ? "error" : ""}`}
+        <div class={`bar ${node.parentRefType === "FOLLOWS_FROM" ? "follows" : ""} ${node.isError ? `error ${role ?? ""}` : ""}`}
           style={{ left: `${left}%`, width: `${w}%`, background: node.parentRefType === "FOLLOWS_FROM" ? `color-mix(in srgb, ${color} 30%, transparent)` : color, borderColor: color }}>
           {(s.logs ?? []).slice(0, 20).map((l, i) => (
             <span key={i} class="log-mark" style={{ left: `${((l.timestamp - s.startTime) / (s.duration || 1)) * 100}%` }} />
           ))}
         </div>
+        {critical?.map(([a, b], i) => (
+          <span key={i} class="cp-seg" title="On the critical path"
+            style={{ left: `${((a - traceStart - from) / width) * 100}%`, width: `${Math.max(((b - a) / width) * 100, 0.05)}%` }} />
+        ))}
         <span class={`bar-label ${labelAt}`} style={labelAt === "after" ? { left: `calc(${left + w}% + 4px)` }
           : labelAt === "before" ? { right: `calc(${100 - left}% + 4px)` } : { right: `calc(${Math.max(0, 100 - left - w)}% + 6px)` }}>
           {formatDuration(s.duration)}

@@ -12,6 +12,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from traceway.model import SPAN_KIND_BY_NAME, SpanBatch, SpanRecord
 from traceway.storage.api import DependencyLink, Operation, TraceQuery, TraceSummary
+from traceway.storage.duckdb.ranges import spans_of_traces_sql
 from traceway.storage.duckdb.schema import SPAN_COLUMNS, id_halves, ids8_from, ids16_from
 from traceway.storage.duckdb.summaries import trace_summaries
 from traceway.storage.tagmatch import encoded_patterns, span_matches
@@ -51,15 +52,11 @@ class DuckDBReader:
 
     def _spans(self, cur: duckdb.DuckDBPyConnection,
                ranges: list[tuple[int, int, int, int]]) -> SpanBatch:
-        """Spans of the given (hi, lo, first start, last end) traces, one
-        UNION branch per trace so each is pruned to its own time range."""
-        parts, params = [], []
-        for hi, lo, first, last in ranges:
-            parts.append(f"SELECT {SPAN_COLUMNS} FROM spans WHERE trace_hi = ?::UBIGINT "
-                         "AND trace_lo = ?::UBIGINT AND start_ns BETWEEN ? AND ?")
-            params += [hi, lo, first, last]
-        sql = " UNION ALL ".join(parts) + " ORDER BY start_ns, span_id"
-        return self._batch(cur.execute(sql, params).fetchnumpy(), cur)
+        """Spans of the given (hi, lo, first start, last end) traces, each read
+        within its time range (see ``ranges``)."""
+        sql, params = spans_of_traces_sql(SPAN_COLUMNS, ranges)
+        return self._batch(cur.execute(sql + " ORDER BY start_ns, span_id", params).fetchnumpy(),
+                           cur)
 
     def _batch(self, cols: dict[str, Any], cur: duckdb.DuckDBPyConnection) -> SpanBatch:
         n = len(cols["trace_hi"])

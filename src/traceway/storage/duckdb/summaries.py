@@ -10,6 +10,7 @@ import duckdb
 import numpy as np
 
 from traceway.storage.api import ServiceSummary, TraceSummary
+from traceway.storage.duckdb.ranges import spans_of_traces_sql
 from traceway.storage.duckdb.schema import ids16_from
 
 _COLUMNS = ("trace_hi, trace_lo, span_id, parent_id, service, name, kind, start_ns, duration_ns, "
@@ -47,13 +48,8 @@ def trace_summaries(cur: duckdb.DuckDBPyConnection,
     """Summaries of the given (hi, lo, first start, last end) traces, in no order."""
     if not ranges:
         return []
-    parts, params = [], []
-    for hi, lo, first, last in ranges:
-        # One branch per trace, so each is pruned to its own time range.
-        parts.append(f"SELECT {_COLUMNS} FROM spans WHERE trace_hi = ?::UBIGINT "
-                     "AND trace_lo = ?::UBIGINT AND start_ns BETWEEN ? AND ?")
-        params += [hi, lo, first, last]
-    rows = cur.execute(_SQL.format(ranges=" UNION ALL ".join(parts)), params).fetchall()
+    spans_sql, params = spans_of_traces_sql(_COLUMNS, ranges)
+    rows = cur.execute(_SQL.format(ranges=spans_sql), params).fetchall()
     if not rows:
         return []
     trace_ids = ids16_from(np.array([r[0] for r in rows], dtype=np.uint64),
