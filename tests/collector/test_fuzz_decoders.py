@@ -105,7 +105,10 @@ def test_every_gzip_member_is_decoded(parts):
     assert gunzip(b"".join(gzip.compress(part) for part in parts)) == b"".join(parts)
 
 
-slow = pytest.mark.slow
+def slow(test):  # the long campaigns outlast the suite's 300 s per-test timeout
+    return pytest.mark.slow(pytest.mark.timeout(3600)(test))
+
+
 test_otlp_proto_long = slow(_fuzz(OTLP_PROTO, spans_from_otlp_proto, LONG))
 test_otlp_json_long = slow(_fuzz(st.one_of(OTLP_JSON.map(json_bytes), JUNK.map(json_bytes)),
                                  spans_from_otlp_json, LONG))

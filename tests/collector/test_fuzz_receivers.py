@@ -94,7 +94,10 @@ test_zipkin_json = _http_case("zipkin-json", QUICK)
 test_zipkin_proto = _http_case("zipkin-proto", QUICK)
 test_grpc = _grpc_case(QUICK)
 
-slow = pytest.mark.slow
+def slow(test):  # the long campaigns outlast the suite's 300 s per-test timeout
+    return pytest.mark.slow(pytest.mark.timeout(3600)(test))
+
+
 test_otlp_json_long = slow(_http_case("otlp-json", LONG))
 test_otlp_proto_long = slow(_http_case("otlp-proto", LONG))
 test_zipkin_json_long = slow(_http_case("zipkin-json", LONG))
