@@ -3,8 +3,8 @@
 Fills a store through its Writer with synthetic traffic (20 services, ~8
 attributes per span, traces of 8 spans, arriving in time order over the last
 hours like real ingest), then times: trace by id, search (service + tag + min
-duration, last hour), 100 results as whole traces and as summaries (what Jaeger
-UI's search list needs), services, operations, dependencies (last hour); and
+duration, last hour), 100 results as whole traces, as store-side summaries (what
+Jaeger UI's search list needs) and as summaries of whole traces, services, operations, dependencies (last hour); and
 reports bytes per span on disk after a checkpoint.
 
     .venv/bin/python bench/query.py [--spans 1000000 10000000] [--repeat 200]
@@ -31,6 +31,7 @@ from traceway.convert.otlp import spans_from_otlp
 from traceway.model import SpanBatch
 from traceway.storage.api import TraceQuery
 from traceway.storage.duckdb import DuckDBStore
+from traceway.storage.summary import summarize_trace
 
 BATCH = 16_384
 HOUR_NS = 3_600 * 10**9
@@ -118,6 +119,9 @@ def measure(spans: int, repeat: int) -> dict:
             **{**limit_100, "service": rng.choice(services)})), repeat // 4)
         result["search_100_summaries_1h"] = timed(lambda: store.find_trace_summaries(TraceQuery(
             **{**limit_100, "service": rng.choice(services)})), repeat // 4)
+        result["search_100_summarised_from_whole_traces_1h"] = timed(lambda: [
+            summarize_trace(t) for t in store.find_traces(TraceQuery(
+                **{**limit_100, "service": rng.choice(services)}))], repeat // 4)
         result["services"] = timed(store.services, repeat)
         result["operations"] = timed(lambda: store.operations(rng.choice(services)), repeat)
         result["dependencies_1h"] = timed(lambda: store.dependencies(now_ns - HOUR_NS, now_ns), 5)

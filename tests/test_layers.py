@@ -18,6 +18,8 @@ FORBIDDEN = {
     "model": {"collector", "query", "storage", "pipeline", "convert", "server", "ui"},
     # Pure functions over spans: no I/O layers (storage is read by the query side for it).
     "analysis": {"collector", "query", "storage", "pipeline", "server", "ui"},
+    # traceway.connect reads stores and the query API; it never runs a server.
+    "client": {"collector", "pipeline", "server", "ui"},
 }
 
 

@@ -21,6 +21,9 @@ from traceway.pipeline.sampling.settings import (
     parse_tail,
 )
 from traceway.pipeline.sampling.strategies import RemoteConfig, parse_remote
+from traceway.settings import setting_names
+
+SERVER_SETTINGS = frozenset(setting_names())
 
 Path_ = tuple[str | int, ...]
 
@@ -54,6 +57,7 @@ def load_config(path: str | Path) -> Config:
 
 def parse_config(document: dict[str, Any], text: str = "", name: str = "<config>") -> Config:
     try:
+        _refuse_unknown_top_level(document)
         sampling = document.get("sampling", {})
         if not isinstance(sampling, dict):
             raise ConfigValueError(("sampling",), "must be a table")
@@ -68,6 +72,17 @@ def parse_config(document: dict[str, Any], text: str = "", name: str = "<config>
         where = f"{name}:{line}" if line else name
         raise ConfigError(f"{where}: {dotted(exc.path)}: {exc.message}") from None
     return Config(tail=tail, remote=remote)
+
+
+def _refuse_unknown_top_level(document: dict[str, Any]) -> None:
+    for key in document:
+        if key == "sampling":
+            continue
+        flag = "--" + key.replace("_", "-")
+        if key in SERVER_SETTINGS:
+            raise ConfigValueError((key,), f"{key!r} is a server setting: give it as {flag} or "
+                                   f"TRACEWAY_{key.upper()}; the file holds [sampling] only")
+        raise ConfigValueError((key,), f"unknown key {key!r}; the file holds [sampling] only")
 
 
 def dotted(path: Path_) -> str:

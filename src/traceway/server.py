@@ -40,6 +40,7 @@ from traceway.pipeline.spooled import SpooledWrites, drain_spool
 from traceway.query.health_api import health_routes
 from traceway.query.jaeger_api import jaeger_routes
 from traceway.query.jaeger_v3_api import jaeger_v3_routes
+from traceway.query.pretty import PrettyPrintMiddleware
 from traceway.query.sampling_api import remote_sampling_app, sampling_routes
 from traceway.query.trace_analysis_api import trace_analysis_routes
 from traceway.query.zipkin_api import zipkin_read_routes
@@ -81,7 +82,7 @@ def ui_app(store: DuckDBStore, telemetry: Telemetry, strategies: Strategies,
         pass
     else:
         routes += ui_routes()
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, middleware=[Middleware(PrettyPrintMiddleware)])
 
 
 def zipkin_app(ingest: Ingest, store: DuckDBStore, cors_origins: list[str]) -> Starlette:
@@ -194,7 +195,7 @@ class TracewayServer:
             await self._grpc.stop(grace=30)
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.sampler is not None:
-            # Undecided spans stay in the spool (already fsynced) for the next start.
+            # Held traces are decided now and the kept ones queued before the queue closes.
             await asyncio.to_thread(self.sampler.close)
         await asyncio.to_thread(self.queue.close)
         if self.spool is not None:

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from traceway.query.params import BadParameterError, parse_duration_ns
+from traceway.durations import DurationError, parse_duration_ns
 
 _SIZE = re.compile(r"(?i)^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$")
 _SIZE_UNITS = {None: 1, "b": 1, "kb": 10**3, "kib": 2**10, "mb": 10**6, "mib": 2**20,
@@ -22,9 +22,9 @@ def parse_size(text: str) -> int:
 
 def parse_retention(text: str) -> int:
     try:
-        return parse_duration_ns(text, "retention")
-    except BadParameterError as exc:
-        raise ValueError(str(exc)) from None
+        return parse_duration_ns(text)
+    except DurationError as exc:
+        raise ValueError(f"retention: {exc}") from None
 
 
 @dataclass

@@ -24,8 +24,8 @@ def _traces(records) -> list[SpanBatch]:  # type: ignore[no-untyped-def]
 
 
 def check_golden(name: str, actual: object) -> None:
-    """Compare with golden/<name>; UPDATE_GOLDEN=1 rewrites it (review the diff)."""
-    path = HERE / "golden" / name
+    """Compare with golden/pitfalls/<name>; UPDATE_GOLDEN=1 rewrites it (review the diff)."""
+    path = HERE / "golden" / "pitfalls" / name
     if os.environ.get("UPDATE_GOLDEN") == "1":
         path.parent.mkdir(exist_ok=True)
         path.write_text(json.dumps(actual, indent=2) + "\n")

@@ -88,7 +88,7 @@ JAEGER_V3 = [
     ("v3-traces-none", f"/api/v3/traces?{WINDOW}&query.service_name=nobody", "ErrorResponse", 404),
     ("v3-bad-duration", "/api/v3/trace-summaries?query.duration_min=fast", "ErrorResponse", 400),
     ("v3-bad-time", "/api/v3/traces?query.start_time_min=yesterday", "ErrorResponse", 400),
-    ("v3-bad-attributes", "/api/v3/trace-summaries?query.attributes=error%3Dtrue",
+    ("v3-bad-attributes", "/api/v3/trace-summaries?query.attributes=%7Bbroken",
      "ErrorResponse", 400),
     ("v3-bad-trace-id", "/api/v3/traces/xyz", "ErrorResponse", 400),
     ("v3-unknown-endpoint", "/api/v3/spans", "ErrorResponse", 404),

@@ -45,6 +45,11 @@ def test_v3_attributes_match_like_v1_tags():
     query = parse_v3_trace_query(QueryParams(
         {"query.attributes": '{"error": true, "http.status_code": 500, "k": "v"}'}), now_ns=NOW)
     assert query.tags == {"error": "true", "http.status_code": "500", "k": "v"}
+    logfmt = parse_v3_trace_query(QueryParams(
+        {"query.attributes": 'error=true exception.type=~Time.*out'}), now_ns=NOW)
+    assert logfmt.tags == {"error": "true"}
+    assert [(p.key, p.mode, p.text) for p in logfmt.tag_patterns] == [
+        ("exception.type", "regex", "Time.*out")]
 
 
 def test_annotation_query_splits_tags_from_words():

@@ -45,3 +45,18 @@ def test_trace_ids_any_case_and_short():
     for bad in ("xyz", "0" * 32, "1" * 33):
         with pytest.raises(BadParameterError):
             parse_trace_id(bad)
+
+
+@pytest.mark.parametrize("text,ns", [
+    ("0", 0), ("1.000000001s", 1_000_000_001), ("2562047h47m16.854775807s", 2**63 - 1),
+    ("0.1ns", 0), ("1μs", 1000),
+])
+def test_duration_edges(text, ns):
+    assert parse_duration_ns(text, "d") == ns
+
+
+@pytest.mark.parametrize("text", ["2562047h47m16.854775808s", "9" * 400, "9" * 30 + "h",
+                                  "²s", "١s", "s", ".s"])
+def test_durations_out_of_range_or_malformed(text):
+    with pytest.raises(BadParameterError, match="^lookback: "):
+        parse_duration_ns(text, "lookback")

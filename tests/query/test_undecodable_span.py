@@ -51,6 +51,13 @@ def test_a_broken_span_degrades_to_a_warning(tmp_path):
         assert tagged.status_code == 200
         assert [t["traceID"] for t in tagged.json()["data"]] == [healthy.trace_id.hex()]
 
+        # The other read APIs leave the broken part out rather than failing.
+        zipkin = httpx.get(server.zipkin_url.replace("/spans", "/trace/")
+                           + healthy.trace_id.hex())
+        assert zipkin.status_code == 200 and len(zipkin.json()) == 2
+        v3 = httpx.get(f"{server.ui_url}/api/v3/traces/{healthy.trace_id.hex()}")
+        assert v3.status_code == 200
+
         odd = server.api(f"/api/traces/{odd_resource.trace_id.hex()}")["data"][0]
         assert odd["spans"][0]["warnings"]
         assert odd["processes"]["p1"]["serviceName"] == "broken-svc"

@@ -78,3 +78,24 @@ def test_invalid_file_names_the_line(tmp_path, old, new, line, words):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "absent.toml")
+
+
+@pytest.mark.parametrize("text, line, words", [
+    ('retention = "1h"\n', 1, "server setting: give it as --retention or TRACEWAY_RETENTION"),
+    ('[sampling.tail]\ndecision_wait = "1s"\n\n[extra]\nx = 1\n', 4, "unknown key 'extra'"),
+    ('# top\ntypo = 3\n[sampling.tail]\n', 2, "unknown key 'typo'"),
+    ('[sampling.tail]\ndecision_wait = "1.5x"\n', 2, "decision_wait"),
+    ('[sampling.tail]\ndecision_wait = 10\n', 2, "quote it"),
+])
+def test_unknown_keys_and_bad_durations_name_their_line(tmp_path, text, line, words):
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text))
+    assert f".toml:{line}:" in str(caught.value)
+    assert words in str(caught.value)
+
+
+@pytest.mark.parametrize("wait, ns", [("500ms", 5 * 10**8), ("1.5s", 15 * 10**8), ("2m", 120 * 10**9),
+                                      ("1h30m", 5_400 * 10**9), ("1d", 86_400 * 10**9)])
+def test_config_durations_use_the_shared_grammar(tmp_path, wait, ns):
+    config = load_config(write(tmp_path, f'[sampling.tail]\ndecision_wait = "{wait}"\n'))
+    assert config.tail.decision_wait_ns == ns

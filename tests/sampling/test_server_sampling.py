@@ -94,16 +94,21 @@ def test_kill_9_with_held_spans_loses_nothing_acknowledged(tmp_path):
         restarted.stop()
 
 
-def test_sigterm_keeps_held_spans_for_the_next_start(tmp_path):
+def test_sigterm_decides_held_traces_and_leaves_the_spool_empty(tmp_path):
     server = start(tmp_path, "1h")
     traffic = generate(100, seed=13, error_rate=0.2)
     send(server, traffic.batches)
+    assert metric(server, "traceway_sampling_held_traces") == 100
     assert server.stop() == 0
-    restarted = start(tmp_path, "200ms")
+    assert not list((tmp_path / "data" / "spool").glob("segment-*")), "nothing left waiting"
+    restarted = start(tmp_path, "1h")
     try:
-        wait_until_decided(restarted)
-        for tid in traffic.errors:
-            assert len(stored_spans(restarted, tid)) == traffic.spans_per_trace[tid]
+        assert metric(restarted, "traceway_sampling_held_traces") == 0
+        for tid, count in traffic.spans_per_trace.items():
+            spans = stored_spans(restarted, tid)
+            assert len(spans) in (0, count), "no stored trace is partial"
+            if tid in traffic.errors:
+                assert len(spans) == count
     finally:
         restarted.stop()
 

@@ -7,6 +7,7 @@ import tracemalloc
 
 import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
+from sampling_rig import STANDARD_POLICIES
 from sampling_traffic import generate
 
 from traceway.model import SpanBatch
@@ -112,6 +113,34 @@ def test_memory_stays_bounded_by_max_traces(rig, spans):
     assert r.metric("traceway_sampling_traces_decided_early_total") > spans / 8 - 2000
     # Held memory does not grow with traffic, only with max_traces (+ the decision cache).
     assert after - warm < 64 << 20, f"grew by {(after - warm) >> 20} MiB"
+
+
+def test_held_bytes_stay_under_max_held_bytes(rig):
+    r = rig({"decision_wait": "10s", "max_traces": 1_000_000, "max_held_bytes": "200KiB",
+             "policy": [{"name": "all", "type": "always_sample"}]})
+    traffic = generate(3_000, seed=21)
+    for batch in traffic.batches:
+        r.send(batch)
+        assert r.sampler.held_bytes <= 200 * 1024
+    assert 0 < r.sampler.held_traces < 3_000
+    early = r.metric("traceway_sampling_traces_decided_early_total")
+    assert early == 3_000 - r.sampler.held_traces
+    r.flush()  # decided early, not dropped: every trace ends up whole in the store
+    for tid, count in traffic.spans_per_trace.items():
+        assert len(r.store.get_trace(tid)) == count
+
+
+def test_close_decides_every_held_trace_and_empties_the_spool(rig):
+    r = rig({"decision_wait": "1h", "policy": STANDARD_POLICIES})
+    traffic = generate(300, seed=22, error_rate=0.2)
+    for batch in traffic.batches:
+        r.send(batch)
+    assert r.sampler.held_traces == 300
+    r.flush()
+    assert r.sampler.held_traces == 0
+    for tid in traffic.errors:
+        assert len(r.store.get_trace(tid)) == traffic.spans_per_trace[tid]
+    assert not list(r.directory.glob("segment-*")), "decided traces leave nothing in the spool"
 
 
 def test_spool_replays_held_spans_after_a_crash(tmp_path):

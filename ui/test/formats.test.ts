@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { parseLogfmt, toLogfmt } from "../src/model/logfmt";
+import { parseTagTerms, toLogfmt } from "../src/model/logfmt";
+
+const parseLogfmt = (text: string) => Object.fromEntries(parseTagTerms(text).map((t) => [t.key, t.op + t.value]));
 import { tracesFromOtlp, traceToOtlp } from "../src/model/otlp";
 import { tracesFromDocument } from "../src/model/parse";
 import { findSpans } from "../src/model/find";
@@ -27,6 +29,18 @@ describe("logfmt", () => {
 });
 
 describe("search URLs", () => {
+  it("keep tag patterns as logfmt, which the API reads", () => {
+    const tags = 'exception.type=~Time(out)? msg=*"not found" error=true';
+    const q = queryFromForm({ ...formFromQuery(new URLSearchParams()), service: "api", tags });
+    expect(q.get("tags")).toBe(tags);
+    expect(formFromQuery(q).tags).toBe(tags);
+    expect(apiParams(q).get("tags")).toBe(tags);
+    expect(parseTagTerms(tags)).toEqual([
+      { key: "exception.type", op: "~", value: "Time(out)?" }, { key: "msg", op: "*", value: "not found" },
+      { key: "error", op: "", value: "true" }]);
+    expect(() => parseTagTerms('msg="open')).toThrow(/expected key=value/);
+  });
+
   it("turn logfmt tags into the API's JSON and back", () => {
     const q = queryFromForm({ ...formFromQuery(new URLSearchParams()), service: "api", tags: "error=true http.status_code=500", minDuration: "100" });
     expect(JSON.parse(q.get("tags")!)).toEqual({ error: "true", "http.status_code": "500" });

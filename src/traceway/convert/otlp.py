@@ -213,8 +213,9 @@ def decode_stored(message_type: type[_Stored], data: bytes, part: str) -> tuple[
 
 
 def span_to_otlp(record: SpanRecord) -> Span:
-    """The full OTLP span: ``detail`` with the column fields put back."""
-    span = Span.FromString(record.detail)
+    """The full OTLP span: ``detail`` with the column fields put back (a
+    ``detail`` that cannot be decoded leaves only the columns)."""
+    span, _ = decode_stored(Span, record.detail, "span detail")
     span.trace_id = record.trace_id
     span.span_id = record.span_id
     span.parent_span_id = record.parent_span_id
@@ -237,13 +238,14 @@ def batch_to_otlp(batch: SpanBatch) -> TracesData:
         entry = by_resource.get(record.resource)
         if entry is None:
             resource_spans = data.resource_spans.add()
-            resource_spans.resource.CopyFrom(Resource.FromString(record.resource))
+            resource_spans.resource.CopyFrom(decode_stored(Resource, record.resource, "resource")[0])
             entry = by_resource[record.resource] = (resource_spans, {})
         resource_spans, by_scope = entry
         scope_spans = by_scope.get(record.scope)
         if scope_spans is None:
             scope_spans = resource_spans.scope_spans.add()
-            scope_spans.scope.CopyFrom(InstrumentationScope.FromString(record.scope))
+            scope_spans.scope.CopyFrom(
+                decode_stored(InstrumentationScope, record.scope, "scope")[0])
             by_scope[record.scope] = scope_spans
         scope_spans.spans.append(span_to_otlp(record))  # type: ignore[attr-defined]
     return data

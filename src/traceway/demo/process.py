@@ -2,6 +2,7 @@
 
 Prints ``LISTENING <port>`` on stdout once ready (the worker prints
 ``LISTENING 0``), then runs until SIGTERM/SIGINT or until its parent exits.
+On the way out it flushes its spans and prints ``SENT <exported> DROPPED <lost>``.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         server.shutdown()
     if handle is not None:
         handle.shutdown()
+        stats = handle.stats()
+        print(f"SENT {stats.get('exported', 0)} DROPPED {stats.get('dropped', 0)}", flush=True)
     return 0
 
 

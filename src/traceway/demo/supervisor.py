@@ -54,27 +54,52 @@ def port_is_free(port: int) -> bool:
 
 
 class Processes:
-    """Child processes to stop, newest first, however the demo ends."""
+    """Child processes to stop however the demo ends: the services first (they
+    flush their spans on the way out), then the server that stores them."""
 
     def __init__(self) -> None:
         self.children: list[tuple[str, subprocess.Popen[str]]] = []
+        self.stopped_last: set[str] = set()
 
-    def start(self, name: str, argv: list[str], **kwargs: object) -> subprocess.Popen[str]:
+    def start(self, name: str, argv: list[str], *, stop_last: bool = False,
+              **kwargs: object) -> subprocess.Popen[str]:
         proc: subprocess.Popen[str] = subprocess.Popen(argv, text=True, **kwargs)  # type: ignore[call-overload]
         self.children.append((name, proc))
+        if stop_last:
+            self.stopped_last.add(name)
         return proc
 
-    def stop_all(self, timeout_s: float = 10.0) -> None:
-        for _name, proc in reversed(self.children):
-            if proc.poll() is None:
-                proc.terminate()
-        deadline = time.monotonic() + timeout_s
-        for _name, proc in reversed(self.children):
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    def stop_all(self, timeout_s: float = 20.0) -> None:
+        first = [proc for name, proc in self.children if name not in self.stopped_last]
+        last = [proc for name, proc in self.children if name in self.stopped_last]
+        for group in (first, last):
+            _stop_together(group, timeout_s)
+
+    def sent_spans(self) -> tuple[int, int]:
+        """(exported, dropped) spans the stopped services reported on their way out."""
+        exported = dropped = 0
+        for _name, proc in self.children:
+            if proc.stdout is None or proc.poll() is None:
+                continue
+            for line in proc.stdout.read().splitlines():
+                words = line.split()
+                if len(words) == 4 and words[0] == "SENT" and words[2] == "DROPPED":
+                    exported += int(words[1])
+                    dropped += int(words[3])
+        return exported, dropped
+
+
+def _stop_together(procs: list[subprocess.Popen[str]], timeout_s: float) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.monotonic() + timeout_s
+    for proc in procs:
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def _preferred_or_free(port: int) -> int:
@@ -89,7 +114,7 @@ def start_server(procs: Processes, data_dir: Path, ui_port: int) -> tuple[str, s
     argv = [sys.executable, "-m", "traceway.cli", "serve", "--data-dir", str(data_dir), "--host", "127.0.0.1",
             "--otlp-grpc-port", str(_preferred_or_free(4317)), "--otlp-http-port", str(http_port),
             "--zipkin-port", str(_preferred_or_free(9411)), "--ui-port", str(ui_port)]
-    proc = procs.start("traceway serve", argv)
+    proc = procs.start("traceway serve", argv, stop_last=True)
     ui = f"http://127.0.0.1:{ui_port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -149,5 +174,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     finally:
         procs.stop_all()
+        exported, dropped = procs.sent_spans()
+        print(f"traceway demo: the services sent {exported} spans"
+              + (f" and lost {dropped}" if dropped else ""), flush=True)
         if temp_dir is not None:
             shutil.rmtree(temp_dir, ignore_errors=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -24,6 +25,15 @@ from traceway.query.params import (
     parse_trace_query,
 )
 from traceway.storage.api import Reader
+
+
+class AnyTextConvertor(PathConvertor):
+    """A path segment that may hold any character, newlines too: service names are free text."""
+
+    regex = r"[\s\S]*"
+
+
+register_url_convertor("anytext", AnyTextConvertor())
 
 
 class FastJSONResponse(JSONResponse):
@@ -95,7 +105,7 @@ def jaeger_routes(reader: Reader) -> list[Route]:
 
     return [
         Route("/api/services", services),
-        Route("/api/services/{service:path}/operations", service_operations),
+        Route("/api/services/{service:anytext}/operations", service_operations),
         Route("/api/operations", operations),
         Route("/api/traces", find_traces),
         Route("/api/traces/{trace_id}", get_trace),

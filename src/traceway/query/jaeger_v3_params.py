@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import calendar
 import datetime
-import json
 import re
 import time
 
@@ -22,7 +21,8 @@ from traceway.query.params import (
     BadParameterError,
     parse_duration_ns,
 )
-from traceway.storage.api import TraceQuery
+from traceway.query.tags import TagSyntaxError, parse_tags_text
+from traceway.storage.api import TagPattern, TraceQuery
 
 DEFAULT_WINDOW_NS = 3_600 * 10**9
 
@@ -70,24 +70,17 @@ def parse_rfc3339_ns(text: str, name: str) -> int:
     return seconds * 10**9 + int(fraction)
 
 
-def parse_attributes(raw: str | None) -> dict[str, str]:
-    """``query.attributes``: a JSON object, matched like the v1 API's ``tags``."""
+def parse_attributes(raw: str | None) -> tuple[dict[str, str], tuple[TagPattern, ...]]:
+    """``query.attributes``: a JSON object as Jaeger takes it, matched like the v1 API's
+    ``tags``; the v1 ``tags`` logfmt (with its ``=~`` and ``=*`` patterns) works too."""
     if not raw:
-        return {}
+        return {}, ()
     try:
-        document = json.loads(raw)
-    except ValueError:
-        document = None
-    if not isinstance(document, dict):
-        raise BadParameterError("malformed parameter query.attributes: expected a JSON object "
-                                'like {"http.status_code":"500"}')
-    return {str(k): _attribute_string(v) for k, v in document.items()}
-
-
-def _attribute_string(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value if isinstance(value, str) else json.dumps(value)
+        exact, patterns = parse_tags_text(raw)
+    except TagSyntaxError as exc:
+        message = str(exc).removeprefix("tags: ")
+        raise BadParameterError(f"malformed parameter query.attributes: {message}") from None
+    return exact, tuple(patterns)
 
 
 def _duration(params: QueryParams, field: str) -> int | None:
@@ -122,10 +115,11 @@ def parse_v3_trace_query(params: QueryParams, now_ns: int | None = None) -> Trac
         raise BadParameterError(f"malformed parameter {name}: {raw!r} is not an integer") from None
     if limit < 0:
         raise BadParameterError(f"malformed parameter {name}: must not be negative")
+    tags, patterns = parse_attributes(_param(params, "attributes")[1])
     return TraceQuery(
         start_min_ns=start_ns, start_max_ns=end_ns,
         service=_param(params, "service")[1], operation=_param(params, "operation")[1],
-        tags=parse_attributes(_param(params, "attributes")[1]),
+        tags=tags, tag_patterns=patterns,
         duration_min_ns=duration_min, duration_max_ns=duration_max,
         limit=min(limit or DEFAULT_LIMIT, MAX_LIMIT))
 

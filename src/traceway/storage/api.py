@@ -26,6 +26,17 @@ class RejectedSpansError(StorageError):
 
 
 @dataclass(frozen=True, slots=True)
+class TagPattern:
+    """``key`` has a string value containing ``text`` (``mode="contains"``) or in
+    which the regular expression ``text`` finds a match (``mode="regex"``, Python
+    ``re`` syntax, unanchored). Built by the query side, which checks the regex."""
+
+    key: str
+    mode: str  # "contains" or "regex"
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class TraceQuery:
     """What a trace search asks for. All conditions hold on one span.
 
@@ -46,6 +57,7 @@ class TraceQuery:
     duration_min_ns: int | None = None
     duration_max_ns: int | None = None
     limit: int = 20
+    tag_patterns: tuple[TagPattern, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

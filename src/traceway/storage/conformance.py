@@ -34,6 +34,7 @@ from traceway.storage.api import (
     Operation,
     Reader,
     Retention,
+    TagPattern,
     TraceQuery,
     Writer,
 )
@@ -114,12 +115,56 @@ TAG_CASES: list[tuple[str, dict[str, str], bool]] = [
 ]
 
 
+# Pattern searches against RICH_TAGS_SPAN: (test id, patterns as (key, mode, text),
+# exact tags, whether it matches). Patterns see string values only.
+PATTERN_CASES: list[tuple[str, list[tuple[str, str, str]], dict[str, str], bool]] = [
+    ("contains-span-attribute", [("http.method", "contains", "E")], {}, True),
+    ("contains-empty-text", [("http.method", "contains", "")], {}, True),
+    ("contains-star-literally", [("wild", "contains", "*")], {}, True),
+    ("contains-percent-literally", [("pct", "contains", "%_")], {}, True),
+    ("contains-multibyte", [("city", "contains", "Zür")], {}, True),
+    ("contains-case-sensitive", [("http.method", "contains", "get")], {}, False),
+    ("contains-event-attribute", [("event.key", "contains", "event-val")], {}, True),
+    ("contains-resource-attribute", [("host.name", "contains", "node")], {}, True),
+    ("contains-scope-attribute", [("scope.key", "contains", "scope-v")], {}, True),
+    ("contains-not-on-int", [("retries", "contains", "12")], {}, False),
+    ("contains-not-on-double", [("temperature", "contains", "72")], {}, False),
+    ("contains-derived-status-description", [("otel.status_description", "contains", "oo")],
+     {}, True),
+    ("contains-derived-scope-version", [("otel.scope.version", "contains", ".2.")], {}, True),
+    ("contains-derived-tracestate", [("w3c.tracestate", "contains", "abc")], {}, True),
+    ("contains-event-name", [("event", "contains", "miss")], {}, True),
+    ("contains-missing-key", [("missing", "contains", "")], {}, False),
+    ("contains-other-key-only", [("http.method", "contains", "node")], {}, False),
+    ("regex-anchored", [("http.method", "regex", "^G.T$")], {}, True),
+    ("regex-unanchored", [("http.method", "regex", "ET")], {}, True),
+    ("regex-anchor-mismatch", [("http.method", "regex", "^ET")], {}, False),
+    ("regex-ignore-case", [("http.method", "regex", "(?i)get")], {}, True),
+    ("regex-alternatives", [("http.method", "regex", "POST|GET")], {}, True),
+    ("regex-dot-is-one-character", [("city", "regex", "^Z.rich$")], {}, True),
+    ("regex-link-attribute", [("link.key", "regex", "^link-")], {}, True),
+    ("regex-not-on-bool", [("cached", "regex", "true")], {}, False),
+    ("regex-not-on-derived-error", [("error", "regex", "true")], {}, False),
+    ("regex-derived-span-kind", [("span.kind", "regex", "^serv")], {}, True),
+    ("regex-derived-span-kind-other", [("span.kind", "regex", "client")], {}, False),
+    ("regex-derived-status-code", [("otel.status_code", "regex", "ERR")], {}, True),
+    ("regex-derived-scope-name", [("otel.scope.name", "regex", r"my\.sc")], {}, True),
+    ("regex-event-name", [("event", "regex", r"cache\s+miss")], {}, True),
+    ("regex-other-key-only", [("http.method", "regex", "node")], {}, False),
+    ("pattern-and-exact", [("host.name", "contains", "node")], {"http.method": "GET"}, True),
+    ("two-patterns", [("host.name", "contains", "node"), ("http.method", "regex", "^G")],
+     {}, True),
+    ("pattern-and-exact-missing", [("host.name", "contains", "node")], {"http.method": "PUT"},
+     False),
+]
+
+
 def rich_tags_span(start_ns: int) -> SpanRecord:
     return make_span(
         1, 1, start_ns=start_ns, service="tagged", name="rich", kind=SpanKind.SERVER,
         status_code=StatusCode.ERROR, status_message="boom", trace_state="vendor=abc",
         attributes={"http.method": "GET", "retries": 123, "temperature": 72.5, "cached": True,
-                    "wild": "same*", "dotstar": ".*", "pct": "50%_off"},
+                    "wild": "same*", "dotstar": ".*", "pct": "50%_off", "city": "Zürich"},
         events=[("cache miss", {"event.key": "event-value"})],
         links=[{"link.key": "link-value"}], resource={"host.name": "node-7"},
         scope_name="my.scope", scope_version="1.2.3", scope_attributes={"scope.key": "scope-value"})
@@ -402,6 +447,19 @@ class StorageConformance(TraceSummaryConformance):
         store.write(batch_of(rich_tags_span(t0),
                              make_span(2, 1, start_ns=t0 + 1, service="tagged", name="plain")))
         found = store.find_traces(self.around(t0, service="tagged", tags=tags))
+        assert trace_ids_of(found) == ([trace_id(1)] if matches else [])
+
+    @pytest.mark.parametrize("patterns, tags, matches",
+                             [(p, t, m) for _, p, t, m in PATTERN_CASES],
+                             ids=[case_id for case_id, _, _, _ in PATTERN_CASES])
+    def test_find_by_tag_pattern(self, store: Any, t0: int, patterns: list[tuple[str, str, str]],
+                                 tags: dict[str, str], matches: bool) -> None:
+        store.write(batch_of(rich_tags_span(t0),
+                             make_span(2, 1, start_ns=t0 + 1, service="tagged", name="plain",
+                                       attributes={"other": "node GET"})))
+        found = store.find_traces(self.around(
+            t0, service="tagged", tags=tags,
+            tag_patterns=tuple(TagPattern(*p) for p in patterns)))
         assert trace_ids_of(found) == ([trace_id(1)] if matches else [])
 
     def test_find_by_tag_without_service(self, store: Any, t0: int) -> None:

@@ -149,4 +149,4 @@ def _matches(record: SpanRecord, query: TraceQuery) -> bool:
         return False
     if query.duration_max_ns is not None and record.duration_ns > query.duration_max_ns:
         return False
-    return span_matches(record, query.tags)
+    return span_matches(record, query.tags, query.tag_patterns)

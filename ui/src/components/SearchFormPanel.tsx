@@ -32,7 +32,7 @@ export function SearchFormPanel({ form, set, services, operations, error: formEr
       <label>Tags
         <input name="tags" value={form.tags} placeholder="http.status_code=500 error=true" spellcheck={false}
           onInput={(e) => set({ tags: e.currentTarget.value })} />
-        <small>logfmt: key=value pairs, quote values with spaces</small>
+        <small>logfmt: key=value pairs, quote values with spaces; key=~regex or key=*text matches part of a value</small>
       </label>
       <label>Time range
         <select name="lookback" value={form.lookback} onChange={(e) => {

@@ -1,4 +1,4 @@
-import { parseLogfmt, toLogfmt } from "./logfmt";
+import { parseTagTerms, toLogfmt } from "./logfmt";
 import { parseDuration } from "./format";
 
 export const LOOKBACKS: [string, string][] = [
@@ -47,7 +47,11 @@ export function queryFromForm(f: SearchForm): URLSearchParams {
   const q = new URLSearchParams();
   if (f.service) q.set("service", f.service);
   if (f.operation) q.set("operation", f.operation);
-  if (f.tags.trim()) q.set("tags", JSON.stringify(parseLogfmt(f.tags)));
+  if (f.tags.trim()) {
+    // Exact pairs travel as Jaeger's JSON; patterns (=~, =*) as the logfmt typed, which the API reads too.
+    const terms = parseTagTerms(f.tags);
+    q.set("tags", terms.some((t) => t.op) ? f.tags.trim() : JSON.stringify(Object.fromEntries(terms.map((t) => [t.key, t.value]))));
+  }
   q.set("lookback", f.lookback);
   if (f.lookback === "custom") {
     if (!f.start || !f.end) throw new Error("a custom range needs a start and an end");

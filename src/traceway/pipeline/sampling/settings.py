@@ -11,11 +11,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from traceway.durations import DurationError, parse_duration_ns
+from traceway.settings import parse_size
+
 Path_ = tuple[str | int, ...]
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_UNIT_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
-            "m": 60_000_000_000, "h": 3_600_000_000_000}
 STATUS_CODES = {"UNSET": 0, "OK": 1, "ERROR": 2}
 
 POLICY_KEYS: dict[str, set[str]] = {
@@ -54,21 +54,32 @@ class TailConfig:
     decision_wait_ns: int = 10_000_000_000
     max_traces: int = 50_000
     decision_cache_size: int = 200_000
+    max_held_bytes: int = 256 * 2**20
     policies: tuple[PolicyConfig, ...] = ()
 
 
 def parse_duration(value: Any, path: Path_) -> int:
-    """``"500ms"``, ``"10s"``, ``"1m30s"`` -> nanoseconds."""
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigValueError(path, f"{value!r} is not a duration like \"500ms\" or \"10s\"")
-    text, position, total = value.strip(), 0, 0.0
-    while position < len(text):
-        match = _DURATION.match(text, position)
-        if not match:
-            raise ConfigValueError(path, f"{value!r} is not a duration like \"500ms\" or \"10s\"")
-        total += float(match.group(1)) * _UNIT_NS[match.group(2)]
-        position = match.end()
-    return round(total)
+    """``"500ms"``, ``"10s"``, ``"1m30s"``, ``"7d"`` -> nanoseconds (``traceway.durations``)."""
+    if not isinstance(value, str):
+        raise ConfigValueError(path, f"{value!r} is not a duration string like "
+                               f"\"500ms\" or \"10s\" (quote it)")
+    try:
+        return parse_duration_ns(value.strip())
+    except DurationError as exc:
+        raise ConfigValueError(path, str(exc)) from None
+
+
+def _size(value: Any, path: Path_) -> int:
+    """``"256MiB"``, ``"1GB"`` or a whole number of bytes, at least 1."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    try:
+        size = parse_size(value) if isinstance(value, str) else 0
+    except ValueError as exc:
+        raise ConfigValueError(path, str(exc)) from None
+    if size < 1:
+        raise ConfigValueError(path, f"{value!r} is not a size like \"256MiB\" or \"1GB\"")
+    return size
 
 
 def number(table: dict[str, Any], key: str, path: Path_, *, minimum: float | None = None,
@@ -96,7 +107,8 @@ def parse_tail(table: Any) -> TailConfig:
     path: Path_ = ("sampling", "tail")
     if not isinstance(table, dict):
         raise ConfigValueError(path, "must be a table")
-    check_keys(table, {"decision_wait", "max_traces", "decision_cache_size", "policy"}, path)
+    check_keys(table, {"decision_wait", "max_traces", "max_held_bytes", "decision_cache_size",
+                       "policy"}, path)
     defaults = TailConfig()
     wait = (parse_duration(table["decision_wait"], path + ("decision_wait",))
             if "decision_wait" in table else defaults.decision_wait_ns)
@@ -104,6 +116,8 @@ def parse_tail(table: Any) -> TailConfig:
                      ) if "max_traces" in table else defaults.max_traces
     cache = int(number(table, "decision_cache_size", path, minimum=0, integer=True)
                 ) if "decision_cache_size" in table else defaults.decision_cache_size
+    held_bytes = (_size(table["max_held_bytes"], path + ("max_held_bytes",))
+                  if "max_held_bytes" in table else defaults.max_held_bytes)
     raw = table.get("policy", [])
     if not isinstance(raw, list):
         raise ConfigValueError(path + ("policy",), "must be an array of tables [[sampling.tail.policy]]")
@@ -112,7 +126,7 @@ def parse_tail(table: Any) -> TailConfig:
     for i, name in enumerate(names):
         if name in names[:i]:
             raise ConfigValueError(path + ("policy", i, "name"), f"duplicate policy name {name!r}")
-    return TailConfig(wait, max_traces, cache, policies)
+    return TailConfig(wait, max_traces, cache, held_bytes, policies)
 
 
 def parse_policy(table: Any, path: Path_) -> PolicyConfig:

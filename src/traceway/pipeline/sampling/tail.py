@@ -11,7 +11,7 @@ spans are durable), so Ingest does not know which stage it feeds:
 A decider thread decides traces ``decision_wait`` after their last span and
 writes kept traces whole (every span tagged ``traceway.sampling.policy``).
 Held traces are kept in arrival order of their latest span, so finding the
-expired ones and the oldest (when ``max_traces`` forces an early decision) is
+expired ones and the oldest (when ``max_traces`` or ``max_held_bytes`` forces an early decision) is
 O(1) per trace. Work on the ingest path is one dict lookup per span (grouping
 by trace) plus O(1) per trace; nothing is decoded.
 """
@@ -24,6 +24,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent import futures
 from concurrent.futures import Future
 from operator import add
 from typing import Any
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 
 POLICY_ATTRIBUTE = "traceway.sampling.policy"
 COMPACT_MIN_SPANS = 100_000
+# Ids, times, names and list slots of a held span beyond its encoded detail, roughly.
+SPAN_OVERHEAD_BYTES = 200
 _MISSING = object()
 
 
@@ -83,12 +86,13 @@ def _varint(n: int) -> bytes:
 
 
 class _Held:
-    __slots__ = ("chunks", "end_ns", "first_seen", "last_seen", "segments", "spans", "start_ns",
-                 "status_mask")
+    __slots__ = ("bytes", "chunks", "end_ns", "first_seen", "last_seen", "segments", "spans",
+                 "start_ns", "status_mask")
 
     def __init__(self, now: float, start_ns: int, end_ns: int) -> None:
         self.chunks: list[Chunk] = []
         self.spans = 0
+        self.bytes = 0
         self.start_ns = start_ns
         self.end_ns = end_ns
         self.status_mask = 0
@@ -131,6 +135,8 @@ class TailSampler:
         self._lock = threading.Lock()
         self._held: OrderedDict[bytes, _Held] = OrderedDict()
         self._held_spans = 0
+        self._held_bytes = 0
+        self._in_flight: set[Future[None]] = set()  # kept traces on their way to the store
         # Held traces point into the batches their spans came in. A batch stays
         # in memory while any of its groups is held, so a few long-lived traces
         # could pin many big requests: id(batch) -> [batch, groups held, groups].
@@ -242,6 +248,7 @@ class TailSampler:
         now = self._clock()
         held = self._held
         added = 0
+        span_bytes = sum(map(len, batch.detail)) / max(1, len(batch)) + SPAN_OVERHEAD_BYTES
         starts, ends, masks = group_facts(batch, groups)
         for (tid, idx), start, end, mask in zip(groups.items(), starts, ends, masks):
             trace = held.get(tid)
@@ -255,22 +262,30 @@ class TailSampler:
             trace.status_mask |= mask
             trace.chunks.append((batch, idx))
             trace.spans += len(idx)
+            trace.bytes += round(span_bytes * len(idx))
             segments = trace.segments
             if not segments or segments[-1] != segment:
                 segments.append(segment)
                 added += 1
         self._held_spans += len(batch)
+        self._held_bytes += round(span_bytes * len(batch))
         self._pinned[id(batch)] = [batch, len(groups), len(groups)]
         self._pinned_spans += len(batch)
         return added
 
     def _evict_over_limit(self) -> None:
-        over = len(self._held) - self.config.max_traces
-        if over <= 0:
-            return
-        early = [self._held.popitem(last=False) for _ in range(over)]
-        self._telemetry.sampling_decided_early.inc(over)
-        self._decide(early)
+        """Decide the oldest traces now while more than ``max_traces`` traces or
+        ``max_held_bytes`` of spans are held."""
+        held, config = self._held, self.config
+        early = []
+        held_bytes = self._held_bytes
+        while held and (len(held) > config.max_traces or held_bytes > config.max_held_bytes):
+            tid, trace = held.popitem(last=False)
+            held_bytes -= trace.bytes
+            early.append((tid, trace))
+        if early:
+            self._telemetry.sampling_decided_early.inc(len(early))
+            self._decide(early)
 
     # -- decisions -------------------------------------------------------------
     def _run(self) -> None:
@@ -311,6 +326,7 @@ class TailSampler:
         latencies = []
         for n, (tid, trace) in enumerate(traces):
             self._held_spans -= trace.spans
+            self._held_bytes -= trace.bytes
             self._unpin(trace.chunks)
             view = TraceView(tid, trace.chunks, trace.spans, trace.start_ns, trace.end_ns,
                              trace.status_mask)
@@ -391,8 +407,11 @@ class TailSampler:
         except QueueClosedError:
             return  # stopping: the spool keeps them for the next start
         spool = self._spool
+        in_flight = self._in_flight
+        in_flight.add(future)
 
         def written(f: Future[None]) -> None:
+            in_flight.discard(f)
             if f.exception() is None:
                 spool.release(s for trace_segments in segments for s in trace_segments)
 
@@ -415,9 +434,33 @@ class TailSampler:
     def held_spans(self) -> int:
         return self._held_spans
 
-    def close(self) -> None:
-        """Stop deciding; held spans stay in the spool and are replayed at the next start."""
+    @property
+    def held_bytes(self) -> int:
+        """Encoded bytes of the held spans (as counted against ``max_held_bytes``)."""
+        return self._held_bytes
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Stop: decide every held trace now and write the kept ones to the store.
+
+        Call it before the WriteQueue closes. Once the kept traces are stored,
+        their spool segments go; whatever cannot be written within ``timeout_s``
+        (a full queue that does not drain) stays in the spool for the next start.
+        """
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+        with self._lock:
+            early = list(self._held.items())
+            self._held.clear()
+            if early:
+                self._telemetry.sampling_decided_early.inc(len(early))
+                log.info("tail sampling: deciding %d held traces now, at shutdown", len(early))
+                self._decide(early)
+        deadline = time.monotonic() + timeout_s
+        while self._unwritten and time.monotonic() < deadline:
+            time.sleep(0.05)
+            with self._lock:
+                self._retry_unwritten()
+        futures.wait(list(self._in_flight), max(0.0, deadline - time.monotonic()))
+        self._update_gauges()
         self._spool.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -12,12 +13,15 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from traceway.model import SPAN_KIND_BY_NAME, SpanBatch, SpanRecord
 from traceway.storage.api import DependencyLink, Operation, TraceQuery, TraceSummary
+from traceway.storage.duckdb.patterns import pattern_prefilter
 from traceway.storage.duckdb.ranges import spans_of_traces_sql
 from traceway.storage.duckdb.schema import SPAN_COLUMNS, id_halves, ids8_from, ids16_from
 from traceway.storage.duckdb.summaries import trace_summaries
 from traceway.storage.tagmatch import encoded_patterns, span_matches
 
 _CANDIDATE_CHUNK = 2048
+_TRACES_PER_QUERY = 256
+_UINT32 = re.compile(r"[0-9]{1,10}", re.ASCII)
 _FIRST_WINDOW_NS = 60 * 10**9
 # How far a parent may start before its child, when joining for dependencies.
 _PARENT_MARGIN_NS = 3_600 * 10**9
@@ -57,6 +61,16 @@ class DuckDBReader:
         sql, params = spans_of_traces_sql(SPAN_COLUMNS, ranges)
         return self._batch(cur.execute(sql + " ORDER BY start_ns, span_id", params).fetchnumpy(),
                            cur)
+
+    def _traces(self, cur: duckdb.DuckDBPyConnection,
+                ranges: list[tuple[int, int, int, int]]) -> list[SpanBatch]:
+        """Whole traces, fetched a page of traces at a time so the memory of one
+        query does not grow with a search's limit (1,300 traces read by one
+        query once ran DuckDB out of its 1 GB)."""
+        traces: list[SpanBatch] = []
+        for page in _pages(ranges):
+            traces += self._spans(cur, page).split_by_trace()
+        return traces
 
     def _batch(self, cols: dict[str, Any], cur: duckdb.DuckDBPyConnection) -> SpanBatch:
         n = len(cols["trace_hi"])
@@ -100,7 +114,7 @@ class DuckDBReader:
             latest = self._find_keys(cur, query)
             if not latest:
                 return []
-            traces = self._spans(cur, self._trace_ranges(cur, latest)).split_by_trace()
+            traces = self._traces(cur, self._trace_ranges(cur, latest))
         finally:
             cur.close()
         order = {hi_lo: i for i, hi_lo in enumerate(latest)}
@@ -114,7 +128,9 @@ class DuckDBReader:
             latest = self._find_keys(cur, query)
             if not latest:
                 return []
-            summaries = trace_summaries(cur, self._trace_ranges(cur, latest))
+            ranges = self._trace_ranges(cur, latest)
+            summaries = [summary for page in _pages(ranges)
+                         for summary in trace_summaries(cur, page)]
         finally:
             cur.close()
         order = {hi_lo: i for i, hi_lo in enumerate(latest)}
@@ -128,7 +144,8 @@ class DuckDBReader:
         found: dict[tuple[int, int], None] = {}
         for start_ns, end_ns in _windows(query.start_min_ns, query.start_max_ns):
             window = dataclasses.replace(query, start_min_ns=start_ns, start_max_ns=end_ns)
-            matching = (self._matching_by_tags if query.tags else self._matching)
+            matching = (self._matching_by_tags if query.tags or query.tag_patterns
+                        else self._matching)
             for key in matching(cur, window, len(found)):
                 found.setdefault(key)
                 if len(found) >= query.limit:
@@ -150,6 +167,11 @@ class DuckDBReader:
             condition, extra = _tag_prefilter(key, value)
             where += f" AND ({condition})"
             params += extra
+        for pattern in query.tag_patterns:
+            prefilter = pattern_prefilter(pattern)
+            if prefilter is not None:
+                where += f" AND ({prefilter[0]})"
+                params += prefilter[1]
         cur.execute(f"SELECT {SPAN_COLUMNS} FROM spans WHERE {where} ORDER BY start_ns DESC", params)
         found: dict[tuple[int, int], None] = {}
         side = self._cursor()  # for body look-ups while ``cur`` streams
@@ -160,7 +182,7 @@ class DuckDBReader:
                     break
                 for row, record in zip(chunk, self._records(side, chunk)):
                     hi_lo = (row[0], row[1])
-                    if hi_lo not in found and span_matches(record, query.tags):
+                    if hi_lo not in found and span_matches(record, query.tags, query.tag_patterns):
                         found[hi_lo] = None
         finally:
             side.close()
@@ -220,6 +242,13 @@ class DuckDBReader:
         finally:
             cur.close()
         return [DependencyLink(parent, child, count) for parent, child, count in rows]
+
+
+def _pages(ranges: list[tuple[int, int, int, int]]) -> Iterator[list[tuple[int, int, int, int]]]:
+    """Trace ranges in pages of nearby traces (by first start), at most _TRACES_PER_QUERY each."""
+    ordered = sorted(ranges, key=lambda r: r[2])
+    for first in range(0, len(ordered), _TRACES_PER_QUERY):
+        yield ordered[first:first + _TRACES_PER_QUERY]
 
 
 def _windows(first_ns: int, last_ns: int) -> Iterator[tuple[int, int]]:
@@ -287,7 +316,7 @@ def _derived_condition(key: str, value: str) -> tuple[str, list[Any]] | None:
         return "scope_id IN (SELECT id FROM scopes WHERE version = ?)", [value]
     if key == "w3c.tracestate":
         return "contains(detail, ?)", [_latin1(Span(trace_state=value).SerializeToString())]
-    if key in _DROPPED_COUNT_FIELDS and value.isdigit() and int(value) < 2**32:
+    if key in _DROPPED_COUNT_FIELDS and _UINT32.fullmatch(value) and int(value) < 2**32:
         field = {_DROPPED_COUNT_FIELDS[key]: int(value)}
         return "contains(detail, ?)", [_latin1(Span(**field).SerializeToString())]  # type: ignore[arg-type]
     if key == "event":
