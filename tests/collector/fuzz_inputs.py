@@ -19,7 +19,8 @@ from traceway.sample import sample_request
 
 # Lone surrogates reach Python strings through JSON \\u escapes.
 _SURROGATE = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
-TEXT = st.one_of(st.text(max_size=12), st.text(_SURROGATE, min_size=1, max_size=2),
+_PLAIN = st.text(max_size=12)
+TEXT = st.one_of(_PLAIN, _PLAIN, _PLAIN, _PLAIN, _PLAIN, st.text(_SURROGATE, min_size=1, max_size=2),
                  st.sampled_from(["²", "١٢", "-1", "1e400", "0x10", "18446744073709551616",
                                   "SPAN_KIND_SERVER", "STATUS_CODE_ERROR", "true", ""]))
 NUMBER = st.one_of(st.integers(-(2**64), 2**65), st.sampled_from([2**63 - 1, 2**63, -1, 300, 128]),
@@ -30,41 +31,56 @@ JUNK = st.recursive(SCALAR, lambda inner: st.one_of(
 
 
 def _hex_id(size: int) -> st.SearchStrategy:
-    return st.one_of(st.binary(min_size=size, max_size=size).map(bytes.hex),
-                     st.sampled_from(["0" * 2 * size, "zz" * size, ""]), TEXT)
+    valid = st.integers(1, 2 ** (8 * size) - 1).map(lambda n: n.to_bytes(size, "big").hex())
+    return st.one_of(valid, valid, valid, st.sampled_from(["0" * 2 * size, "zz" * size, ""]), TEXT)
 
 
 def _maybe(strategy: st.SearchStrategy) -> st.SearchStrategy:
-    return st.one_of(strategy, JUNK)
+    """Mostly well-formed (so the rest of the body gets looked at), sometimes junk."""
+    return st.one_of(strategy, strategy, strategy, strategy, JUNK)
 
 
-_ANY_VALUE = _maybe(st.one_of(
+def _rarely(strategy: st.SearchStrategy, odd: st.SearchStrategy) -> st.SearchStrategy:
+    """``strategy`` nine times in ten, ``odd`` otherwise."""
+    return st.one_of(*[strategy] * 9, odd)
+
+
+_ANY_VALUE = _rarely(st.one_of(
     st.fixed_dictionaries({"stringValue": TEXT}), st.fixed_dictionaries({"intValue": NUMBER}),
     st.fixed_dictionaries({"doubleValue": NUMBER}), st.fixed_dictionaries({"boolValue": SCALAR}),
     st.fixed_dictionaries({"arrayValue": st.fixed_dictionaries({"values": st.lists(JUNK, max_size=2)})}),
-    st.fixed_dictionaries({"kvlistValue": JUNK}), st.fixed_dictionaries({"bytesValue": TEXT})))
-_ATTRIBUTES = _maybe(st.lists(st.fixed_dictionaries({"key": TEXT, "value": _ANY_VALUE}), max_size=3))
-_TIME = _maybe(st.one_of(NUMBER, NUMBER.map(str)))
-_OTLP_SPAN = st.fixed_dictionaries({}, optional={
-    "traceId": _maybe(_hex_id(16)), "spanId": _maybe(_hex_id(8)),
-    "parentSpanId": _maybe(_hex_id(8)), "name": _maybe(TEXT), "kind": _maybe(NUMBER),
+    st.fixed_dictionaries({"kvlistValue": JUNK}), st.fixed_dictionaries({"bytesValue": TEXT})), JUNK)
+_ATTRIBUTES = _rarely(st.lists(st.fixed_dictionaries({"key": st.text(max_size=8),
+                                                      "value": _ANY_VALUE}), max_size=3), JUNK)
+_U64 = st.integers(0, 2**64 - 1)
+_TIME = _rarely(st.one_of(_U64, _U64.map(str)), st.one_of(NUMBER, TEXT))
+_ENUM = _rarely(st.integers(0, 5), st.one_of(st.sampled_from([300, -1, 128, 255, 2**31 - 1, -(2**31)]),
+                                            NUMBER, TEXT))
+_OTLP_SPAN = st.fixed_dictionaries({"traceId": _hex_id(16), "spanId": _hex_id(8)}, optional={
+    "parentSpanId": _hex_id(8), "name": _rarely(st.text(max_size=12), TEXT), "kind": _ENUM,
     "startTimeUnixNano": _TIME, "endTimeUnixNano": _TIME, "attributes": _ATTRIBUTES,
-    "status": _maybe(st.fixed_dictionaries({}, optional={"code": _maybe(NUMBER),
-                                                         "message": _maybe(TEXT)})),
-    "events": _maybe(st.lists(st.fixed_dictionaries({}, optional={
-        "name": TEXT, "timeUnixNano": _TIME, "attributes": _ATTRIBUTES}), max_size=2)),
-    "links": _maybe(st.lists(st.fixed_dictionaries({}, optional={
-        "traceId": _hex_id(16), "spanId": _hex_id(8), "attributes": _ATTRIBUTES}), max_size=2)),
-    "droppedAttributesCount": _maybe(NUMBER), "flags": _maybe(NUMBER), "traceState": _maybe(TEXT),
+    "status": _rarely(st.fixed_dictionaries({}, optional={"code": _ENUM,
+                                                          "message": st.text(max_size=8)}), JUNK),
+    "events": _rarely(st.lists(st.fixed_dictionaries({}, optional={
+        "name": st.text(max_size=8), "timeUnixNano": _TIME, "attributes": _ATTRIBUTES}),
+        max_size=2), JUNK),
+    "links": _rarely(st.lists(st.fixed_dictionaries({}, optional={
+        "traceId": _hex_id(16), "spanId": _hex_id(8), "attributes": _ATTRIBUTES}), max_size=2),
+        JUNK),
+    "droppedAttributesCount": _rarely(st.integers(0, 2**32 - 1), NUMBER),
+    "flags": _rarely(st.integers(0, 2**32 - 1), NUMBER),
+    "traceState": _rarely(st.text(max_size=8), TEXT),
 })
-OTLP_JSON = st.fixed_dictionaries({"resourceSpans": _maybe(st.lists(st.fixed_dictionaries({}, optional={
-    "resource": _maybe(st.fixed_dictionaries({"attributes": _ATTRIBUTES})),
-    "scopeSpans": _maybe(st.lists(st.fixed_dictionaries({}, optional={
-        "scope": _maybe(st.fixed_dictionaries({}, optional={"name": TEXT, "version": TEXT})),
-        "spans": _maybe(st.lists(_OTLP_SPAN, max_size=4))}), max_size=2))}), max_size=2))})
+OTLP_JSON = st.fixed_dictionaries({"resourceSpans": _rarely(st.lists(st.fixed_dictionaries({}, optional={
+    "resource": _rarely(st.fixed_dictionaries({"attributes": _ATTRIBUTES}), JUNK),
+    "scopeSpans": _rarely(st.lists(st.fixed_dictionaries({"spans": _rarely(
+        st.lists(_OTLP_SPAN, min_size=1, max_size=4), JUNK)}, optional={
+        "scope": _rarely(st.fixed_dictionaries({}, optional={"name": TEXT, "version": TEXT}),
+                         JUNK)}), min_size=1, max_size=2), JUNK)}), min_size=1, max_size=2),
+    JUNK)})
 
-_ZIPKIN_SPAN = st.fixed_dictionaries({}, optional={
-    "traceId": _maybe(st.one_of(_hex_id(8), _hex_id(16))), "id": _maybe(_hex_id(8)),
+_ZIPKIN_SPAN = st.fixed_dictionaries({
+    "traceId": _maybe(st.one_of(_hex_id(8), _hex_id(16))), "id": _maybe(_hex_id(8))}, optional={
     "parentId": _maybe(_hex_id(8)), "name": _maybe(TEXT), "kind": _maybe(TEXT),
     "timestamp": _maybe(NUMBER), "duration": _maybe(NUMBER),
     "localEndpoint": _maybe(st.fixed_dictionaries({}, optional={
@@ -118,9 +134,13 @@ def _proto_request() -> st.SearchStrategy:
         for fields in spans:
             out.add(**fields)
         return request.SerializeToString()
+    def mostly(size: int) -> st.SearchStrategy:
+        exact = st.integers(1, 2 ** (8 * size) - 1).map(lambda n: n.to_bytes(size, "big"))
+        return st.one_of(exact, exact, exact, st.binary(max_size=size + 1))
+
     span = st.fixed_dictionaries({
-        "trace_id": st.binary(max_size=17), "span_id": st.binary(max_size=9),
-        "parent_span_id": st.binary(max_size=9), "name": st.text(max_size=8),
+        "trace_id": mostly(16), "span_id": mostly(8),
+        "parent_span_id": st.one_of(st.just(b""), mostly(8)), "name": st.text(max_size=8),
         "kind": st.integers(-(2**31), 2**31 - 1),
         "start_time_unix_nano": st.integers(0, 2**64 - 1),
         "end_time_unix_nano": st.integers(0, 2**64 - 1),
