@@ -18,6 +18,9 @@ FORBIDDEN = {
     "model": {"collector", "query", "storage", "pipeline", "convert", "server", "ui"},
     # Pure functions over spans: no I/O layers (storage is read by the query side for it).
     "analysis": {"collector", "query", "storage", "pipeline", "server", "ui"},
+    # Shared by the receivers and the UI port: it knows only tokens, TLS files and headers.
+    "http_security": {"collector", "query", "storage", "pipeline", "convert", "server", "ui",
+                      "settings"},
     # traceway.connect reads stores and the query API; it never runs a server.
     "client": {"collector", "pipeline", "server", "ui"},
 }

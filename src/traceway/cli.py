@@ -36,6 +36,7 @@ def _serve(args: argparse.Namespace) -> int:
         parse_retention(settings.retention)
         parse_size(settings.max_queue_bytes)
         parse_size(settings.max_in_flight_bytes)
+        settings.security()
     except ValueError as exc:
         print(f"traceway serve: {exc}", file=sys.stderr)
         return 2

@@ -52,11 +52,12 @@ class ConnectError(Exception):
     """The data directory or URL cannot be read; the message says why and what to do."""
 
 
-def connect(target: str | os.PathLike[str]) -> Connection:
-    """A connection to a Traceway data directory (read-only) or server URL."""
+def connect(target: str | os.PathLike[str], token: str | None = None) -> Connection:
+    """A connection to a Traceway data directory (read-only) or server URL; ``token`` is the
+    server's query token when it has ``--query-token-file``."""
     text = os.fspath(target)
     if text.startswith(("http://", "https://")):
-        return Connection(_HTTPSource(text.rstrip("/")))
+        return Connection(_HTTPSource(text.rstrip("/"), token))
     path = Path(text) / DATABASE_FILE
     if not path.is_file():
         raise ConnectError(f"no Traceway database at {path}")
@@ -163,13 +164,15 @@ class _LocalSource:
 
 
 class _HTTPSource:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, token: str | None) -> None:
         self._url = url
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
         query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
         try:
-            with urllib.request.urlopen(f"{self._url}{path}?{query}", timeout=60) as answer:
+            request = urllib.request.Request(f"{self._url}{path}?{query}", headers=self._headers)
+            with urllib.request.urlopen(request, timeout=60) as answer:
                 document: dict[str, Any] = json.loads(answer.read())
         except urllib.error.HTTPError as exc:
             raise ConnectError(f"{self._url}{path}: HTTP {exc.code}: {exc.read()[:500]!r}") from None

@@ -9,15 +9,16 @@ import signal
 import socket
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import grpc
 import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp
 
 from traceway.collector.ingest import Ingest, Stage
 from traceway.collector.otlp_grpc import otlp_grpc_server
@@ -40,6 +41,7 @@ from traceway.pipeline.spooled import SpooledWrites, drain_spool
 from traceway.query.health_api import health_routes
 from traceway.query.jaeger_api import jaeger_routes
 from traceway.query.jaeger_v3_api import jaeger_v3_routes
+from traceway.query.monitor_api import monitor_routes
 from traceway.query.pretty import PrettyPrintMiddleware
 from traceway.query.sampling_api import remote_sampling_app, sampling_routes
 from traceway.query.trace_analysis_api import trace_analysis_routes
@@ -73,7 +75,7 @@ def ui_app(store: DuckDBStore, telemetry: Telemetry, strategies: Strategies,
         return JSONResponse({"ready": not found, "problems": found}, 503 if found else 200)
 
     routes: list[BaseRoute] = [*jaeger_routes(store), *trace_analysis_routes(store),
-                               *jaeger_v3_routes(store), *health_routes(store),
+                               *jaeger_v3_routes(store), *health_routes(store), *monitor_routes(store),
                                *sampling_routes(strategies, "/api/sampling"),
                                Route("/metrics", metrics), Route("/ready", ready)]
     try:
@@ -85,13 +87,11 @@ def ui_app(store: DuckDBStore, telemetry: Telemetry, strategies: Strategies,
     return Starlette(routes=routes, middleware=[Middleware(PrettyPrintMiddleware)])
 
 
-def zipkin_app(ingest: Ingest, store: DuckDBStore, cors_origins: list[str]) -> Starlette:
-    """Zipkin's port: the collector's ingest and the query side's read API, as Zipkin serves them."""
-    middleware = [Middleware(CORSMiddleware, allow_origins=cors_origins,
-                             allow_methods=["GET", "HEAD", "POST"], allow_headers=["*"])
-                  ] if cors_origins else []
-    return Starlette(routes=zipkin_routes(ingest) + zipkin_read_routes(store),
-                     middleware=middleware)
+def zipkin_app(ingest: Ingest, store: DuckDBStore) -> Starlette:
+    """Zipkin's port: the collector's ingest and the query side's read API, as Zipkin serves them.
+
+    Its tokens and CORS (--zipkin-cors-origins) come from Security.zipkin_app."""
+    return Starlette(routes=zipkin_routes(ingest) + zipkin_read_routes(store))
 
 
 SPOOL_DIR = "spool"
@@ -104,6 +104,8 @@ class TracewayServer:
         self.settings = settings
         self.config = config
         self.telemetry = Telemetry()
+        self.security = replace(settings.security(),
+                                on_refusal=self.telemetry.count_unauthenticated)
         self.store = DuckDBStore(settings.data_dir)
         self.telemetry.watch_store_size(self.store.size_bytes)
         self.quarantine = Quarantine(settings.data_dir / QUARANTINE_DIR, self.telemetry)
@@ -144,10 +146,11 @@ class TracewayServer:
         return [problem for problem in (self.queue.problem, self._active_spool.problem)
                 if problem]
 
-    def _listener(self, app: Starlette, port: int) -> tuple[_Listener, socket.socket]:
+    def _listener(self, app: ASGIApp, port: int) -> tuple[_Listener, socket.socket]:
         config = uvicorn.Config(app, host=self.settings.host, port=port, lifespan="off",
                                 access_log=False, log_config=None,
-                                timeout_graceful_shutdown=30, http=SlowClientTimeouts)
+                                timeout_graceful_shutdown=30, http=SlowClientTimeouts,
+                                **self.security.uvicorn_tls())
         # Bind here so a taken port is an OSError now, not an exit inside uvicorn.
         sock = config.bind_socket()
         return _Listener(config), sock
@@ -161,18 +164,20 @@ class TracewayServer:
             self.sampler.start()
         if self.spool is not None:
             self.spool.start()
+        guard = self.security
         bound = [
-            self._listener(otlp_http_app(self.ingest), s.otlp_http_port),
-            self._listener(zipkin_app(self.ingest, self.store, s.zipkin_cors_origin_list),
-                           s.zipkin_port),
-            self._listener(ui_app(self.store, self.telemetry, self.strategies, self.problems),
+            self._listener(guard.ingest_app(otlp_http_app(self.ingest), guard.otlp_cors_origins),
+                           s.otlp_http_port),
+            self._listener(guard.zipkin_app(zipkin_app(self.ingest, self.store)), s.zipkin_port),
+            self._listener(guard.ui_app(ui_app(self.store, self.telemetry, self.strategies,
+                                               self.problems)),
                            s.ui_port),
         ]
         if self.config.remote is not None and s.remote_sampling_port:
-            bound.append(self._listener(remote_sampling_app(self.strategies),
+            bound.append(self._listener(guard.ingest_app(remote_sampling_app(self.strategies)),
                                         s.remote_sampling_port))
         self._listeners = [listener for listener, _ in bound]
-        self._grpc = otlp_grpc_server(self.ingest, f"{s.host}:{s.otlp_grpc_port}")
+        self._grpc = otlp_grpc_server(self.ingest, f"{s.host}:{s.otlp_grpc_port}", guard)
         await self._grpc.start()
         self._tasks = [asyncio.create_task(listener.serve(sockets=[sock]))
                        for listener, sock in bound]
@@ -182,9 +187,12 @@ class TracewayServer:
                     raise OSError(f"a listener failed to start: {task.exception() or 'exited'}")
             await asyncio.sleep(0.02)
         self.retention.start()
+        exposure = guard.exposure_warning(s.host)
+        if exposure:
+            log.warning("!!! SECURITY: %s", exposure)
         log.info("traceway ready: OTLP gRPC %s:%d, OTLP HTTP %d, Zipkin %d, UI and API "
-                 "http://%s:%d", s.host, s.otlp_grpc_port, s.otlp_http_port, s.zipkin_port,
-                 s.host, s.ui_port)
+                 "%s://%s:%d", s.host, s.otlp_grpc_port, s.otlp_http_port, s.zipkin_port,
+                 "https" if guard.tls_cert else "http", s.host, s.ui_port)
 
     async def stop(self) -> None:
         """Stop accepting, finish in-flight requests, write what was queued."""

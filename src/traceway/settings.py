@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from traceway.durations import DurationError, parse_duration_ns
+from traceway.http_security import Security
 
 _SIZE = re.compile(r"(?i)^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$")
 _SIZE_UNITS = {None: 1, "b": 1, "kb": 10**3, "kib": 2**10, "mb": 10**6, "mib": 2**20,
@@ -42,10 +43,12 @@ class Settings:
     config: str = ""
     remote_sampling_port: int = 5778
     zipkin_cors_origins: str = ""
-
-    @property
-    def zipkin_cors_origin_list(self) -> list[str]:
-        return [o.strip() for o in self.zipkin_cors_origins.split(",") if o.strip()]
+    ingest_token_file: str = ""
+    query_token_file: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
+    otlp_cors_origins: str = ""
+    query_cors_origins: str = ""
 
     @property
     def retention_ns(self) -> int:
@@ -58,6 +61,14 @@ class Settings:
     @property
     def max_in_flight_bytes_int(self) -> int:
         return parse_size(self.max_in_flight_bytes)
+
+    def security(self) -> Security:
+        """Tokens, TLS and CORS; raises SecuritySettingsError (a ValueError) when unusable."""
+        return Security.load(
+            ingest_token_file=self.ingest_token_file, query_token_file=self.query_token_file,
+            tls_cert=self.tls_cert, tls_key=self.tls_key,
+            otlp_cors_origins=self.otlp_cors_origins, query_cors_origins=self.query_cors_origins,
+            zipkin_cors_origins=self.zipkin_cors_origins)
 
 
 SETTING_HELP = {
@@ -77,6 +88,14 @@ SETTING_HELP = {
                             "served when the config has [sampling.remote]",
     "zipkin_cors_origins": "origins allowed to call the Zipkin port from a browser, comma-separated "
                            "(e.g. http://lens.example:8080, or *); none by default",
+    "ingest_token_file": "file of bearer tokens (one a line) senders must present to the "
+                         "receivers and remote sampling; none: open",
+    "query_token_file": "file of bearer tokens (one a line) for the query API and /metrics; "
+                        "none: open",
+    "tls_cert": "PEM certificate (chain): every listener speaks TLS, gRPC too",
+    "tls_key": "PEM private key of --tls-cert",
+    "otlp_cors_origins": "comma-separated origins browsers may send OTLP/HTTP from; none: no CORS",
+    "query_cors_origins": "comma-separated origins browsers may query the API from; none: no CORS",
 }
 
 

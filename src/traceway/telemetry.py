@@ -47,6 +47,10 @@ class Telemetry:
             "at start-up, copied to <data dir>/quarantine/ (the replay goes on).", registry=r)
         self.requests = Counter(
             "traceway_requests", "Export requests by outcome.", ["protocol", "outcome"], registry=r)
+        self.unauthenticated = Counter(
+            "traceway_unauthenticated_requests", "Requests refused for a missing or wrong "
+            "bearer token, by the side whose token was needed (ingest, query).", ["side"],
+            registry=r)
         self.queue_spans = Gauge(
             "traceway_queue_spans", "Spans waiting to be written.", registry=r)
         self.queue_bytes = Gauge(
@@ -96,6 +100,9 @@ class Telemetry:
         """1 while the part works; 0 while it fails (the server answers 503 then)."""
         self.write_path_healthy.labels("store").set_function(lambda: float(store_ok()))
         self.write_path_healthy.labels("spool").set_function(lambda: float(spool_ok()))
+
+    def count_unauthenticated(self, side: str) -> None:
+        self.unauthenticated.labels(side).inc()
 
     def watch_store_size(self, size: Callable[[], int]) -> None:
         self.store_bytes.set_function(size)

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -36,14 +37,21 @@ class ServerProcess:
     remote_sampling_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    # Set these when extra_args turn on --query-token-file or --tls-cert: api() uses them.
+    query_token: str = ""
+    ca_file: str = ""
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.ca_file else "http"
 
     @property
     def ui_url(self) -> str:
-        return f"http://127.0.0.1:{self.ui_port}"
+        return f"{self.scheme}://127.0.0.1:{self.ui_port}"
 
     @property
     def otlp_http_url(self) -> str:
-        return f"http://127.0.0.1:{self.otlp_http_port}"
+        return f"{self.scheme}://127.0.0.1:{self.otlp_http_port}"
 
     @property
     def otlp_grpc_address(self) -> str:
@@ -51,7 +59,7 @@ class ServerProcess:
 
     @property
     def zipkin_url(self) -> str:
-        return f"http://127.0.0.1:{self.zipkin_port}/api/v2/spans"
+        return f"{self.scheme}://127.0.0.1:{self.zipkin_port}/api/v2/spans"
 
     def start(self, timeout_s: float = 20.0) -> ServerProcess:
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
@@ -78,12 +86,15 @@ class ServerProcess:
 
     def api(self, path: str) -> Any:
         """GET a query-API path and decode its JSON (raises HTTPError on 4xx/5xx)."""
-        with urllib.request.urlopen(self.ui_url + path, timeout=30) as answer:
+        headers = {"Authorization": f"Bearer {self.query_token}"} if self.query_token else {}
+        tls = ssl.create_default_context(cafile=self.ca_file) if self.ca_file else None
+        request = urllib.request.Request(self.ui_url + path, headers=headers)
+        with urllib.request.urlopen(request, timeout=30, context=tls) as answer:
             return json.loads(answer.read())
 
     @property
     def remote_sampling_url(self) -> str:
-        return f"http://127.0.0.1:{self.remote_sampling_port}/sampling"
+        return f"{self.scheme}://127.0.0.1:{self.remote_sampling_port}/sampling"
 
     def reload(self) -> None:
         """Ask the server to re-read its --config file (SIGHUP)."""

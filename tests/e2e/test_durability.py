@@ -41,6 +41,9 @@ def _ingest_then(server: ServerProcess, action, seconds: float = 2.0) -> dict[st
     for sender in senders:
         sender.start()
     time.sleep(seconds)
+    deadline = time.monotonic() + 30  # a loaded machine acknowledges slowly: wait for real traffic
+    while len(acknowledged) <= 60 and time.monotonic() < deadline:
+        time.sleep(0.1)
     action()  # while requests are in flight
     stop.set()
     for sender in senders:

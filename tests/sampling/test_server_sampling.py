@@ -41,11 +41,16 @@ def metric(server: ServerProcess, name: str) -> float:
 
 
 def wait_until_decided(server: ServerProcess, timeout_s: float = 60) -> None:
+    """Until no trace waits for its decision and the kept ones are written (a loaded
+    machine can take seconds for that last write, so a fixed sleep is not enough)."""
     deadline = time.monotonic() + timeout_s
-    while metric(server, "traceway_sampling_held_traces") > 0:
-        assert time.monotonic() < deadline, "traces were never decided"
-        time.sleep(0.1)
-    time.sleep(0.3)  # the last kept traces' write
+    settled = 0
+    while settled < 2:
+        busy = (metric(server, "traceway_sampling_held_traces") > 0
+                or metric(server, "traceway_queue_spans") > 0)
+        settled = 0 if busy else settled + 1
+        assert time.monotonic() < deadline, "traces were never decided and written"
+        time.sleep(0.2)
 
 
 def stored_spans(server: ServerProcess, trace_id: bytes) -> list[dict]:

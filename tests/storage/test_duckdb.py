@@ -41,3 +41,80 @@ class TestDuckDBStoreJaegerCorpus(JaegerCorpusConformance):
     @pytest.fixture
     def store(self, duckdb_store):
         return duckdb_store
+
+
+def test_a_store_written_before_the_rollups_is_backfilled_once(tmp_path):
+    import duckdb
+
+    from traceway.analysis.red import MINUTE_NS, minute_of
+    from traceway.model import SpanKind
+    from traceway.storage.api import DependencyLink
+    from traceway.storage.testspans import HOUR_NS, batch_of, make_span
+
+    t0 = minute_of(1_767_225_600 * 10**9)
+    store = DuckDBStore(tmp_path)
+    store.write(batch_of(make_span(1, 1, start_ns=t0, service="web", kind=SpanKind.SERVER),
+                         make_span(1, 2, parent=1, start_ns=t0 + 1, service="db",
+                                   kind=SpanKind.SERVER)))
+    store.close()
+    con = duckdb.connect(str(tmp_path / "traceway.duckdb"))  # as an older Traceway left it
+    for table in ("red_rollup", "edge_rollup", "edge_dirty"):
+        con.execute(f"DROP TABLE {table}")
+    con.execute("DELETE FROM meta WHERE key = 'rollup_version'")
+    con.close()
+
+    store = DuckDBStore(tmp_path)
+    try:
+        assert [(r.service, r.calls) for r in store.red(t0, t0 + MINUTE_NS).rows()] == [("db", 1), ("web", 1)]
+        assert [(e.parent, e.child, e.calls) for e in store.edges(t0, t0 + MINUTE_NS)] == [
+            ("web", "db", 1)]
+        assert store.dependencies(t0 - HOUR_NS, t0 + HOUR_NS) == [DependencyLink("web", "db", 1)]
+        store.write(batch_of(make_span(2, 1, start_ns=t0, service="web", kind=SpanKind.SERVER)))
+    finally:
+        store.close()
+    store = DuckDBStore(tmp_path)  # not backfilled again: the new span is counted once
+    try:
+        assert [(r.service, r.calls) for r in store.red(t0, t0 + MINUTE_NS).rows()] == [("db", 1), ("web", 2)]
+    finally:
+        store.close()
+
+
+def test_maintenance_compacts_partial_rows_and_answers_the_same(tmp_path):
+    from traceway.analysis.red import MINUTE_NS, minute_of
+    from traceway.model import SpanKind, StatusCode
+    from traceway.storage.testspans import batch_of, make_span
+
+    t0 = minute_of(1_767_225_600 * 10**9)
+    store = DuckDBStore(tmp_path)
+    try:
+        for n in range(6):  # six writes into the same two minutes
+            store.write(batch_of(
+                make_span(n, 1, start_ns=t0 + n, service="web", kind=SpanKind.SERVER,
+                          duration_ns=(n + 1) * 1_000_000,
+                          status_code=StatusCode.ERROR if n % 3 == 0 else StatusCode.OK),
+                make_span(n, 2, parent=1, start_ns=t0 + MINUTE_NS + n, service="db")))
+        before = store.red(t0, t0 + 2 * MINUTE_NS).rows()
+        edges_before = store.edges(t0, t0 + 2 * MINUTE_NS)
+        (partial,) = store._con.execute("SELECT count(*) FROM red_rollup").fetchone()
+        store.maintain(now_ns=t0 + 10 * MINUTE_NS)
+        (compacted,) = store._con.execute("SELECT count(*) FROM red_rollup").fetchone()
+        assert (partial, compacted) == (12, 3)  # then web OK, web ERROR, db: one row each
+        assert store.red(t0, t0 + 2 * MINUTE_NS).rows() == before
+        assert store.edges(t0, t0 + 2 * MINUTE_NS) == edges_before
+        assert [(r.service, r.calls, r.errors) for r in before] == [("web", 6, 2), ("db", 6, 0)]
+    finally:
+        store.close()
+
+
+def test_a_plain_reader_computes_dependencies_from_the_spans(duckdb_store):
+    from traceway.storage.conformance import zipkin_shared_rpc
+    from traceway.storage.duckdb.reader import DuckDBReader
+    from traceway.storage.testspans import HOUR_NS, batch_of
+
+    t0 = 1_767_225_600 * 10**9 + 7
+    duckdb_store.write(batch_of(*zipkin_shared_rpc(t0)))
+    window = (t0 - HOUR_NS, t0 + HOUR_NS)
+    plain = DuckDBReader(duckdb_store._con)  # as a read-only client opens the file
+    assert plain.dependencies(*window) == duckdb_store.dependencies(*window)
+    assert [(d.parent, d.child, d.call_count, d.error_count) for d in plain.dependencies(*window)] == [
+        ("backend", "db", 1, 0), ("frontend", "backend", 1, 1)]

@@ -71,6 +71,9 @@ def page(browser, ui_server: ServerProcess, request: pytest.FixtureRequest):  # 
     context.route("**/*", only_traceway)
     pg = context.new_page()
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    # The server's Content-Security-Policy is strict: whatever it blocks fails the test.
+    pg.on("console", lambda msg: errors.append(msg.text)
+          if "Content Security Policy" in msg.text else None)
     yield pg
     failed = getattr(request.node, "rep_call", None)
     if failed is not None and failed.failed:

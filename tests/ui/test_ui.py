@@ -183,7 +183,7 @@ def test_service_map_shows_the_calls(page: Page, checkout: dict[str, str]) -> No
     page.go_back()
 
     edge = page.locator("[data-edge='frontend->checkout']")
-    assert int(edge.locator("td.num").inner_text().replace(",", "")) >= 2  # both checkout traces
+    assert int(edge.locator("td.num").first.inner_text().replace(",", "")) >= 2  # both checkout traces
     edge.get_by_role("link", name="checkout").click()
     expect(page).to_have_url("/search?service=checkout&lookback=24h")
     expect(page.locator(f"[data-trace-id='{checkout['main']}']")).to_be_visible()

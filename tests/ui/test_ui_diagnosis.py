@@ -112,6 +112,10 @@ def test_the_error_origin_is_marked_and_jump_to_cause_finds_it(page: Page, faile
     assert "monospace" in stack.evaluate("e => getComputedStyle(e).fontFamily") or "mono" in \
         stack.evaluate("e => getComputedStyle(e).fontFamily").lower()
     assert stack.inner_text().count("\n") == STACK.count("\n")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    details.get_by_role("button", name="Copy").click()
+    expect(details.get_by_role("button", name="Copied")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == STACK
 
     row(page, "POST /checkout").click()
     expect(details.get_by_test_id("error-inherited-note")).to_contain_text("payment: authorize card")

@@ -5,6 +5,8 @@ import { TracePage } from "./pages/TracePage";
 import { lazy, Suspense } from "preact/compat";
 import { OpenFilePage, openFiles } from "./pages/OpenFilePage";
 import { ThemeToggle } from "./components/ThemeToggle";
+import { TokenPrompt } from "./components/TokenPrompt";
+import { ServicePage, ServicesPage } from "./pages/ServicesPage";
 import { ComparePage } from "./pages/ComparePage";
 import { HealthPage } from "./pages/HealthPage";
 
@@ -46,19 +48,22 @@ export function App() {
   }, []);
 
   const traceMatch = /^\/trace\/([^/]+)$/.exec(path);
+  const serviceMatch = /^\/services\/(.+)$/.exec(path);
   let page;
   if (path === "/search" || path === "/") page = <SearchPage query={query} />;
   else if (traceMatch) page = <TracePage traceID={decodeURIComponent(traceMatch[1])} query={query} />;
+  else if (path === "/services") page = <ServicesPage query={query} />;
+  else if (serviceMatch) page = <ServicePage service={decodeURIComponent(serviceMatch[1])} query={query} />;
   else if (path === "/dependencies") page = <DependenciesPage query={query} />;
   else if (path === "/open") page = <OpenFilePage />;
   else if (path === "/compare") page = <ComparePage query={query} />;
   else if (path === "/health") page = <HealthPage query={query} />;
   else page = <div class="page"><div class="empty"><h2>Page not found</h2><p>No view lives at <code>{path}</code>. <a href="/search">Search traces</a>.</p></div></div>;
 
-  const section = traceMatch ? "trace" : path.slice(1);
+  const section = traceMatch ? "trace" : serviceMatch ? "services" : path.slice(1);
   useEffect(() => {
     // The trace page names itself once loaded; the others are named here.
-    const titles: Record<string, string> = { search: "Search", dependencies: "Service map", open: "Open file", health: "Health", compare: "Compare" };
+    const titles: Record<string, string> = { search: "Search", services: "Services", dependencies: "Service map", open: "Open file", health: "Health", compare: "Compare" };
     if (!traceMatch) document.title = `${titles[section] ?? "Not found"} · Traceway`;
   }, [section]);
   return (
@@ -69,6 +74,7 @@ export function App() {
         </a>
         <nav>
           <a href="/search" class={section === "search" ? "active" : ""}>Search</a>
+          <a href="/services" class={section === "services" ? "active" : ""}>Services</a>
           <a href="/dependencies" class={section === "dependencies" ? "active" : ""}>Service map</a>
           <a href="/open" class={section === "open" ? "active" : ""}>Open file</a>
           <a href="/health" class={section === "health" ? "active" : ""}>Health</a>
@@ -83,6 +89,7 @@ export function App() {
         <ThemeToggle />
       </header>
       <main><Suspense fallback={<div class="page"><p class="muted">Loading…</p></div>}>{page}</Suspense></main>
+      <TokenPrompt />
       {dragging && <div class="drop-overlay">Drop a Jaeger or OTLP JSON file to view it</div>}
     </>
   );

@@ -1,10 +1,38 @@
 import type { Dependency, Envelope, JaegerTrace } from "./model/types";
+import type { EdgeStats, RedEntry } from "./model/red";
 import type { Comparison, CriticalSegment, ErrorOrigins, TraceStatistics } from "./model/analysis";
 
 export class ApiError extends Error {
   constructor(message: string, readonly status: number) {
     super(message);
   }
+}
+
+const TOKEN_KEY = "traceway.queryToken";
+/** Fired on window when the API answers 401; the token prompt listens for it. */
+export const UNAUTHORIZED_EVENT = "traceway:unauthorized";
+
+/** The query token the user gave this tab (sessionStorage: gone when the tab closes). */
+export const storedToken = (): string | null => sessionStorage.getItem(TOKEN_KEY);
+
+export function storeToken(token: string): void {
+  sessionStorage.setItem(TOKEN_KEY, token);
+}
+
+export function authHeaders(): Record<string, string> {
+  const token = storedToken();
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+/** fetch for the query API: sends the tab's token and tells the token prompt about a 401. */
+export async function apiFetch(path: string, signal?: AbortSignal): Promise<Response> {
+  const res = await fetch(path, { signal, headers: { accept: "application/json", ...authHeaders() } });
+  if (res.status === 401) {
+    const body = await res.clone().json().catch(() => undefined);
+    const reason = body?.errors?.map((e: { msg: string }) => e.msg).join("; ");
+    window.dispatchEvent(new CustomEvent(UNAUTHORIZED_EVENT, { detail: reason }));
+  }
+  return res;
 }
 
 /** Reads a response body, reporting bytes received so far (big traces take seconds). */
@@ -26,7 +54,7 @@ async function readText(res: Response, onProgress?: (bytes: number) => void): Pr
 }
 
 async function get<T>(path: string, signal?: AbortSignal, onProgress?: (bytes: number) => void): Promise<T> {
-  const res = await fetch(path, { signal, headers: { accept: "application/json" } });
+  const res = await apiFetch(path, signal);
   let body: Envelope<T> | undefined;
   try {
     body = JSON.parse(await readText(res, onProgress));
@@ -57,6 +85,15 @@ export const fetchTrace = (id: string, signal?: AbortSignal, onProgress?: (bytes
 
 export const fetchDependencies = (endTs: number, lookbackMs: number, signal?: AbortSignal) =>
   get<Dependency[] | null>(`/api/dependencies?endTs=${endTs}&lookback=${lookbackMs}`, signal).then((d) => d ?? []);
+
+/** RED figures per service, or per operation of ``service``, over the last ``lookback`` (e.g. "1h"). */
+export const fetchRed = (lookback: string, service?: string, signal?: AbortSignal) =>
+  get<RedEntry[] | null>(`/api/red/services?lookback=${encodeURIComponent(lookback)}${
+    service ? `&service=${encodeURIComponent(service)}` : ""}`, signal).then((d) => d ?? []);
+
+/** Errors and p95 of the calls along each service-map edge. */
+export const fetchEdgeStats = (endTs: number, lookbackMs: number, signal?: AbortSignal) =>
+  get<EdgeStats[] | null>(`/api/red/edges?endTs=${endTs}&lookback=${lookbackMs}`, signal).then((d) => d ?? []);
 
 /** Whether a trace is stored, for making span links clickable. */
 export async function traceExists(id: string): Promise<boolean> {

@@ -1,10 +1,10 @@
-import { ApiError } from "./api";
+import { ApiError, apiFetch } from "./api";
 import type { AttributeDifferences, Coverage, Propagation } from "./model/health";
 
 // The /api/analysis/* answers carry more than "data" (orphans, sample sizes), so the whole
 // document is returned; errors come in the Jaeger envelope like the rest of the API.
 async function getDocument<T>(path: string, signal?: AbortSignal): Promise<T> {
-  const res = await fetch(path, { signal, headers: { accept: "application/json" } });
+  const res = await apiFetch(path, signal);
   const body = await res.json().catch(() => undefined);
   if (!res.ok || !body) {
     const msg = body?.errors?.map((e: { msg: string }) => e.msg).join("; ");

@@ -12,8 +12,8 @@ from traceway.collector.http_common import JSON, PROTOBUF, decode_and_accept, st
 from traceway.collector.ingest import Ingest
 from traceway.convert.zipkin import spans_from_zipkin_json, spans_from_zipkin_proto
 
-_DECODERS = {JSON: spans_from_zipkin_json, PROTOBUF: spans_from_zipkin_proto,
-             "": spans_from_zipkin_json, "text/plain": spans_from_zipkin_json}
+# Only these two: a cross-site form POST (text/plain, form types) must not store spans.
+_DECODERS = {JSON: spans_from_zipkin_json, PROTOBUF: spans_from_zipkin_proto}
 
 
 def zipkin_http_app(ingest: Ingest) -> Starlette:

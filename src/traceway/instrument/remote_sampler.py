@@ -165,12 +165,15 @@ class JaegerRemoteSampler(Sampler):
 
     def __init__(self, service_name: str, endpoint: str = DEFAULT_ENDPOINT, *,
                  poll_interval_s: float = 60.0, initial: Sampler | None = None,
-                 timeout_s: float = 5.0, start: bool = True) -> None:
+                 timeout_s: float = 5.0, start: bool = True,
+                 headers: Mapping[str, str] | None = None) -> None:
+        # headers: e.g. {"Authorization": "Bearer <ingest token>"} for a server with tokens.
         if not urllib.parse.urlsplit(endpoint).path.strip("/"):
             endpoint = endpoint.rstrip("/") + "/sampling"
         query = urllib.parse.urlencode({"service": service_name})
         self.url = f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
         self.service_name = service_name
+        self.headers = dict(headers or {})
         self.poll_interval_s = poll_interval_s
         self.timeout_s = timeout_s
         self._sampler: Sampler = initial or TraceIdRatioBased(0.001)
@@ -191,7 +194,8 @@ class JaegerRemoteSampler(Sampler):
     def update(self) -> bool:
         """Fetch and apply the strategy now; False (keeping the current one) on any failure."""
         try:
-            with urllib.request.urlopen(self.url, timeout=self.timeout_s) as answer:
+            request = urllib.request.Request(self.url, headers=self.headers)
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as answer:
                 strategy = json.loads(answer.read())
             if strategy != self._strategy:  # unchanged: keep rate limiters' state
                 self._sampler = sampler_from_strategy(strategy)

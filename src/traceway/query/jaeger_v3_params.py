@@ -18,6 +18,7 @@ from starlette.datastructures import QueryParams
 from traceway.query.params import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
+    MAX_NS,
     BadParameterError,
     parse_duration_ns,
 )
@@ -67,7 +68,10 @@ def parse_rfc3339_ns(text: str, name: str) -> int:
         offset = int(match.group(10)) * 3600 + int(match.group(11)) * 60
         seconds -= offset if match.group(9) == "+" else -offset
     fraction = (match.group(7) or "").ljust(9, "0")
-    return seconds * 10**9 + int(fraction)
+    ns = seconds * 10**9 + int(fraction)
+    if not 0 <= ns <= MAX_NS:
+        raise BadParameterError(f"malformed parameter {name}: {text!r} is outside 1970 to 2262")
+    return ns
 
 
 def parse_attributes(raw: str | None) -> tuple[dict[str, str], tuple[TagPattern, ...]]:

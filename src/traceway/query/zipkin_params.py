@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.datastructures import QueryParams
 
-from traceway.query.params import MAX_LIMIT, BadParameterError, parse_trace_id
+from traceway.query.params import MAX_LIMIT, MAX_NS, BadParameterError, parse_trace_id
 from traceway.storage.api import TraceQuery
 
 DEFAULT_LIMIT = 10
@@ -54,14 +54,20 @@ class SpanFilter:
         return all(word in values or word in tags for word in self.words)
 
 
-def _int(params: QueryParams, name: str) -> int | None:
+def _int(params: QueryParams, name: str, largest: int) -> int | None:
+    """A whole number from 0 to ``largest`` (so that it fits the store's 64-bit times)."""
     raw = params.get(name)
     if raw in (None, ""):
         return None
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
-        raise BadParameterError(f"{name} must be an integer, got {raw!r}") from None
+        raise BadParameterError(f"{name} must be an integer, got {raw[:40]!r}") from None
+    if value < 0:
+        raise BadParameterError(f"{name} must not be negative")
+    if value > largest:
+        raise BadParameterError(f"{name} must be at most {largest}")
+    return value
 
 
 def _name(params: QueryParams, name: str) -> str | None:
@@ -90,28 +96,23 @@ def parse_annotation_query(text: str) -> tuple[dict[str, str], tuple[str, ...]]:
 def parse_window_ms(params: QueryParams, now_ns: int | None = None) -> tuple[int, int]:
     """``endTs`` and ``lookback`` (epoch ms) -> (start, end) in ns."""
     now_ns = time.time_ns() if now_ns is None else now_ns
-    end_ms = _int(params, "endTs")
-    lookback_ms = _int(params, "lookback")
+    end_ms = _int(params, "endTs", MAX_NS // _MS)
+    lookback_ms = _int(params, "lookback", MAX_NS // _MS)
     end_ns = end_ms * _MS if end_ms is not None else now_ns
     lookback_ns = (lookback_ms if lookback_ms is not None else DEFAULT_LOOKBACK_MS) * _MS
-    if end_ns <= 0:
-        raise BadParameterError("endTs must be positive")
-    if lookback_ns < 0:
-        raise BadParameterError("lookback must not be negative")
     return max(0, end_ns - lookback_ns), end_ns
 
 
 def parse_zipkin_trace_query(params: QueryParams,
                              now_ns: int | None = None) -> tuple[TraceQuery, SpanFilter]:
     start_ns, end_ns = parse_window_ms(params, now_ns)
-    min_us, max_us = _int(params, "minDuration"), _int(params, "maxDuration")
+    min_us = _int(params, "minDuration", MAX_NS // _US)
+    max_us = _int(params, "maxDuration", MAX_NS // _US)
     if max_us is not None and min_us is None:
         raise BadParameterError("maxDuration is only valid with minDuration")
     if min_us is not None and max_us is not None and min_us > max_us:
         raise BadParameterError("minDuration must not exceed maxDuration")
-    limit = _int(params, "limit") or DEFAULT_LIMIT
-    if limit <= 0:
-        raise BadParameterError("limit must be greater than 0")
+    limit = _int(params, "limit", MAX_LIMIT) or DEFAULT_LIMIT
     tags, words = parse_annotation_query(params.get("annotationQuery") or "")
     service = _name(params, "serviceName")
     query = TraceQuery(

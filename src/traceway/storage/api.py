@@ -8,9 +8,11 @@ is a sibling package (``storage/memory``, ``storage/duckdb``, later
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from traceway.analysis.red import EdgeRow, RedColumns
 from traceway.model import SpanBatch
 
 
@@ -127,7 +129,11 @@ class Reader(Protocol):
         """Caller -> callee service calls in spans started in the window.
 
         A call is a span whose parent span belongs to another service; counted
-        once per child span. Sorted by parent, then child.
+        once per child span (identical copies of a span count once), in
+        ``error_count`` too when the child's status is ERROR. When two stored
+        spans share the parent's span id (the CLIENT and SERVER halves of a
+        Zipkin shared span), the SERVER half is the parent, so one RPC is one
+        call. Sorted by parent, then child.
         """
         ...
 
@@ -180,4 +186,48 @@ class Retention(Protocol):
 
     def delete_before(self, start_ns: int) -> int:
         """Delete spans that started before ``start_ns``; return how many."""
+        ...
+
+
+@runtime_checkable
+class Rollups(Protocol):
+    """Optional: RED and dependency rollups kept up to date as spans are written, so
+    that metrics over hours of millions of spans stay cheap.
+
+    Backends roll spans up per UTC minute (minutes since the epoch) and per
+    (service, operation, kind, status); a span belongs to the minute its start falls
+    in, whenever it arrives. Latency sketches use the buckets of
+    ``traceway.analysis.red`` (``ceil(ln(max(duration_ns, 1)) / LOG_GAMMA)`` ->
+    count), so sketches from any backend merge. A backend may keep partial rows
+    (one per write, merged later, as a ClickHouse AggregatingMergeTree does) but
+    answers merged.
+    """
+
+    def red(self, start_ns: int, end_ns: int, step_ns: int = 60 * 10**9, *,
+            services: Sequence[str] | None = None, span_kinds: Sequence[int] | None = None,
+            by_operation: bool = True) -> RedColumns:
+        """RED rows of the minutes that start in ``[start_ns, end_ns)``, as columns
+        (``RedColumns``; ``.rows()`` gives them as RedRow objects).
+
+        ``start_ns`` is a whole minute and ``step_ns`` a multiple of a minute: a row
+        covers the minutes starting in ``[time_ns, time_ns + step_ns)`` where
+        ``time_ns = start_ns + k * step_ns``. One row per (time, service, operation)
+        that had spans, or per (time, service) with ``operation`` None when not
+        ``by_operation``. Counts every span written, duplicates included (rollups
+        count writes; readers de-duplicate); ``errors`` counts spans with status
+        ERROR. ``services`` and ``span_kinds`` narrow the spans counted when given
+        (an empty sequence selects nothing). ``keys`` are sorted by service, then
+        operation; rows and sketch entries come in any order (``.rows()`` sorts
+        by time, service, operation). Visible as soon as ``Writer.write`` returns.
+        """
+        ...
+
+    def edges(self, start_ns: int, end_ns: int) -> list[EdgeRow]:
+        """Service-map edges (parent service -> child service) counted over the callee
+        spans of the minutes that start in ``[start_ns, end_ns)``, under the rules of
+        ``Reader.dependencies`` (a child span counted once, in its start minute;
+        ``errors`` are children with status ERROR; the sketch holds the child
+        spans' durations). One row per (parent, child), sorted by parent, child.
+        A parent that arrives after its children is reflected by the next call.
+        """
         ...

@@ -28,12 +28,14 @@ from typing import Any
 
 import pytest
 
+from traceway.analysis.red import MINUTE_NS, EdgeRow, RedRow, minute_of, sketch_of
 from traceway.model import SpanBatch, SpanKind, SpanRecord, StatusCode
 from traceway.storage.api import (
     DependencyLink,
     Operation,
     Reader,
     Retention,
+    Rollups,
     TagPattern,
     TraceQuery,
     Writer,
@@ -173,6 +175,22 @@ def rich_tags_span(start_ns: int) -> SpanRecord:
 def skip_unless_retention(store: Any) -> None:
     if not isinstance(store, Retention):
         pytest.skip("backend does not implement Retention")
+
+
+def skip_unless_rollups(store: Any) -> None:
+    if not isinstance(store, Rollups):
+        pytest.skip("backend does not implement Rollups")
+
+
+def zipkin_shared_rpc(t0: int) -> list[SpanRecord]:
+    """frontend calls backend as a Zipkin sender reports it: the CLIENT and SERVER
+    halves share span id 2; backend's own work (span 3) hangs under that id."""
+    return [make_span(9, 1, start_ns=t0, service="frontend", kind=SpanKind.SERVER),
+            make_span(9, 2, parent=1, start_ns=t0 + 1, service="frontend", kind=SpanKind.CLIENT),
+            make_span(9, 2, parent=1, start_ns=t0 + 2, service="backend", kind=SpanKind.SERVER,
+                      status_code=StatusCode.ERROR, duration_ns=7_000_000),
+            make_span(9, 3, parent=2, start_ns=t0 + 3, service="backend"),
+            make_span(9, 4, parent=3, start_ns=t0 + 4, service="db", kind=SpanKind.SERVER)]
 
 
 class StorageConformance(TraceSummaryConformance):
@@ -332,6 +350,100 @@ class StorageConformance(TraceSummaryConformance):
         store.write(batch_of(*spans))
         assert store.dependencies(t0 - HOUR_NS, t0 + HOUR_NS) == [
             DependencyLink("frontend", "backend", 2)]
+
+    def test_dependencies_count_a_zipkin_shared_span_once_with_its_error(
+            self, store: Any, t0: int) -> None:
+        store.write(batch_of(*zipkin_shared_rpc(t0)))
+        assert store.dependencies(t0 - HOUR_NS, t0 + HOUR_NS) == [
+            DependencyLink("backend", "db", 1, 0), DependencyLink("frontend", "backend", 1, 1)]
+
+    def test_dependencies_find_a_parent_written_after_its_children(
+            self, store: Any, t0: int) -> None:
+        spans = self._dependency_spans(t0)
+        store.write(batch_of(*spans[1:5]))
+        assert store.dependencies(t0 - HOUR_NS, t0 + HOUR_NS) == [DependencyLink("backend", "db", 1)]
+        store.write(batch_of(spans[0]))
+        assert store.dependencies(t0 - HOUR_NS, t0 + HOUR_NS) == [
+            DependencyLink("backend", "db", 1), DependencyLink("frontend", "backend", 2)]
+
+    # -- optional: rollups ----------------------------------------------------
+
+    def test_red_rollup_counts_spans_per_minute_by_their_start(self, store: Any, t0: int) -> None:
+        skip_unless_rollups(store)
+        m0 = minute_of(t0)
+
+        def api(start_ns: int, duration_ns: int, status: int = StatusCode.UNSET) -> SpanRecord:
+            return make_span(int(start_ns), 1, start_ns=start_ns, service="api", name="GET /",
+                             kind=SpanKind.SERVER, duration_ns=duration_ns, status_code=status)
+
+        crossing = api(m0 + 59 * SECOND_NS, 3 * SECOND_NS)  # ends in the next minute
+        same_minute = [api(m0 + n, n * 1_000_000, StatusCode.ERROR if n == 3 else StatusCode.OK)
+                       for n in (1, 2, 3)]
+        next_minute = api(m0 + MINUTE_NS, 5_000_000)
+        store.write(batch_of(crossing, *same_minute[:2], next_minute))
+        late = api(m0 - 2 * MINUTE_NS, 4_000_000)
+        store.write(batch_of(same_minute[2], late))
+        minute_durations = [1_000_000, 2_000_000, 3_000_000, 3 * SECOND_NS]
+        assert store.red(m0 - 5 * MINUTE_NS, m0 + 5 * MINUTE_NS).rows() == [
+            RedRow(m0 - 2 * MINUTE_NS, "api", "GET /", 1, 0, 4_000_000, sketch_of([4_000_000])),
+            RedRow(m0, "api", "GET /", 4, 1, sum(minute_durations), sketch_of(minute_durations)),
+            RedRow(m0 + MINUTE_NS, "api", "GET /", 1, 0, 5_000_000, sketch_of([5_000_000]))]
+        assert store.red(m0, m0 + MINUTE_NS, by_operation=False).rows() == [
+            RedRow(m0, "api", None, 4, 1, sum(minute_durations), sketch_of(minute_durations))]
+        everything = [4_000_000, *minute_durations, 5_000_000]
+        assert store.red(m0 - 2 * MINUTE_NS, m0 + 2 * MINUTE_NS, 4 * MINUTE_NS).rows() == [
+            RedRow(m0 - 2 * MINUTE_NS, "api", "GET /", 6, 1, sum(everything), sketch_of(everything))]
+        assert [(r.time_ns, r.calls) for r in store.red(m0 - 3 * MINUTE_NS, m0 + 3 * MINUTE_NS,
+                                                        3 * MINUTE_NS).rows()] == [
+            (m0 - 3 * MINUTE_NS, 1), (m0, 5)]
+
+    def test_red_rollup_narrows_by_service_and_kind(self, store: Any, t0: int) -> None:
+        skip_unless_rollups(store)
+        m0 = minute_of(t0)
+        store.write(batch_of(
+            make_span(1, 1, start_ns=t0, service="a", name="x", kind=SpanKind.SERVER),
+            make_span(1, 2, parent=1, start_ns=t0, service="a", name="y", kind=SpanKind.CLIENT),
+            make_span(1, 3, parent=2, start_ns=t0, service="b", name="z", kind=SpanKind.SERVER)))
+
+        def keys(**narrow: Any) -> list[tuple[str, str | None, int]]:
+            return [(r.service, r.operation, r.calls)
+                    for r in store.red(m0, m0 + MINUTE_NS, **narrow).rows()]
+
+        assert keys() == [("a", "x", 1), ("a", "y", 1), ("b", "z", 1)]
+        assert keys(by_operation=False) == [("a", None, 2), ("b", None, 1)]
+        assert keys(services=["a"]) == [("a", "x", 1), ("a", "y", 1)]
+        assert keys(span_kinds=[SpanKind.SERVER]) == [("a", "x", 1), ("b", "z", 1)]
+        assert keys(services=["a"], span_kinds=[SpanKind.CLIENT, SpanKind.PRODUCER]) == [
+            ("a", "y", 1)]
+        assert keys(services=[]) == []
+        assert keys(services=["nobody"]) == []
+
+    def test_red_rollup_counts_every_write(self, store: Any, t0: int) -> None:
+        skip_unless_rollups(store)
+        span = make_span(1, 1, start_ns=t0, service="a", kind=SpanKind.SERVER)
+        store.write(batch_of(span))
+        store.write(batch_of(span))
+        (row,) = store.red(minute_of(t0), minute_of(t0) + MINUTE_NS).rows()
+        assert (row.calls, row.duration_sum_ns, row.sketch) == (
+            2, 2_000_000, sketch_of([1_000_000] * 2))
+
+    def test_edges_with_errors_and_callee_durations(self, store: Any, t0: int) -> None:
+        skip_unless_rollups(store)
+        m0 = minute_of(t0)
+        store.write(batch_of(*zipkin_shared_rpc(m0)))
+        later = [make_span(8, 1, start_ns=m0 + MINUTE_NS, service="frontend"),
+                 make_span(8, 2, parent=1, start_ns=m0 + MINUTE_NS + 1, service="backend",
+                           duration_ns=2_000_000)]
+        store.write(batch_of(later[1]))
+        assert store.edges(m0, m0 + 2 * MINUTE_NS) == [
+            EdgeRow("backend", "db", 1, 0, sketch_of([1_000_000])),
+            EdgeRow("frontend", "backend", 1, 1, sketch_of([7_000_000]))]
+        store.write(batch_of(later[0]))  # the parent arrives after its child
+        assert store.edges(m0, m0 + 2 * MINUTE_NS) == [
+            EdgeRow("backend", "db", 1, 0, sketch_of([1_000_000])),
+            EdgeRow("frontend", "backend", 2, 1, sketch_of([7_000_000, 2_000_000]))]
+        assert store.edges(m0 + MINUTE_NS, m0 + 2 * MINUTE_NS) == [
+            EdgeRow("frontend", "backend", 1, 0, sketch_of([2_000_000]))]
 
     # -- find_traces ----------------------------------------------------------
 
@@ -572,3 +684,7 @@ class StorageConformance(TraceSummaryConformance):
         assert trace_ids_of(found) == [trace_id(1)]
         assert reopened.dependencies(t0 - HOUR_NS, t0 + HOUR_NS) == [
             DependencyLink("tagged", "child", 1)]
+        if isinstance(reopened, Rollups):
+            minute = minute_of(t0)
+            assert [r.calls for r in reopened.red(minute, minute + MINUTE_NS).rows()] == [1, 1]
+            assert [e.calls for e in reopened.edges(minute, minute + MINUTE_NS)] == [1]

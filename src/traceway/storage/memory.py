@@ -10,9 +10,19 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from traceway.model import SpanBatch, SpanRecord
+from traceway.analysis.dependencies import service_calls
+from traceway.analysis.red import (
+    MINUTE_NS,
+    EdgeRow,
+    RedColumns,
+    bucket_of,
+    minute_of,
+    red_rows_of,
+    sketch_of,
+)
+from traceway.model import SpanBatch, SpanRecord, StatusCode
 from traceway.storage.api import (
     DependencyLink,
     Operation,
@@ -25,7 +35,8 @@ from traceway.storage.tagmatch import span_matches
 
 
 class MemoryStore:
-    """Writer + Reader + TraceSummaries + Retention over Python lists, safe to share between threads."""
+    """Writer + Reader + TraceSummaries + Retention + Rollups over Python lists, safe to share
+    between threads."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -82,18 +93,44 @@ class MemoryStore:
 
     def dependencies(self, start_min_ns: int, start_max_ns: int) -> list[DependencyLink]:
         calls: Counter[tuple[str, str]] = Counter()
-        with self._lock:
-            for records in self._traces.values():
-                spans = _distinct(records)
-                service_of = {r.span_id: r.service for r in spans}
-                for r in spans:
-                    if not (start_min_ns <= r.start_ns <= start_max_ns and r.parent_span_id):
-                        continue
-                    parent_service = service_of.get(r.parent_span_id)
-                    if parent_service is not None and parent_service != r.service:
-                        calls[parent_service, r.service] += 1
-        return [DependencyLink(parent, child, count)
+        errors: Counter[tuple[str, str]] = Counter()
+        for caller, callee in self._calls():
+            if start_min_ns <= callee.start_ns <= start_max_ns:
+                calls[caller, callee.service] += 1
+                errors[caller, callee.service] += callee.status_code == StatusCode.ERROR
+        return [DependencyLink(parent, child, count, errors[parent, child])
                 for (parent, child), count in sorted(calls.items())]
+
+    def _calls(self) -> list[tuple[str, SpanRecord]]:
+        with self._lock:
+            return [call for records in self._traces.values() for call in service_calls(records)]
+
+    # -- Rollups (computed on demand: this store is for tests) ----------------
+
+    def red(self, start_ns: int, end_ns: int, step_ns: int = MINUTE_NS, *,
+            services: Sequence[str] | None = None, span_kinds: Sequence[int] | None = None,
+            by_operation: bool = True) -> RedColumns:
+        with self._lock:
+            spans = [r for records in self._traces.values() for r in records
+                     if start_ns <= minute_of(r.start_ns) < end_ns
+                     and (services is None or r.service in services)
+                     and (span_kinds is None or r.kind in span_kinds)]
+        return RedColumns.of_rows(red_rows_of(
+            [bucket_of(r.start_ns, start_ns, step_ns) for r in spans],
+                           [r.service for r in spans],
+                           [r.name if by_operation else None for r in spans],
+                           [r.status_code == StatusCode.ERROR for r in spans],
+                           [r.duration_ns for r in spans]))
+
+    def edges(self, start_ns: int, end_ns: int) -> list[EdgeRow]:
+        groups: dict[tuple[str, str], list[SpanRecord]] = {}
+        for caller, callee in self._calls():
+            if start_ns <= minute_of(callee.start_ns) < end_ns:
+                groups.setdefault((caller, callee.service), []).append(callee)
+        return [EdgeRow(*key, calls=len(callees),
+                        errors=sum(c.status_code == StatusCode.ERROR for c in callees),
+                        sketch=sketch_of([c.duration_ns for c in callees]))
+                for key, callees in sorted(groups.items())]
 
     # -- Retention ----------------------------------------------------------
 
@@ -109,10 +146,6 @@ class MemoryStore:
                 else:
                     del self._traces[trace_id]
         return deleted
-
-
-def _distinct(records: Iterable[SpanRecord]) -> list[SpanRecord]:
-    return list(dict.fromkeys(records))
 
 
 class GatedMemoryStore(MemoryStore):
@@ -132,7 +165,7 @@ class GatedMemoryStore(MemoryStore):
 
 def _sorted_trace(records: Iterable[SpanRecord]) -> SpanBatch:
     # sorted() is stable, so spans that start together keep their write order.
-    return SpanBatch.from_rows(sorted(_distinct(records), key=lambda r: r.start_ns))
+    return SpanBatch.from_rows(sorted(dict.fromkeys(records), key=lambda r: r.start_ns))
 
 
 def _matches(record: SpanRecord, query: TraceQuery) -> bool:

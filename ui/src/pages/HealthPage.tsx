@@ -97,7 +97,7 @@ function Findings({ propagation, coverage, lookback }: { propagation: Propagatio
           <tbody>{[...missing, ...instrumented].map((r: CoverageRow) => (
             <tr key={r.service} data-service={r.service} class={r.instrumented ? "" : "uninstrumented"}>
               <td>{r.instrumented ? searchLink(r.service, lookback) : r.service}{r.type === "database" ? <span class="muted"> (database)</span> : null}</td>
-              <td>{r.instrumented ? "yes" : <b class="warn">no spans</b>}</td>
+              <td>{r.instrumented ? "yes" : <b class="no-spans">no spans</b>}</td>
               <td>{r.callers.join(", ")}</td>
               <td class="num">{r.calls}</td>
             </tr>))}

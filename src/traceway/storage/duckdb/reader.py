@@ -15,6 +15,7 @@ from traceway.model import SPAN_KIND_BY_NAME, SpanBatch, SpanRecord
 from traceway.storage.api import DependencyLink, Operation, TraceQuery, TraceSummary
 from traceway.storage.duckdb.patterns import pattern_prefilter
 from traceway.storage.duckdb.ranges import spans_of_traces_sql
+from traceway.storage.duckdb.rollups import dependencies_of_spans
 from traceway.storage.duckdb.schema import SPAN_COLUMNS, id_halves, ids8_from, ids16_from
 from traceway.storage.duckdb.summaries import trace_summaries
 from traceway.storage.tagmatch import encoded_patterns, span_matches
@@ -23,8 +24,6 @@ _CANDIDATE_CHUNK = 2048
 _TRACES_PER_QUERY = 256
 _UINT32 = re.compile(r"[0-9]{1,10}", re.ASCII)
 _FIRST_WINDOW_NS = 60 * 10**9
-# How far a parent may start before its child, when joining for dependencies.
-_PARENT_MARGIN_NS = 3_600 * 10**9
 
 
 class DuckDBReader:
@@ -203,7 +202,16 @@ class DuckDBReader:
         wanted = set(traces)
         return [r for r in rows if (r[0], r[1]) in wanted]
 
-    # -- services, operations, dependencies ---------------------------------
+    def dependencies(self, start_min_ns: int, start_max_ns: int) -> list[DependencyLink]:
+        """From the spans; DuckDBStore answers from its rollup instead."""
+        cur = self._cursor()
+        try:
+            return sorted(dependencies_of_spans(cur, start_min_ns, start_max_ns),
+                          key=lambda d: (d.parent, d.child))
+        finally:
+            cur.close()
+
+    # -- services, operations ---------------------------------------------
     def services(self) -> list[str]:
         cur = self._cursor()
         try:
@@ -224,24 +232,6 @@ class DuckDBReader:
         finally:
             cur.close()
         return [Operation(name, kind) for name, kind in rows]
-
-    def dependencies(self, start_min_ns: int, start_max_ns: int) -> list[DependencyLink]:
-        cur = self._cursor()
-        try:
-            rows = cur.execute("""
-                WITH c AS (SELECT DISTINCT trace_hi, trace_lo, span_id, parent_id, service
-                           FROM spans WHERE start_ns BETWEEN ? AND ? AND parent_id <> 0),
-                     p AS (SELECT DISTINCT trace_hi, trace_lo, span_id, service
-                           FROM spans WHERE start_ns BETWEEN ? AND ?)
-                SELECT p.service, c.service, count(*) FROM c JOIN p
-                  ON c.trace_hi = p.trace_hi AND c.trace_lo = p.trace_lo AND c.parent_id = p.span_id
-                WHERE p.service <> c.service
-                GROUP BY ALL ORDER BY 1, 2""",
-                [start_min_ns, start_max_ns, start_min_ns - _PARENT_MARGIN_NS,
-                 start_max_ns]).fetchall()
-        finally:
-            cur.close()
-        return [DependencyLink(parent, child, count) for parent, child, count in rows]
 
 
 def _pages(ranges: list[tuple[int, int, int, int]]) -> Iterator[list[tuple[int, int, int, int]]]:

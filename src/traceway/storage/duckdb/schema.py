@@ -54,6 +54,17 @@ DDL = [
     """CREATE TABLE IF NOT EXISTS operations (
         service VARCHAR NOT NULL, name VARCHAR NOT NULL, kind UTINYINT NOT NULL,
         PRIMARY KEY (service, name, kind))""",
+    # Rollups (storage/duckdb/rollups.py): partial RED rows appended with every
+    # write; dependency edges per minute, recomputed for the minutes marked dirty.
+    """CREATE TABLE IF NOT EXISTS red_rollup (
+        minute_ns BIGINT NOT NULL, service VARCHAR NOT NULL, name VARCHAR NOT NULL,
+        kind UTINYINT NOT NULL, status_code UTINYINT NOT NULL, calls BIGINT NOT NULL,
+        duration_sum_ns BIGINT NOT NULL, buckets SMALLINT[] NOT NULL, counts BIGINT[] NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS edge_rollup (
+        minute_ns BIGINT NOT NULL, parent VARCHAR NOT NULL, child VARCHAR NOT NULL,
+        calls BIGINT NOT NULL, errors BIGINT NOT NULL, buckets SMALLINT[] NOT NULL,
+        counts BIGINT[] NOT NULL)""",
+    "CREATE TABLE IF NOT EXISTS edge_dirty (minute_ns BIGINT NOT NULL)",
 ]
 
 SPAN_COLUMNS = ("trace_hi, trace_lo, span_id, parent_id, service, name, kind, start_ns, "

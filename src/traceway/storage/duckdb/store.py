@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,19 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
+from traceway.analysis.red import MINUTE_NS
 from traceway.convert.otlp import service_name
 from traceway.model import SpanBatch
 from traceway.storage.api import RejectedSpansError, StorageError
 from traceway.storage.duckdb.reader import DuckDBReader
+from traceway.storage.duckdb.rollups import (
+    DuckDBRollups,
+    backfill,
+    delete_rollups_before,
+    dirty_minutes,
+    rollup_statements,
+    unmerged_minutes,
+)
 from traceway.storage.duckdb.schema import DDL, SCHEMA_VERSION, u64_pairs, u64s
 
 DATABASE_FILE = "traceway.duckdb"
@@ -42,8 +52,8 @@ def body_id(body: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(body, digest_size=8).digest(), "big", signed=True)
 
 
-class DuckDBStore(DuckDBReader):
-    """One DuckDB file in ``data_dir``. ``write`` is called from one thread at a
+class DuckDBStore(DuckDBRollups, DuckDBReader):
+    """One DuckDB file in ``data_dir`` (Writer, Reader, Retention, Rollups). ``write`` is called from one thread at a
     time (the pipeline's writer); reads run concurrently on their own cursors."""
 
     def __init__(self, data_dir: str | os.PathLike[str], *, memory_limit: str = "1GB",
@@ -61,9 +71,15 @@ class DuckDBStore(DuckDBReader):
         for statement in DDL:
             con.execute(statement)
         con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+        backfill(con)
         super().__init__(con)
         self._write_con = con.cursor()
         self._write_lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
+        self._marked: set[int] = set()
+        self._unmerged = unmerged_minutes(con)
+        self._maintained_at = time.monotonic()
+        self._maintainer: threading.Thread | None = None
         # content hash -> small dense id: bit-packs to a byte or two per span,
         # where the 64-bit hash itself would cost eight.
         self._ids: dict[str, dict[int, int]] = {
@@ -87,6 +103,7 @@ class DuckDBStore(DuckDBReader):
                 # a whole switch interval to get it back from the decoders.
                 con.register("batch_spans", spans)
                 con.register("batch_traces", _trace_ranges(spans))
+                marks = self._register_dirty_minutes(spans)
                 for table, rows in new_rows.items():
                     con.register(f"new_{table}", pa.table(dict(zip(
                         _LOOKUP_COLUMNS[table], map(list, zip(*rows))))))
@@ -102,6 +119,19 @@ class DuckDBStore(DuckDBReader):
             for table in ("resources", "scopes"):
                 self._ids[table].update((row[1], row[0]) for row in new_rows.get(table, ()))
             self._known_operations.update(new_rows.get("operations", ()))
+            self._marked.update(marks)
+            self._unmerged.update(np.unique(
+                spans["start_ns"].to_numpy() // MINUTE_NS * MINUTE_NS).tolist())
+        self._maybe_maintain()
+
+    def _register_dirty_minutes(self, spans: pa.Table) -> set[int]:
+        """Register ``batch_dirty``: the minutes this batch makes dirty that the
+        writer has not marked since the last edge refresh."""
+        marks = dirty_minutes(spans["start_ns"].to_numpy(), spans["duration_ns"].to_numpy())
+        marks -= self._marked
+        self._write_con.register("batch_dirty", pa.table(
+            {"minute_ns": pa.array(sorted(marks), pa.int64())}))
+        return marks
 
     def _dense_ids(self, table: str, bodies: list[bytes], describe: Callable[[bytes], tuple[str, ...]],
                    ) -> tuple[dict[bytes, int], list[tuple[Any, ...]]]:
@@ -149,6 +179,7 @@ class DuckDBStore(DuckDBReader):
         con = self._con.cursor()
         try:
             (deleted,) = con.execute("DELETE FROM spans WHERE start_ns < ?", [start_ns]).fetchone() or (0,)
+            delete_rollups_before(con, start_ns)
             if deleted:
                 con.execute("DELETE FROM trace_index WHERE end_ns < ?", [start_ns])
                 con.execute("""DELETE FROM operations WHERE (service, name, kind) NOT IN
@@ -174,6 +205,8 @@ class DuckDBStore(DuckDBReader):
             self._write_con.execute("CHECKPOINT")
 
     def close(self) -> None:
+        if self._maintainer is not None:
+            self._maintainer.join(timeout=60)
         with self._write_lock:
             try:
                 self._write_con.close()
@@ -203,6 +236,7 @@ def _write_sql(new_row_tables: list[str]) -> str:
         "BEGIN",
         "INSERT INTO spans SELECT * FROM batch_spans",
         "INSERT INTO trace_index SELECT * FROM batch_traces",
+        *rollup_statements(),
     ]
     # Resource and scope ids are new by construction (one writer); an operation
     # may be re-inserted after retention pruned it while a write was in flight.

@@ -1,0 +1,87 @@
+"""RED metrics and dependencies from the rollups, at 1M and 10M stored spans.
+
+Fills a DuckDB store through its Writer (rollups maintained on write) with the
+synthetic traffic of bench/query.py (20 services, traces of 8 spans over the
+last hours, 1M spans an hour), then times:
+
+- ``red_last_hour_all_services``: the services overview (every service, every
+  kind: rollup read + merge + rates, error ratios, p50/p95/p99 and sparklines);
+- ``monitor_latencies_p95_1h``: one Jaeger Monitor-tab query (a service's p95
+  by operation, one point a minute, 10-minute windows);
+- ``dependencies_1h``: ``/api/dependencies`` for the last hour, edge rollup current.
+
+After the fill it runs the store's background maintenance once and reports its
+time (``maintain_after_fill_s``): compacting the partial RED rows of every write
+and computing the edges of every minute. A live server does this every 30 s for
+the minutes that just passed.
+
+    .venv/bin/python bench/red.py [--spans 1000000 10000000] [--repeat 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from query import HOUR_NS, fill, timed
+from traceway.analysis.red import MINUTE_NS, Grid, latency_ms, series_of, windows
+from traceway.convert.red_json import red_table_json, sparkline_grid
+from traceway.storage.duckdb import DuckDBStore
+
+
+def measure(spans: int, repeat: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = DuckDBStore(tmp)
+        started = time.perf_counter()
+        fill(store, spans, span_hours=max(2.0, spans / 1_000_000))
+        fill_s = time.perf_counter() - started
+        store.checkpoint()
+        now_ns = time.time_ns()
+        result: dict = {"spans": spans, "fill_spans_per_s": round(spans / fill_s)}
+        (partial_rows,) = store._con.execute("SELECT count(*) FROM red_rollup").fetchone()
+        started = time.perf_counter()
+        store.maintain(now_ns + 2 * MINUTE_NS)
+        result["maintain_after_fill_s"] = round(time.perf_counter() - started, 1)
+        (rollup_rows,) = store._con.execute("SELECT count(*) FROM red_rollup").fetchone()
+        result["red_rollup_rows_partial_then_compacted"] = [partial_rows, rollup_rows]
+        sparklines = sparkline_grid(Grid.of(now_ns, HOUR_NS, MINUTE_NS, MINUTE_NS))
+
+        def overview() -> list:
+            rows = store.red(*sparklines.rows_range_ns(), sparklines.bucket_ns, by_operation=False)
+            return red_table_json(rows, sparklines)
+
+        result["red_services_listed"] = len(overview())
+        result["red_last_hour_all_services"] = timed(overview, repeat)
+        services = sorted({row["service"] for row in overview()})
+        rng = random.Random(3)
+        grid = Grid.of(now_ns, HOUR_NS, MINUTE_NS, 10 * MINUTE_NS)
+
+        def monitor() -> list:
+            rows = store.red(*grid.rows_range_ns(), grid.bucket_ns, services=[rng.choice(services)])
+            return series_of(windows(rows, grid), latency_ms(0.95))
+
+        result["monitor_latencies_p95_1h"] = timed(monitor, repeat)
+        result["dependency_links"] = len(store.dependencies(now_ns - HOUR_NS, now_ns))
+        result["dependencies_1h"] = timed(lambda: store.dependencies(now_ns - HOUR_NS, now_ns),
+                                          repeat)
+        store.close()
+        return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--spans", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--repeat", type=int, default=50)
+    args = parser.parse_args()
+    for spans in args.spans:
+        print(json.dumps(measure(spans, args.repeat), indent=2), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,374 @@
+"""DuckDB rollups: RED rows and dependency edges per minute (the Rollups capability).
+
+RED: every write appends, in its own transaction, one partial row per (minute,
+service, operation, kind, status) of the batch, aggregated by SQL over the
+registered Arrow batch; reads merge the partial rows (sum the counts, add the
+sketches bucket by bucket). Every ``MAINTAIN_INTERVAL_S`` a background pass
+compacts the partial rows of past minutes into one row per key, so reads stay
+proportional to minutes x keys, not to the number of writes.
+
+Edges need a span's parent, which may arrive in a later write. So a write only
+marks minutes dirty: the start minute of each span (its own call) and the minutes
+it spans (the calls of children that may already be stored). Reading edges first
+recomputes the dirty minutes in range from the spans (the self-join, one
+contiguous run of minutes at a time) and stores them in ``edge_rollup``. A dirty
+mark is deleted by the transaction that recomputed it from a snapshot holding the
+spans it stood for; a write after that snapshot leaves its own mark.
+
+The same background pass recomputes the dirty minutes that have passed, so that
+reads mostly find the edges ready. A store from before the rollups is backfilled
+once when opened.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+import numpy as np
+
+from traceway.analysis.red import LOG_GAMMA, MINUTE_NS, EdgeRow, RedColumns, minute_of
+from traceway.storage.api import DependencyLink
+
+log = logging.getLogger(__name__)
+
+ROLLUP_VERSION = "1"
+MAINTAIN_INTERVAL_S = 30.0
+# How many minutes after its start a long span marks dirty (for children that
+# arrived before it).
+PARENT_MARGIN_NS = 3_600 * 10**9
+ERROR = 2  # StatusCode.ERROR
+
+_BUCKET = f"CAST(ceil(ln(greatest(duration_ns, 1)) / {LOG_GAMMA!r}) AS SMALLINT)"
+_MINUTE = f"(start_ns // {MINUTE_NS}) * {MINUTE_NS}"
+_RED_KEY = "minute_ns, service, name, kind, status_code"
+
+_RED_OF = f"""
+    SELECT {_RED_KEY}, sum(n)::BIGINT, sum(d)::BIGINT, list(b ORDER BY b), list(n ORDER BY b)
+    FROM (SELECT {_MINUTE} AS minute_ns, service, name, kind, status_code, {_BUCKET} AS b,
+                 count(*) AS n, sum(duration_ns) AS d
+          FROM {{source}} GROUP BY ALL)
+    GROUP BY {_RED_KEY}"""
+
+
+def _merged(rows: str, key: str, sums: str) -> str:
+    """Rows of ``rows`` (with ``buckets``/``counts`` sketch columns) merged per ``key``:
+    ``sums`` added, sketches added bucket by bucket."""
+    return f"""
+        WITH r AS ({rows}),
+             t AS (SELECT {key}, {sums} FROM r GROUP BY ALL),
+             u AS (SELECT {key}, b, sum(n)::BIGINT AS n
+                   FROM (SELECT {key}, unnest(buckets) AS b, unnest(counts) AS n FROM r)
+                   GROUP BY ALL),
+             s AS (SELECT {key}, list(b ORDER BY b) AS bs, list(n ORDER BY b) AS ns
+                   FROM u GROUP BY ALL)
+        SELECT t.*, s.bs, s.ns FROM t JOIN s USING ({key}) ORDER BY {key}"""
+
+
+_RED_SUMS = "sum(calls)::BIGINT, sum(duration_sum_ns)::BIGINT"
+
+# Callee spans (``c``) joined to their parent (``p``), the SERVER half of a shared span
+# first. Parents are looked for from the start of the earliest trace involved.
+_PARENT_LO = """
+    SELECT min(start_ns) FROM trace_index WHERE trace_hi IN
+        (SELECT trace_hi FROM spans WHERE start_ns BETWEEN ? AND ? AND parent_id <> 0)"""
+_CALLS = f"""
+    WITH c AS (SELECT DISTINCT trace_hi, trace_lo, span_id, parent_id, service, status_code,
+                      duration_ns, start_ns
+               FROM spans WHERE start_ns BETWEEN $lo AND $hi AND parent_id <> 0),
+         p AS (SELECT trace_hi, trace_lo, span_id,
+                      arg_min(service, CASE WHEN kind = 2 THEN 0 ELSE 1 END) AS service
+               FROM spans WHERE start_ns BETWEEN $parent_lo AND $hi
+                 AND span_id IN (SELECT parent_id FROM c)
+               GROUP BY trace_hi, trace_lo, span_id)
+    SELECT {_MINUTE.replace("start_ns", "c.start_ns")} AS minute_ns, p.service AS parent,
+           c.service AS child, c.status_code = {ERROR} AS is_error,
+           {_BUCKET.replace("duration_ns", "c.duration_ns")} AS b
+    FROM c JOIN p ON c.trace_hi = p.trace_hi AND c.trace_lo = p.trace_lo
+                 AND c.parent_id = p.span_id
+    WHERE p.service <> c.service"""
+
+_EDGES_OF_CALLS = f"""
+    SELECT minute_ns, parent, child, sum(n)::BIGINT, sum(e)::BIGINT,
+           list(b ORDER BY b), list(n ORDER BY b)
+    FROM (SELECT minute_ns, parent, child, b, count(*) AS n, count(*) FILTER (is_error) AS e
+          FROM ({_CALLS}) GROUP BY ALL)
+    GROUP BY minute_ns, parent, child"""
+
+
+def calls_params(cur: duckdb.DuckDBPyConnection, lo: int, hi: int) -> dict[str, int]:
+    """Parameters of _CALLS for callee spans started in ``[lo, hi]``."""
+    (found,) = cur.execute(_PARENT_LO, [lo, hi]).fetchone() or (None,)
+    return {"lo": lo, "hi": hi, "parent_lo": lo if found is None else min(found, lo)}
+
+
+def dependencies_of_spans(cur: duckdb.DuckDBPyConnection, lo: int, hi: int
+                          ) -> list[DependencyLink]:
+    """``Reader.dependencies`` computed from the spans (for windows not in a rollup)."""
+    rows = cur.execute(f"SELECT parent, child, sum(n)::BIGINT, sum(e)::BIGINT FROM "
+                       f"(SELECT minute_ns, parent, child, n, e FROM ({_EDGES_OF_CALLS}) "
+                       f"AS edges(minute_ns, parent, child, n, e, bs, ns)) GROUP BY ALL",
+                       calls_params(cur, lo, hi)).fetchall()
+    return [DependencyLink(parent, child, n, errors) for parent, child, n, errors in rows]
+
+
+def rollup_statements() -> list[str]:
+    """What a write adds inside its transaction (``batch_spans``, ``batch_dirty`` registered)."""
+    return [f"INSERT INTO red_rollup {_RED_OF.format(source='batch_spans')}",
+            "INSERT INTO edge_dirty SELECT minute_ns FROM batch_dirty"]
+
+
+def dirty_minutes(start_ns: np.ndarray, duration_ns: np.ndarray) -> set[int]:
+    """The minutes whose edges spans starting at ``start_ns`` may change: each start
+    minute up to the minute the longest span starting in it ends (at most
+    PARENT_MARGIN_NS later)."""
+    first = start_ns // MINUTE_NS
+    last = (start_ns + np.clip(duration_ns, 0, PARENT_MARGIN_NS)) // MINUTE_NS
+    order = np.argsort(first, kind="stable")
+    starts, index = np.unique(first[order], return_index=True)
+    ends = np.maximum.reduceat(last[order], index)
+    minutes: set[int] = set()
+    for begin, end in zip(starts.tolist(), ends.tolist()):
+        minutes.update(range(begin * MINUTE_NS, (end + 1) * MINUTE_NS, MINUTE_NS))
+    return minutes
+
+
+def backfill(con: duckdb.DuckDBPyConnection) -> None:
+    """Build the rollups of a store written before them, once."""
+    done = con.execute("SELECT value FROM meta WHERE key = 'rollup_version'").fetchall()
+    if done and done[0][0] == ROLLUP_VERSION:
+        return
+    con.execute("BEGIN")
+    con.execute("DELETE FROM red_rollup")
+    con.execute("DELETE FROM edge_rollup")
+    con.execute(f"INSERT INTO red_rollup {_RED_OF.format(source='spans')}")
+    con.execute(f"INSERT INTO edge_dirty SELECT DISTINCT {_MINUTE} FROM spans")
+    con.execute("INSERT OR REPLACE INTO meta VALUES ('rollup_version', ?)", [ROLLUP_VERSION])
+    con.execute("COMMIT")
+
+
+def unmerged_minutes(con: duckdb.DuckDBPyConnection) -> set[int]:
+    """Minutes holding partial RED rows (more than one row for a key)."""
+    return {m for (m,) in con.execute(f"""SELECT DISTINCT minute_ns FROM
+        (SELECT minute_ns FROM red_rollup GROUP BY {_RED_KEY} HAVING count(*) > 1)""").fetchall()}
+
+
+def delete_rollups_before(con: duckdb.DuckDBPyConnection, start_ns: int) -> None:
+    minute = start_ns // MINUTE_NS * MINUTE_NS
+    for table in ("red_rollup", "edge_rollup", "edge_dirty"):
+        con.execute(f"DELETE FROM {table} WHERE minute_ns < ?", [minute])
+
+
+class DuckDBRollups:
+    """Rollups over the store's connection; mixed into DuckDBStore, whose writer keeps
+    ``_marked`` (dirty minutes marked since the last edge refresh) and ``_unmerged``
+    (minutes with partial RED rows) under ``_write_lock``."""
+
+    _con: duckdb.DuckDBPyConnection
+    _write_lock: threading.Lock
+    _marked: set[int]
+    _unmerged: set[int]
+    _refresh_lock: threading.Lock
+    _maintained_at: float
+    _maintainer: threading.Thread | None
+
+    def red(self, start_ns: int, end_ns: int, step_ns: int = MINUTE_NS, *,
+            services: Sequence[str] | None = None, span_kinds: Sequence[int] | None = None,
+            by_operation: bool = True) -> RedColumns:
+        where = "minute_ns >= $start AND minute_ns < $end"
+        params: dict[str, object] = {"start": start_ns, "end": end_ns, "step": step_ns}
+        if services is not None:
+            where += " AND service IN (SELECT unnest($services::VARCHAR[]))"
+            params["services"] = list(services)
+        if span_kinds is not None:
+            where += " AND kind IN (SELECT unnest($kinds::UTINYINT[]))"
+            params["kinds"] = [int(k) for k in span_kinds]
+        rows = f"""SELECT $start + (minute_ns - $start) // $step * $step AS time_ns, service,
+                          {"name" if by_operation else "''"} AS operation, status_code, calls,
+                          duration_sum_ns, buckets, counts
+                   FROM red_rollup WHERE {where}"""
+        # Both answers number the keys alike (dense_rank), so the sketch entries need
+        # no strings.
+        key = "dense_rank() OVER (ORDER BY service, operation) - 1 AS k"
+        cur = self._con.cursor()
+        try:
+            totals = cur.execute(f"""
+                WITH r AS ({rows})
+                SELECT {key}, service, operation, time_ns, sum(calls)::BIGINT AS calls,
+                       coalesce(sum(calls) FILTER (status_code = {ERROR}), 0)::BIGINT AS errors,
+                       sum(duration_sum_ns)::BIGINT AS d
+                FROM r GROUP BY service, operation, time_ns""", params).fetchnumpy()
+            # Numbered after grouping, through the few distinct keys: cheaper than
+            # ranking every entry.
+            entries = cur.execute(f"""
+                WITH r AS ({rows}),
+                     g AS (SELECT service, operation, time_ns, b, sum(n)::BIGINT AS n
+                           FROM (SELECT service, operation, time_ns, unnest(buckets) AS b,
+                                        unnest(counts) AS n FROM r) GROUP BY ALL),
+                     keys AS (SELECT service, operation,
+                                     row_number() OVER (ORDER BY service, operation) - 1 AS k
+                              FROM (SELECT DISTINCT service, operation FROM r))
+                SELECT keys.k, g.time_ns, g.b, g.n FROM g JOIN keys USING (service, operation)
+                """, params).fetchnumpy()
+        finally:
+            cur.close()
+        names: dict[int, tuple[str, str | None]] = {}
+        for k, service, operation in zip(totals["k"].tolist(), totals["service"].tolist(),
+                                         totals["operation"].tolist()):
+            names[k] = (service, operation if by_operation else None)
+
+        def ints(values: Any) -> np.ndarray:
+            return np.asarray(values, dtype=np.int64)
+
+        return RedColumns([names[k] for k in range(len(names))], ints(totals["k"]),
+                          ints(totals["time_ns"]), ints(totals["calls"]), ints(totals["errors"]),
+                          ints(totals["d"]), ints(entries["k"]), ints(entries["time_ns"]),
+                          ints(entries["b"]), ints(entries["n"]))
+
+    def edges(self, start_ns: int, end_ns: int) -> list[EdgeRow]:
+        self._refresh_edges(start_ns, end_ns)
+        window = "FROM edge_rollup WHERE minute_ns >= ? AND minute_ns < ?"
+        totals = self._query(f"SELECT parent, child, sum(calls)::BIGINT, sum(errors)::BIGINT "
+                             f"{window} GROUP BY ALL ORDER BY ALL", [start_ns, end_ns])
+        sketches: dict[tuple[str, str], dict[int, int]] = {}
+        for parent, child, b, n in self._query(
+                f"SELECT parent, child, b, sum(n)::BIGINT FROM (SELECT parent, child, "
+                f"unnest(buckets) AS b, unnest(counts) AS n {window}) GROUP BY ALL",
+                [start_ns, end_ns]):
+            sketches.setdefault((parent, child), {})[b] = n
+        return [EdgeRow(parent, child, calls, errors, sketches.get((parent, child), {}))
+                for parent, child, calls, errors in totals]
+
+    def dependencies(self, start_min_ns: int, start_max_ns: int) -> list[DependencyLink]:
+        """Whole minutes of the window from the rollup, its ragged ends from the spans."""
+        first = -(-start_min_ns // MINUTE_NS) * MINUTE_NS
+        after = (start_max_ns + 1) // MINUTE_NS * MINUTE_NS
+        parts: list[tuple[str, str, int, int]] = []
+        ragged = [(start_min_ns, start_max_ns)]
+        if first < after:
+            self._refresh_edges(first, after)
+            parts += self._query("SELECT parent, child, sum(calls), sum(errors) FROM edge_rollup "
+                                 "WHERE minute_ns >= ? AND minute_ns < ? GROUP BY ALL",
+                                 [first, after])
+            ragged = [(start_min_ns, first - 1), (after, start_max_ns)]
+        cur = self._con.cursor()
+        try:
+            for lo, hi in ragged:
+                if lo <= hi:
+                    parts += [(d.parent, d.child, d.call_count, d.error_count)
+                              for d in dependencies_of_spans(cur, lo, hi)]
+        finally:
+            cur.close()
+        calls: dict[tuple[str, str], list[int]] = {}
+        for parent, child, n, errors in parts:
+            totals = calls.setdefault((parent, child), [0, 0])
+            totals[0] += int(n)
+            totals[1] += int(errors)
+        return [DependencyLink(parent, child, n, errors)
+                for (parent, child), (n, errors) in sorted(calls.items())]
+
+    # -- maintenance ----------------------------------------------------------
+
+    def maintain(self, now_ns: int | None = None) -> None:
+        """Compact the partial RED rows and recompute the dirty edges of the minutes
+        before the last one. Safe alongside writes and reads."""
+        settled_ns = minute_of(now_ns if now_ns is not None else time.time_ns()) - MINUTE_NS
+        with self._write_lock:
+            minutes = sorted(m for m in self._unmerged if m < settled_ns)
+            self._unmerged.difference_update(minutes)
+        try:
+            self._compact(minutes)
+        except duckdb.Error:
+            with self._write_lock:
+                self._unmerged.update(minutes)
+            raise
+        self._refresh_edges(0, settled_ns)
+
+    def _maybe_maintain(self) -> None:
+        """Called by the writer: start a background maintenance pass when one is due."""
+        if time.monotonic() - self._maintained_at < MAINTAIN_INTERVAL_S:
+            return
+        if self._maintainer is not None and self._maintainer.is_alive():
+            return
+        self._maintained_at = time.monotonic()
+        self._maintainer = threading.Thread(target=self._maintain_logged, daemon=True,
+                                            name="traceway-rollups")
+        self._maintainer.start()
+
+    def _maintain_logged(self) -> None:
+        try:
+            self.maintain()
+        except duckdb.Error:
+            log.exception("rollup maintenance failed; will retry")
+
+    def _compact(self, minutes: list[int]) -> None:
+        cur = self._con.cursor()
+        try:
+            for first, last in _runs(minutes):
+                rows = f"SELECT * FROM red_rollup WHERE minute_ns BETWEEN {first} AND {last}"
+                cur.execute("BEGIN")
+                cur.execute("CREATE OR REPLACE TEMP TABLE red_compacted AS "
+                            + _merged(rows, _RED_KEY, _RED_SUMS))
+                cur.execute("DELETE FROM red_rollup WHERE minute_ns BETWEEN ? AND ?", [first, last])
+                cur.execute("INSERT INTO red_rollup SELECT * FROM red_compacted")
+                cur.execute("COMMIT")
+        except duckdb.Error:
+            _rollback(cur)
+            raise
+        finally:
+            cur.close()
+
+    def _refresh_edges(self, start_ns: int, end_ns: int) -> None:
+        with self._refresh_lock:
+            with self._write_lock:
+                self._marked.clear()  # writes from now on mark again
+            cur = self._con.cursor()
+            try:
+                minutes = [m for (m,) in cur.execute(
+                    "SELECT DISTINCT minute_ns FROM edge_dirty WHERE minute_ns >= ? "
+                    "AND minute_ns < ? ORDER BY 1", [start_ns, end_ns]).fetchall()]
+                for first, last in _runs(minutes):
+                    cur.execute("BEGIN")
+                    cur.execute("DELETE FROM edge_rollup WHERE minute_ns BETWEEN ? AND ?",
+                                [first, last])
+                    cur.execute(f"INSERT INTO edge_rollup {_EDGES_OF_CALLS}",
+                                calls_params(cur, first, last + MINUTE_NS - 1))
+                    cur.execute("DELETE FROM edge_dirty WHERE minute_ns BETWEEN ? AND ?",
+                                [first, last])
+                    cur.execute("COMMIT")
+            except duckdb.Error:
+                _rollback(cur)
+                raise
+            finally:
+                cur.close()
+
+    def _query(self, sql: str, params: list[object] | dict[str, Any],
+               columns: slice | None = None) -> list[Any]:
+        cur = self._con.cursor()
+        try:
+            rows = cur.execute(sql, params).fetchall()
+        finally:
+            cur.close()
+        return [row[columns] for row in rows] if columns else rows
+
+
+def _rollback(cur: duckdb.DuckDBPyConnection) -> None:
+    try:
+        cur.execute("ROLLBACK")
+    except duckdb.Error:
+        pass
+
+
+def _runs(minutes: list[int]) -> list[tuple[int, int]]:
+    """Sorted minutes -> (first, last) of each run of consecutive minutes."""
+    runs: list[tuple[int, int]] = []
+    for minute in minutes:
+        if runs and runs[-1][1] + MINUTE_NS == minute:
+            runs[-1] = (runs[-1][0], minute)
+        else:
+            runs.append((minute, minute))
+    return runs
