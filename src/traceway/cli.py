@@ -37,6 +37,7 @@ def _serve(args: argparse.Namespace) -> int:
         parse_size(settings.max_queue_bytes)
         if settings.role not in ROLES:
             raise ValueError(f"--role must be one of {', '.join(ROLES)}, not {settings.role!r}")
+        parse_size(settings.max_in_flight_bytes)
         settings.security()
     except ValueError as exc:
         print(f"traceway serve: {exc}", file=sys.stderr)

@@ -8,7 +8,7 @@ import logging
 import signal
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import grpc
@@ -16,7 +16,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
@@ -25,6 +25,12 @@ from traceway.collector.otlp_grpc import otlp_grpc_server
 from traceway.collector.otlp_http import otlp_http_app
 from traceway.collector.zipkin_http import zipkin_routes
 from traceway.config import Config, ConfigError, load_config
+from traceway.http_limits import (
+    OneAcceptPerWakeup,
+    RateLimitedLoopErrors,
+    SlowClientTimeouts,
+    raise_descriptor_limit,
+)
 from traceway.pipeline.batcher import WriteQueue
 from traceway.pipeline.quarantine import Quarantine
 from traceway.pipeline.retention import RetentionLoop
@@ -60,12 +66,17 @@ class _Listener(uvicorn.Server):
 
 
 def ui_app(store: Reader, telemetry: Telemetry, strategies: Strategies,
-           query_api: bool = True) -> Starlette:
-    """/metrics always; the query API and UI unless this is a collector."""
+           query_api: bool = True, problems: Callable[[], list[str]] = list) -> Starlette:
+    """/metrics and /ready always; the query API and UI unless this is a collector."""
     def metrics(request: Request) -> Response:
         return Response(telemetry.render(), media_type=CONTENT_TYPE)
 
-    routes: list[BaseRoute] = [Route("/metrics", metrics)]
+    def ready(request: Request) -> Response:
+        """200 while every part of the write path works; 503 and the reasons otherwise."""
+        found = problems()
+        return JSONResponse({"ready": not found, "problems": found}, 503 if found else 200)
+
+    routes: list[BaseRoute] = [Route("/metrics", metrics), Route("/ready", ready)]
     if not query_api:
         return Starlette(routes=routes)
     routes += [*jaeger_routes(store), *trace_analysis_routes(store), *jaeger_v3_routes(store),
@@ -113,6 +124,7 @@ class TracewayServer:
                                 quarantine=self.quarantine)
         stage: Stage = self.queue
         spool_dir = settings.data_dir / SPOOL_DIR
+        spool: Spool | None = None
         if not self.receives:
             pass
         elif config.tail is not None:
@@ -126,9 +138,13 @@ class TracewayServer:
                        if spool_dir.exists() else 0)
             if drained:
                 log.info("stored %d spans the last run had acknowledged from its spool", drained)
-            self.spool = Spool(spool_dir, segment_age_s=1.0)
-            stage = SpooledWrites(self.queue, self.spool)
-        self.ingest = Ingest(stage, self.telemetry, [self.strategies.observe])
+            self.spool = spool = Spool(spool_dir, segment_age_s=1.0)
+            stage = SpooledWrites(self.queue, spool)
+        self._active_spool = spool
+        self.telemetry.watch_write_path(lambda: self.queue.problem is None,
+                                        lambda: spool is None or spool.problem is None)
+        self.ingest = Ingest(stage, self.telemetry, [self.strategies.observe],
+                             max_in_flight_bytes=settings.max_in_flight_bytes_int)
         # ClickHouse ages data out by TTL; DuckDB and memory by this loop.
         self.retention = (RetentionLoop(self.store, settings.retention_ns, self.telemetry)
                           if self.receives and hasattr(self.store, "delete_before") else None)
@@ -141,10 +157,16 @@ class TracewayServer:
         url = self.settings.storage or "duckdb (in --data-dir)"
         return url.split("@")[-1] if "://" in url else url  # no credentials in logs
 
+    def problems(self) -> list[str]:
+        """What keeps the write path from accepting spans now (empty: ready)."""
+        spool = self._active_spool
+        return [problem for problem in (self.queue.problem, spool.problem if spool else None)
+                if problem]
+
     def _listener(self, app: ASGIApp, port: int) -> tuple[_Listener, socket.socket]:
         config = uvicorn.Config(app, host=self.settings.host, port=port, lifespan="off",
                                 access_log=False, log_config=None,
-                                timeout_graceful_shutdown=30, http="httptools",
+                                timeout_graceful_shutdown=30, http=SlowClientTimeouts,
                                 **self.security.uvicorn_tls())
         # Bind here so a taken port is an OSError now, not an exit inside uvicorn.
         sock = config.bind_socket()
@@ -161,7 +183,8 @@ class TracewayServer:
             self.spool.start()
         guard = self.security
         bound = [self._listener(guard.ui_app(ui_app(self.store, self.telemetry, self.strategies,
-                                                    query_api=s.role != "collector")),
+                                                    query_api=s.role != "collector",
+                                                    problems=self.problems)),
                                 s.ui_port)]
         if self.receives:
             bound += [
@@ -215,6 +238,7 @@ class TracewayServer:
 
     async def run_until_signalled(self) -> None:
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(RateLimitedLoopErrors())
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stopping.set)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
@@ -252,9 +276,11 @@ def serve(settings: Settings, config: Config | None = None) -> int:
     sys.setswitchinterval(0.0005)
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    raise_descriptor_limit()
     server = TracewayServer(settings, config)
     try:
-        asyncio.run(server.run_until_signalled())
+        with asyncio.Runner(loop_factory=OneAcceptPerWakeup) as runner:
+            runner.run(server.run_until_signalled())
     except OSError as exc:
         log.error("%s", exc)
         return 1

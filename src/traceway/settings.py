@@ -39,6 +39,7 @@ class Settings:
     retention: str = "7d"
     log_level: str = "info"
     max_queue_bytes: str = "512MiB"
+    max_in_flight_bytes: str = "256MiB"
     config: str = ""
     remote_sampling_port: int = 5778
     storage: str = ""
@@ -59,6 +60,10 @@ class Settings:
     def max_queue_bytes_int(self) -> int:
         return parse_size(self.max_queue_bytes)
 
+    @property
+    def max_in_flight_bytes_int(self) -> int:
+        return parse_size(self.max_in_flight_bytes)
+
     def security(self) -> Security:
         """Tokens, TLS and CORS; raises SecuritySettingsError (a ValueError) when unusable."""
         return Security.load(
@@ -78,6 +83,8 @@ SETTING_HELP = {
     "retention": "delete spans older than this (e.g. 12h, 7d)",
     "log_level": "debug, info, warning or error",
     "max_queue_bytes": "memory for spans waiting to be written; beyond it senders get 429",
+    "max_in_flight_bytes": "request bytes (raw and decompressed) all receivers hold at once; "
+                           "beyond it senders get 429 with Retry-After",
     "config": "TOML file with [sampling.tail] and [sampling.remote]; reloaded on SIGHUP",
     "remote_sampling_port": "Jaeger remote sampling endpoint (GET /sampling?service=), "
                             "served when the config has [sampling.remote]",

@@ -61,6 +61,10 @@ class Telemetry:
         self.write_seconds = Histogram(
             "traceway_write_duration_seconds", "Latency of one store write.", registry=r,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+        self.write_path_healthy = Gauge(
+            "traceway_write_path_healthy", "1 while this part of the write path works, 0 "
+            "while it fails (last store write failed; spool cannot write or open a segment). "
+            "GET /ready says why.", ["component"], registry=r)
         self.store_bytes = Gauge(
             "traceway_store_size_bytes", "Size of the store on disk.", registry=r)
         self.retention_deleted = Counter(
@@ -91,6 +95,11 @@ class Telemetry:
         self.config_reloads = Counter(
             "traceway_config_reloads", "Config file reloads (SIGHUP) by outcome.", ["outcome"],
             registry=r)
+
+    def watch_write_path(self, store_ok: Callable[[], bool], spool_ok: Callable[[], bool]) -> None:
+        """1 while the part works; 0 while it fails (the server answers 503 then)."""
+        self.write_path_healthy.labels("store").set_function(lambda: float(store_ok()))
+        self.write_path_healthy.labels("spool").set_function(lambda: float(spool_ok()))
 
     def count_unauthenticated(self, side: str) -> None:
         self.unauthenticated.labels(side).inc()

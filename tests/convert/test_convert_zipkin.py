@@ -13,7 +13,8 @@ import pytest
 from goldens import EXPECTED, GOLDEN, batch_to_json, check_golden, decoded_to_json, zipkin_inputs
 
 from traceway.convert.otlp import InvalidPayloadError
-from traceway.convert.zipkin import ListOfSpansProto, spans_from_zipkin_json, spans_from_zipkin_proto
+from traceway.convert.zipkin import spans_from_zipkin_json, spans_from_zipkin_proto
+from traceway.convert.zipkin_proto import ListOfSpansProto
 
 # invalid.json holds things the proto format cannot even express (strings as spans, odd lengths).
 PROTO_EXPRESSIBLE = [p for p in zipkin_inputs() if p.name != "invalid.json"]

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from traceway.collector.body import BodyError, read_body
+from traceway.collector.inflight import InFlightFullError
 from traceway.collector.ingest import Ingest, OverloadedError, WriteFailedError
 from traceway.convert.otlp import DecodedSpans, InvalidPayloadError
 
@@ -34,17 +35,22 @@ async def decode_and_accept(request: Request, decode: Callable[[bytes], DecodedS
                             ingest: Ingest, protocol: str,
                             answer_as: str) -> DecodedSpans | Response:
     """The accepted spans, or the error answer (400/413/415/429/503) to send."""
+    reservation = ingest.in_flight.reservation()
     try:
-        decoded = decode(await read_body(request))
+        decoded = decode(await read_body(request, reservation))
         await ingest.accept(decoded, protocol)
+    except InFlightFullError as exc:
+        return status_response(429, f"{exc}; retry later", answer_as,
+                               {"Retry-After": str(exc.retry_after)})
     except BodyError as exc:
         return status_response(exc.status, str(exc), answer_as)
     except InvalidPayloadError as exc:
         return status_response(400, str(exc), answer_as)
     except OverloadedError as exc:
-        http_status = 503 if exc.shutting_down else 429
-        return status_response(http_status, f"{exc}; retry later", answer_as,
+        return status_response(exc.http_status, f"{exc}; retry later", answer_as,
                                {"Retry-After": str(exc.retry_after)})
     except WriteFailedError as exc:
         return status_response(503, str(exc), answer_as, {"Retry-After": "5"})
+    finally:
+        reservation.release()
     return decoded

@@ -7,12 +7,14 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Protocol
 
+from traceway.collector.inflight import InFlightBytes
 from traceway.convert.otlp import DecodedSpans
 from traceway.model import SpanBatch
-from traceway.pipeline.batcher import QueueClosedError, QueueFullError
+from traceway.pipeline.batcher import QueueClosedError, QueueFullError, StageUnavailableError
 from traceway.telemetry import Telemetry
 
 RETRY_AFTER_SECONDS = 2
+DEFAULT_MAX_IN_FLIGHT_BYTES = 256 << 20
 
 
 class OverloadedError(Exception):
@@ -20,10 +22,12 @@ class OverloadedError(Exception):
     the sender should retry after ``retry_after`` seconds."""
 
     def __init__(self, message: str, retry_after: int = RETRY_AFTER_SECONDS,
-                 shutting_down: bool = False) -> None:
+                 shutting_down: bool = False, unavailable: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.shutting_down = shutting_down
+        # 503 (stopping, or a failing part of the write path) rather than 429 (busy).
+        self.http_status = 503 if shutting_down or unavailable else 429
 
 
 class WriteFailedError(Exception):
@@ -42,8 +46,11 @@ class Stage(Protocol):
 
 class Ingest:
     def __init__(self, stage: Stage, telemetry: Telemetry,
-                 observers: list[Callable[[SpanBatch], None]] | None = None) -> None:
+                 observers: list[Callable[[SpanBatch], None]] | None = None,
+                 max_in_flight_bytes: int = DEFAULT_MAX_IN_FLIGHT_BYTES) -> None:
         self._stage = stage
+        # Request bytes every receiver holds at once (collector/inflight.py).
+        self.in_flight = InFlightBytes(max_in_flight_bytes)
         self._telemetry = telemetry
         # Called with each batch once it is durable (adaptive sampling counts roots).
         self._observers = observers or []
@@ -65,6 +72,9 @@ class Ingest:
         except QueueClosedError as exc:
             t.spans_dropped.labels(protocol, "shutting_down").inc(count)
             raise OverloadedError(str(exc), shutting_down=True) from None
+        except StageUnavailableError as exc:
+            t.spans_dropped.labels(protocol, "unavailable").inc(count)
+            raise OverloadedError(str(exc), unavailable=True) from None
 
     def settle(self, future: Future[None] | None, count: int, protocol: str) -> None:
         """Account for a finished write; raise WriteFailedError if it failed."""
@@ -81,10 +91,19 @@ class Ingest:
         """Return once every valid span in ``decoded`` is durably stored."""
         future = self.submit(decoded, protocol)
         if future is not None:
-            await asyncio.wait([asyncio.wrap_future(future)])
+            waiting = asyncio.wrap_future(future)
+            # settle() reports the outcome; mark it retrieved even if this request
+            # is cancelled meanwhile, so asyncio never logs "never retrieved".
+            waiting.add_done_callback(_retrieve)
+            await asyncio.wait([waiting])
         self.settle(future, len(decoded.batch), protocol)
         self._observe(decoded.batch)
 
     def _observe(self, batch: SpanBatch) -> None:
         for observe in self._observers:
             observe(batch)
+
+
+def _retrieve(done: asyncio.Future[None]) -> None:
+    if not done.cancelled():
+        done.exception()

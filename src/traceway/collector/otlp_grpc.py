@@ -7,6 +7,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from traceway.collector.body import MAX_BODY_BYTES
 from traceway.collector.grpc_auth import BearerInterceptor
+from traceway.collector.inflight import InFlightFullError
 from traceway.collector.ingest import Ingest, OverloadedError, WriteFailedError
 from traceway.convert.otlp import InvalidPayloadError, spans_from_otlp_proto
 from traceway.http_security import Security
@@ -22,14 +23,17 @@ def otlp_grpc_server(ingest: Ingest, address: str,
     # The request arrives as raw bytes (no deserializer) so a malformed message
     # is answered INVALID_ARGUMENT by us rather than INTERNAL by grpcio.
     async def export(body: bytes, context: grpc.aio.ServicerContext[bytes, ExportTraceServiceResponse]) -> ExportTraceServiceResponse:
+        reservation = ingest.in_flight.reservation()
         try:
+            reservation.take(len(body))
             decoded = spans_from_otlp_proto(body)
+            await ingest.accept(decoded, "otlp_grpc")
         except InvalidPayloadError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        try:
-            await ingest.accept(decoded, "otlp_grpc")
-        except (OverloadedError, WriteFailedError) as exc:
+        except (InFlightFullError, OverloadedError, WriteFailedError) as exc:
             await context.abort(grpc.StatusCode.UNAVAILABLE, f"{exc}; retry later")
+        finally:
+            reservation.release()
         answer = ExportTraceServiceResponse()
         if decoded.rejected:
             answer.partial_success.rejected_spans = decoded.rejected

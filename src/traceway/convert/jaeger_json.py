@@ -33,6 +33,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from traceway.convert.attributes import jaeger_tag, plain_value
 from traceway.convert.derived import derived_tags
+from traceway.convert.otlp import decode_stored
 from traceway.model import SpanBatch, SpanRecord
 
 WARNINGS_ATTRIBUTE = "@jaeger@warnings"
@@ -51,7 +52,9 @@ def trace_to_jaeger_json(batch: SpanBatch) -> JSON:
     records = sorted(batch.rows(), key=lambda r: r.start_ns)
     process_ids: dict[tuple[str, bytes], str] = {}
     processes: dict[str, JSON] = {}
-    scopes: dict[bytes, InstrumentationScope] = {}
+    # Warnings about a resource or scope that cannot be decoded go on its spans.
+    resource_warnings: dict[bytes, str] = {}
+    scopes: dict[bytes, tuple[InstrumentationScope, str]] = {}
     tag_memo: dict[bytes, JSON] = {}
     spans = []
     for record in records:
@@ -59,11 +62,18 @@ def trace_to_jaeger_json(batch: SpanBatch) -> JSON:
         process_id = process_ids.get(key)
         if process_id is None:
             process_id = process_ids[key] = f"p{len(process_ids) + 1}"
-            processes[process_id] = _process(record.service, record.resource)
-        scope = scopes.get(record.scope)
-        if scope is None:
-            scope = scopes[record.scope] = InstrumentationScope.FromString(record.scope)
-        spans.append(span_to_jaeger_json(record, process_id, scope, tag_memo))
+            processes[process_id], resource_warnings[record.resource] = _process(
+                record.service, record.resource)
+        scope_and_warning = scopes.get(record.scope)
+        if scope_and_warning is None:
+            scope_and_warning = scopes[record.scope] = decode_stored(
+                InstrumentationScope, record.scope, "instrumentation scope")
+        scope, scope_warning = scope_and_warning
+        span = span_to_jaeger_json(record, process_id, scope, tag_memo)
+        extra = [w for w in (resource_warnings[record.resource], scope_warning) if w]
+        if extra:
+            span["warnings"] = (span["warnings"] or []) + extra
+        spans.append(span)
     return {
         "traceID": records[0].trace_id.hex() if records else "",
         "spans": spans,
@@ -82,14 +92,15 @@ def span_to_jaeger_json(record: SpanRecord, process_id: str,
     it. The memoised tag dicts are shared, so callers must not mutate them.
     """
     if scope is None:
-        scope = InstrumentationScope.FromString(record.scope)
-    span = Span.FromString(record.detail)
+        scope, _ = decode_stored(InstrumentationScope, record.scope, "instrumentation scope")
+    span, detail_warning = decode_stored(Span, record.detail,
+                                         "span detail (attributes, events, links)")
     trace_id = record.trace_id.hex()
     out: JSON = {"traceID": trace_id, "spanID": record.span_id.hex()}
     flags = span.flags & _TRACE_FLAGS_MASK
     if flags:
         out["flags"] = flags
-    warnings = _warnings(span)
+    warnings = _warnings(span) + ([detail_warning] if detail_warning else [])
     out.update({
         "operationName": record.name,
         "references": _references(record, span, trace_id),
@@ -103,11 +114,12 @@ def span_to_jaeger_json(record: SpanRecord, process_id: str,
     return out
 
 
-def _process(service: str, resource_bytes: bytes) -> JSON:
-    resource = Resource.FromString(resource_bytes)
+def _process(service: str, resource_bytes: bytes) -> tuple[JSON, str]:
+    """The process, and a warning when the resource cannot be decoded."""
+    resource, warning = decode_stored(Resource, resource_bytes, "resource")
     tags = [jaeger_tag(kv.key, kv.value) for kv in resource.attributes
             if kv.key != "service.name"]
-    return {"serviceName": service, "tags": tags}
+    return {"serviceName": service, "tags": tags}, warning
 
 
 def _references(record: SpanRecord, span: Span, trace_id: str) -> list[JSON]:

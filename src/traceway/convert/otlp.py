@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
@@ -21,10 +20,12 @@ from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, Span, TracesData
 
+from traceway.convert.json_body import JSONBodyError, parse_json_body
 from traceway.convert.otlp_native import batch_from_otlp_native
 from traceway.model import SpanBatch, SpanKind, SpanRecord, StatusCode
 
 UNKNOWN_SERVICE = "unknown_service"
+_Stored = TypeVar("_Stored", Span, Resource, InstrumentationScope)
 _ZERO_TRACE_ID = bytes(16)
 _ZERO_SPAN_ID = bytes(8)
 _MAX_TIME_NS = 2**63 - 1
@@ -65,16 +66,18 @@ def spans_from_otlp_proto(body: bytes) -> DecodedSpans:
 def spans_from_otlp_json(body: bytes) -> DecodedSpans:
     """OTLP/JSON as the OTLP specification defines it (hex ids, any case)."""
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidPayloadError(f"body is not JSON: {exc}") from None
+        document = parse_json_body(body)
+    except JSONBodyError as exc:
+        raise InvalidPayloadError(str(exc)) from None
     if not isinstance(document, dict):
         raise InvalidPayloadError("body must be a JSON object with resourceSpans")
     _hex_ids_to_base64(document)
     request = ExportTraceServiceRequest()
     try:
         json_format.ParseDict(document, request, ignore_unknown_fields=True)
-    except json_format.ParseError as exc:
+    except RecursionError:
+        raise InvalidPayloadError("body is OTLP/JSON nested too deep") from None
+    except (json_format.ParseError, ValueError, TypeError, OverflowError) as exc:
         raise InvalidPayloadError(f"body is not OTLP/JSON: {exc}") from None
     return spans_from_otlp(request)
 
@@ -199,9 +202,20 @@ def service_name(resource: Resource) -> str:
     return UNKNOWN_SERVICE
 
 
+def decode_stored(message_type: type[_Stored], data: bytes, part: str) -> tuple[_Stored, str]:
+    """A stored protobuf part (``detail``, resource, scope), or an empty one
+    and a warning saying so: one damaged span must not fail a whole answer."""
+    try:
+        return message_type.FromString(data), ""
+    except DecodeError as exc:
+        return message_type(), (f"the stored {part} could not be decoded ({exc}); "
+                                "this span is shown without it")
+
+
 def span_to_otlp(record: SpanRecord) -> Span:
-    """The full OTLP span: ``detail`` with the column fields put back."""
-    span = Span.FromString(record.detail)
+    """The full OTLP span: ``detail`` with the column fields put back (a
+    ``detail`` that cannot be decoded leaves only the columns)."""
+    span, _ = decode_stored(Span, record.detail, "span detail")
     span.trace_id = record.trace_id
     span.span_id = record.span_id
     span.parent_span_id = record.parent_span_id
@@ -224,13 +238,14 @@ def batch_to_otlp(batch: SpanBatch) -> TracesData:
         entry = by_resource.get(record.resource)
         if entry is None:
             resource_spans = data.resource_spans.add()
-            resource_spans.resource.CopyFrom(Resource.FromString(record.resource))
+            resource_spans.resource.CopyFrom(decode_stored(Resource, record.resource, "resource")[0])
             entry = by_resource[record.resource] = (resource_spans, {})
         resource_spans, by_scope = entry
         scope_spans = by_scope.get(record.scope)
         if scope_spans is None:
             scope_spans = resource_spans.scope_spans.add()
-            scope_spans.scope.CopyFrom(InstrumentationScope.FromString(record.scope))
+            scope_spans.scope.CopyFrom(
+                decode_stored(InstrumentationScope, record.scope, "scope")[0])
             by_scope[record.scope] = scope_spans
         scope_spans.spans.append(span_to_otlp(record))  # type: ignore[attr-defined]
     return data

@@ -41,16 +41,18 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
+from traceway.convert.json_body import JSONBodyError, parse_json_body
 from traceway.convert.otlp import DecodedSpans, InvalidPayloadError, spans_from_otlp
+from traceway.convert.zipkin_proto import ListOfSpansProto
 
 DEFAULT_SCOPE = "zipkin"
 START_TIME_ABSENT = "otel.zipkin.absentField.startTime"
@@ -64,6 +66,8 @@ _SCOPE_NAME_TAGS = ("otel.scope.name", "otel.library.name")
 _SCOPE_VERSION_TAGS = ("otel.scope.version", "otel.library.version")
 _MAX_REASONS = 3
 _MAX_MICROS = 2**63 // 1000
+# ASCII digits only: str.isdigit() is also true of "²" and "٣", which int() refuses.
+_DECIMAL_COUNT = re.compile(r"[0-9]{1,10}")
 
 
 class _SpanError(ValueError):
@@ -98,9 +102,9 @@ class _ZipkinSpan:
 def spans_from_zipkin_json(body: bytes) -> DecodedSpans:
     """A Zipkin v2 JSON array of spans (``POST /api/v2/spans``)."""
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidPayloadError(f"body is not JSON: {exc}") from None
+        document = parse_json_body(body)
+    except JSONBodyError as exc:
+        raise InvalidPayloadError(str(exc)) from None
     if not isinstance(document, list):
         raise InvalidPayloadError("body must be a JSON array of Zipkin v2 spans")
     return _convert(document, _span_from_json)
@@ -234,7 +238,7 @@ def _set_status(status: Status, tags: dict[str, str]) -> None:
 def _set_dropped_counts(span: Span, tags: dict[str, str]) -> None:
     for field in ("dropped_attributes_count", "dropped_events_count", "dropped_links_count"):
         value = tags.get(f"otel.{field}", "")
-        if value.isdigit() and int(value) < 2**32:
+        if _DECIMAL_COUNT.fullmatch(value) and int(value) < 2**32:
             setattr(span, field, int(value))
             del tags[f"otel.{field}"]
 
@@ -350,63 +354,7 @@ def _json_tags(value: Any) -> dict[str, str]:
     return tags
 
 
-# --- Zipkin v2 proto3 (zipkin-api zipkin.proto, package zipkin.proto3) -------
-
-
-def _zipkin_file() -> descriptor_pb2.FileDescriptorProto:
-    field = descriptor_pb2.FieldDescriptorProto
-    optional, repeated = field.LABEL_OPTIONAL, field.LABEL_REPEATED
-    file = descriptor_pb2.FileDescriptorProto(
-        name="traceway/zipkin.proto", package="zipkin.proto3", syntax="proto3")
-
-    def message(name: str, fields: list[tuple[str, int, int, int, str]],
-                parent: descriptor_pb2.DescriptorProto | None = None,
-                ) -> descriptor_pb2.DescriptorProto:
-        msg = (parent.nested_type if parent else file.message_type).add(name=name)
-        for fname, number, ftype, label, type_name in fields:
-            added = msg.field.add(name=fname, number=number, type=ftype, label=label)
-            if type_name:
-                added.type_name = type_name
-        return msg
-
-    message("Endpoint", [("service_name", 1, field.TYPE_STRING, optional, ""),
-                         ("ipv4", 2, field.TYPE_BYTES, optional, ""),
-                         ("ipv6", 3, field.TYPE_BYTES, optional, ""),
-                         ("port", 4, field.TYPE_INT32, optional, "")])
-    message("Annotation", [("timestamp", 1, field.TYPE_FIXED64, optional, ""),
-                           ("value", 2, field.TYPE_STRING, optional, "")])
-    endpoint, annotation = ".zipkin.proto3.Endpoint", ".zipkin.proto3.Annotation"
-    span = message("Span", [
-        ("trace_id", 1, field.TYPE_BYTES, optional, ""),
-        ("parent_id", 2, field.TYPE_BYTES, optional, ""),
-        ("id", 3, field.TYPE_BYTES, optional, ""),
-        ("kind", 4, field.TYPE_ENUM, optional, ".zipkin.proto3.Span.Kind"),
-        ("name", 5, field.TYPE_STRING, optional, ""),
-        ("timestamp", 6, field.TYPE_FIXED64, optional, ""),
-        ("duration", 7, field.TYPE_UINT64, optional, ""),
-        ("local_endpoint", 8, field.TYPE_MESSAGE, optional, endpoint),
-        ("remote_endpoint", 9, field.TYPE_MESSAGE, optional, endpoint),
-        ("annotations", 10, field.TYPE_MESSAGE, repeated, annotation),
-        ("tags", 11, field.TYPE_MESSAGE, repeated, ".zipkin.proto3.Span.TagsEntry"),
-        ("debug", 12, field.TYPE_BOOL, optional, ""),
-        ("shared", 13, field.TYPE_BOOL, optional, ""),
-    ])
-    kind = span.enum_type.add(name="Kind")
-    for number, name in enumerate(("SPAN_KIND_UNSPECIFIED", "CLIENT", "SERVER", "PRODUCER",
-                                   "CONSUMER")):
-        kind.value.add(name=name, number=number)
-    entry = message("TagsEntry", [("key", 1, field.TYPE_STRING, optional, ""),
-                                  ("value", 2, field.TYPE_STRING, optional, "")], parent=span)
-    entry.options.map_entry = True
-    message("ListOfSpans", [("spans", 1, field.TYPE_MESSAGE, repeated, ".zipkin.proto3.Span")])
-    return file
-
-
-_pool = descriptor_pool.DescriptorPool()
-_pool.Add(_zipkin_file())
-# Public so that tests and clients can build Zipkin proto bodies.
-ListOfSpansProto = message_factory.GetMessageClass(
-    _pool.FindMessageTypeByName("zipkin.proto3.ListOfSpans"))
+# --- Zipkin v2 proto3 (the message classes are in convert/zipkin_proto.py) ----
 
 
 def _span_from_proto(message: Any) -> _ZipkinSpan:

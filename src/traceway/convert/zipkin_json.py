@@ -39,6 +39,7 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from traceway.convert.attributes import plain_value, string_form
+from traceway.convert.otlp import decode_stored
 from traceway.convert.zipkin import DEFAULT_SCOPE, START_TIME_ABSENT
 from traceway.model import SpanBatch, SpanKind, SpanRecord, StatusCode
 
@@ -67,9 +68,10 @@ def trace_to_zipkin_json(batch: SpanBatch) -> list[JSON]:
 
 
 def span_to_zipkin_json(record: SpanRecord, shared: bool = False) -> JSON:
-    span = Span.FromString(record.detail)
-    scope = InstrumentationScope.FromString(record.scope)
-    resource = Resource.FromString(record.resource)
+    # A part that cannot be decoded is left out rather than failing the answer.
+    span, _ = decode_stored(Span, record.detail, "span detail")
+    scope, _ = decode_stored(InstrumentationScope, record.scope, "scope")
+    resource, _ = decode_stored(Resource, record.resource, "resource")
     from_zipkin = scope.name == DEFAULT_SCOPE and not scope.version
     tags: dict[str, str] = {}
     local_service = record.service

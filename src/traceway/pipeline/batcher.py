@@ -38,6 +38,11 @@ class QueueClosedError(Exception):
     """The server is shutting down and accepts no more spans."""
 
 
+class StageUnavailableError(Exception):
+    """A part of the write path is failing (the spool cannot open a file, say)
+    and refuses spans until it recovers; retry later."""
+
+
 class WriteQueue:
     def __init__(self, writer: Writer, telemetry: Telemetry, *, max_bytes: int = 512 << 20,
                  max_batch_spans: int = 20_000, linger_s: float = 0.002,
@@ -55,6 +60,8 @@ class WriteQueue:
         self._linger_s = linger_s
         self._max_linger_s = max_linger_s
         self._last_write_end = 0.0
+        # Why the last store write failed; None once one succeeds.
+        self.problem: str | None = None
         self._thread = threading.Thread(target=self._run, name="traceway-writer", daemon=True)
         self._thread.start()
 
@@ -123,8 +130,10 @@ class WriteQueue:
             except Exception as exc:  # every waiter must hear about it
                 log.error("store write of %d spans failed: %s", len(batch), exc)
                 error: BaseException | None = exc
+                self.problem = f"store write failed: {exc}"
             else:
                 error = None
+                self.problem = None
                 self._telemetry.write_seconds.observe(time.perf_counter() - started)
                 self._telemetry.write_batch_spans.observe(len(batch))
             with self._cond:
@@ -133,6 +142,8 @@ class WriteQueue:
                 self._spans -= len(batch)
             self._update_gauges()
             for _, _, future in taken:
+                if future.cancelled():
+                    continue
                 if error is None:
                     future.set_result(None)
                 else:

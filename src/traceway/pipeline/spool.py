@@ -28,7 +28,7 @@ from concurrent.futures import Future
 from pathlib import Path
 
 from traceway.model import SpanBatch
-from traceway.pipeline.batcher import QueueClosedError
+from traceway.pipeline.batcher import QueueClosedError, StageUnavailableError
 from traceway.pipeline.quarantine import Quarantine
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 _HEADER = struct.Struct("<II")
 _NAME = "segment-{:012d}.spool"
 _IOV_MAX = 512
+_RETRY_MIN_S = 0.1
+_RETRY_MAX_S = 5.0
 
 
 class Spool:
@@ -57,6 +59,8 @@ class Spool:
         self._fd = -1
         self._closed = False
         self._thread: threading.Thread | None = None
+        # Why the last write or segment open failed; None while all is well.
+        self.problem: str | None = None
 
     def existing_segments(self) -> list[int]:
         return sorted(int(p.stem.split("-")[1]) for p in self.directory.glob("segment-*.spool"))
@@ -134,6 +138,8 @@ class Spool:
         with self._cond:
             if self._closed:
                 raise QueueClosedError("server is shutting down")
+            if not self.available:
+                raise StageUnavailableError(f"{self.problem}; retry later")
             self._pending.append((batch, future))
             added = holds(self._current)
             if added:
@@ -165,8 +171,9 @@ class Spool:
 
     # -- the writer thread -----------------------------------------------------
     def _open_current(self) -> None:
-        self._fd = os.open(self._path(self._current), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        self._current_bytes = 0
+        path = self._path(self._current)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._current_bytes = os.fstat(self._fd).st_size
         self._current_opened = time.monotonic()
 
     def _take(self) -> tuple[list[tuple[SpanBatch, Future[None]]], int | None] | None:
@@ -175,6 +182,8 @@ class Spool:
             while not self._pending and not self._closed:
                 if self._current_bytes and time.monotonic() - self._current_opened > self.segment_age_s:
                     break
+                if self._fd < 0:  # a failed open: try again
+                    return [], None
                 self._cond.wait(self.segment_age_s / 2)
             if self._closed and not self._pending:
                 return None
@@ -189,26 +198,69 @@ class Spool:
             return taken, None
 
     def _run(self) -> None:
+        """The writer thread. It never dies of an OSError (EMFILE, ENOSPC, EIO): the
+        waiters hear of it, ``problem`` says it (readiness, metrics) and appends are
+        refused until a segment can be opened again, retried with backoff."""
+        retry_s = _RETRY_MIN_S
         while (work := self._take()) is not None:
             taken, closing = work
-            error: BaseException | None = None
-            if taken:
-                try:
+            error: OSError | None = None
+            try:
+                if taken:
+                    self._ensure_open()
                     self._write(taken)
-                except OSError as exc:
-                    log.error("spool write failed: %s", exc)
-                    error = exc
+            except OSError as exc:
+                error = exc
             for _, future in taken:
+                if future.cancelled():
+                    continue
                 if error is None:
                     future.set_result(None)
                 else:
                     future.set_exception(error)
             if closing is not None:
-                os.close(self._fd)
-                self._open_current()
-                with self._cond:
-                    self._closed_segments.add(closing)
-                    self._maybe_delete(closing)
+                self._close_segment(closing)
+            try:
+                self._ensure_open()
+            except OSError as exc:
+                error = error or exc
+            if error is None:
+                retry_s = _RETRY_MIN_S
+                self._set_problem(None)
+                continue
+            self._set_problem(f"spool write failed: {error}")
+            with self._cond:  # close() wakes this early
+                if not self._closed:
+                    self._cond.wait(retry_s)
+            retry_s = min(retry_s * 2, _RETRY_MAX_S)
+
+    def _ensure_open(self) -> None:
+        if self._fd < 0:
+            self._open_current()
+
+    def _close_segment(self, segment: int) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        self._current_bytes = 0
+        with self._cond:
+            self._closed_segments.add(segment)
+            self._maybe_delete(segment)
+
+    def _set_problem(self, problem: str | None) -> None:
+        if problem != self.problem:
+            if problem is None:
+                log.warning("spool recovered: appends are accepted again")
+            elif self._fd < 0:
+                log.error("%s; refusing appends until a segment can be opened", problem)
+            else:
+                log.error("%s", problem)
+        self.problem = problem
+
+    @property
+    def available(self) -> bool:
+        """False while the spool cannot take appends (no open segment after a failure)."""
+        return self.problem is None or self._fd >= 0
 
     def _write(self, taken: list[tuple[SpanBatch, Future[None]]]) -> None:
         parts = []
@@ -220,14 +272,19 @@ class Spool:
         # writev: no joined copy of the whole group in memory.
         views: list[bytes | memoryview] = list(parts)
         first = 0
-        while first < len(views):
-            done = os.writev(self._fd, views[first:first + _IOV_MAX])
-            while first < len(views) and done >= len(views[first]):
-                done -= len(views[first])
-                first += 1
-            if done:
-                views[first] = memoryview(views[first])[done:]
-        os.fdatasync(self._fd)
+        try:
+            while first < len(views):
+                done = os.writev(self._fd, views[first:first + _IOV_MAX])
+                while first < len(views) and done >= len(views[first]):
+                    done -= len(views[first])
+                    first += 1
+                if done:
+                    views[first] = memoryview(views[first])[done:]
+            os.fdatasync(self._fd)
+        except OSError:
+            # A partial record would hide every later one from the replay.
+            os.ftruncate(self._fd, self._current_bytes)
+            raise
         self._current_bytes += size
 
     def close(self) -> None:

@@ -18,23 +18,37 @@ from concurrent.futures import Future
 from pathlib import Path
 
 from traceway.model import SpanBatch
-from traceway.pipeline.batcher import WriteQueue
+from traceway.pipeline.batcher import (
+    QueueClosedError,
+    QueueFullError,
+    StageUnavailableError,
+    WriteQueue,
+)
 from traceway.pipeline.quarantine import Quarantine, write_isolating
 from traceway.pipeline.spool import Spool
 from traceway.storage.api import Writer
 
 log = logging.getLogger(__name__)
 
+_RETRY_MIN_S = 0.5
+_RETRY_MAX_S = 10.0
+
 
 class SpooledWrites:
     """A Stage: ``submit`` resolves when the batch is on disk in the spool or
-    in the store, whichever comes first; it fails only if both fail."""
+    in the store, whichever comes first; it fails only if both fail.
+
+    A batch acknowledged from the spool whose store write then failed (disk
+    full, say) is written again, with backoff, until it is stored or the server
+    stops (then the next start stores it from the spool)."""
 
     def __init__(self, queue: WriteQueue, spool: Spool) -> None:
         self._queue = queue
         self._spool = spool
 
     def submit(self, batch: SpanBatch) -> Future[None]:
+        if not self._spool.available:
+            raise StageUnavailableError(f"{self._spool.problem}; retry later")
         stored = self._queue.submit(batch)  # raises QueueFullError: nothing accepted
         segments: list[int] = []
 
@@ -43,36 +57,63 @@ class SpooledWrites:
             return 1
 
         acknowledged: Future[None] = Future()
-        outcomes: list[BaseException | None] = []
+        outcomes: dict[str, BaseException | None] = {}
         lock = threading.Lock()  # the spool's and the writer's threads both settle
 
-        def settle(done: Future[None]) -> None:
-            error = done.exception()
+        def settle(source: str, error: BaseException | None) -> None:
             with lock:
-                outcomes.append(error)
-                if acknowledged.done():
-                    return
-                if error is None:
-                    acknowledged.set_result(None)
-                elif len(outcomes) == 2:
-                    acknowledged.set_exception(error)
+                outcomes[source] = error
+                if not acknowledged.done():
+                    if error is None:
+                        acknowledged.set_result(None)
+                    elif len(outcomes) == 2:
+                        acknowledged.set_exception(error)
+                retry = (len(outcomes) == 2 and outcomes["spool"] is None
+                         and outcomes["store"] is not None)
+            if retry:
+                log.debug("store write failed after the spool acknowledged %d spans; "
+                            "retrying in the background", len(batch))
+                self._retry_later(batch, segments, _RETRY_MIN_S)
 
         try:
             spooled = self._spool.append(batch, hold)
         except Exception as exc:  # stopping: the store write alone decides
             log.debug("spool refused a batch: %s", exc)
-            with lock:
-                outcomes.append(exc)
+            settle("spool", exc)
         else:
-            spooled.add_done_callback(settle)
+            spooled.add_done_callback(lambda done: settle("spool", done.exception()))
 
         def release(done: Future[None]) -> None:
             if done.exception() is None:
                 self._spool.release(segments)
-            settle(done)
+            settle("store", done.exception())
 
         stored.add_done_callback(release)
         return acknowledged
+
+    def _retry_later(self, batch: SpanBatch, segments: list[int], delay_s: float) -> None:
+        timer = threading.Timer(delay_s, self._retry, (batch, segments, delay_s))
+        timer.daemon = True
+        timer.start()
+
+    def _retry(self, batch: SpanBatch, segments: list[int], delay_s: float) -> None:
+        next_delay_s = min(delay_s * 2, _RETRY_MAX_S)
+        try:
+            stored = self._queue.submit(batch)
+        except QueueClosedError:
+            return  # stopping: the spool keeps the batch for the next start
+        except QueueFullError:
+            self._retry_later(batch, segments, next_delay_s)
+            return
+
+        def done(future: Future[None]) -> None:
+            if future.exception() is None:
+                self._spool.release(segments)
+                log.debug("stored %d spans on a retry after a failed write", len(batch))
+            else:
+                self._retry_later(batch, segments, next_delay_s)
+
+        stored.add_done_callback(done)
 
 
 def drain_spool(directory: Path, store: Writer, quarantine: Quarantine) -> int:

@@ -36,6 +36,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from traceway.convert.attributes import string_pairs
 from traceway.convert.derived import derived_tags, tag_string
+from traceway.convert.otlp import decode_stored
 from traceway.model import SpanRecord
 from traceway.storage.api import TagPattern
 
@@ -65,15 +66,17 @@ def _attribute_values(attributes: Iterable[KeyValue]) -> Iterator[tuple[str, str
 
 
 def span_tag_values(record: SpanRecord) -> Iterator[tuple[str, str, bool]]:
-    """Every (key, string form, is a string value) a tag search can match on this span."""
-    span = Span.FromString(record.detail)
-    scope = InstrumentationScope.FromString(record.scope)
+    """Every (key, string form, is a string value) a tag search can match on this
+    span; a part that cannot be decoded contributes nothing (the span still
+    matches on the rest)."""
+    span, _ = decode_stored(Span, record.detail, "span detail")
+    scope, _ = decode_stored(InstrumentationScope, record.scope, "scope")
     yield from _attribute_values(span.attributes)
     for event in span.events:
         yield from _attribute_values(event.attributes)
     for link in span.links:
         yield from _attribute_values(link.attributes)
-    yield from _attribute_values(Resource.FromString(record.resource).attributes)
+    yield from _attribute_values(decode_stored(Resource, record.resource, "resource")[0].attributes)
     yield from _attribute_values(scope.attributes)
     yield from _derived_values(record, span, scope)
 

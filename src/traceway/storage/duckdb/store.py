@@ -13,7 +13,9 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.acero
 import pyarrow.compute as pc
+from google.protobuf.message import DecodeError
 from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
@@ -93,7 +95,7 @@ class DuckDBStore(DuckDBRollups, DuckDBReader):
         with self._write_lock:
             try:
                 spans, new_rows = self._tables(batch)
-            except (ValueError, OverflowError, TypeError, pa.ArrowException) as exc:
+            except (ValueError, OverflowError, TypeError, DecodeError, pa.ArrowException) as exc:
                 raise RejectedSpansError(f"write refused: {exc}") from exc
             con = self._write_con
             try:
