@@ -78,18 +78,23 @@ class ServerProcess:
                 raise RuntimeError(f"traceway serve exited with {self.process.returncode}:\n"
                                    + self.log_path.read_text())
             try:  # /metrics: every role serves it (a collector has no query API)
-                with urllib.request.urlopen(self.ui_url + "/metrics", timeout=5):
+                with urllib.request.urlopen(self._request("/metrics"), timeout=5,
+                                            context=self._tls()):
                     return self
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError("traceway serve did not become ready:\n" + self.log_path.read_text())
 
+    def _request(self, path: str) -> urllib.request.Request:
+        headers = {"Authorization": f"Bearer {self.query_token}"} if self.query_token else {}
+        return urllib.request.Request(self.ui_url + path, headers=headers)
+
+    def _tls(self) -> ssl.SSLContext | None:
+        return ssl.create_default_context(cafile=self.ca_file) if self.ca_file else None
+
     def api(self, path: str) -> Any:
         """GET a query-API path and decode its JSON (raises HTTPError on 4xx/5xx)."""
-        headers = {"Authorization": f"Bearer {self.query_token}"} if self.query_token else {}
-        tls = ssl.create_default_context(cafile=self.ca_file) if self.ca_file else None
-        request = urllib.request.Request(self.ui_url + path, headers=headers)
-        with urllib.request.urlopen(request, timeout=30, context=tls) as answer:
+        with urllib.request.urlopen(self._request(path), timeout=30, context=self._tls()) as answer:
             return json.loads(answer.read())
 
     @property
