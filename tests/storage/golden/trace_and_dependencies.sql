@@ -9,10 +9,13 @@ SELECT p.ServiceName AS parent, c.ServiceName AS child, count() AS calls,
        countIf(c.StatusCode IN {errors:Array(String)}) AS failed
 FROM (SELECT DISTINCT TraceId, SpanId, ParentSpanId, ServiceName, StatusCode FROM `default`.`otel_traces`
       WHERE Timestamp BETWEEN fromUnixTimestamp64Nano({start_min:Int64}) AND fromUnixTimestamp64Nano({start_max:Int64}) AND ParentSpanId != '') AS c
-INNER JOIN (SELECT DISTINCT TraceId, SpanId, ServiceName FROM `default`.`otel_traces`
+INNER JOIN (SELECT TraceId, SpanId,
+             argMin(ServiceName, SpanKind NOT IN {servers:Array(String)}) AS ServiceName
+      FROM `default`.`otel_traces`
       WHERE Timestamp BETWEEN fromUnixTimestamp64Nano({parent_min:Int64})
-        AND fromUnixTimestamp64Nano({start_max:Int64})) AS p
+        AND fromUnixTimestamp64Nano({start_max:Int64})
+      GROUP BY TraceId, SpanId) AS p
   ON c.TraceId = p.TraceId AND c.ParentSpanId = p.SpanId
 WHERE p.ServiceName != c.ServiceName
 GROUP BY parent, child ORDER BY parent, child
--- [('errors', ['Error', 'STATUS_CODE_ERROR']), ('parent_min', -3599999999999), ('start_max', 2), ('start_min', 1)]
+-- [('errors', ['Error', 'STATUS_CODE_ERROR']), ('parent_min', -3599999999999), ('servers', ['Server', 'SPAN_KIND_SERVER']), ('start_max', 2), ('start_min', 1)]
