@@ -55,4 +55,7 @@ def test_the_unmonitored_database_is_named(shop_server):
 def test_the_slow_query_attribute_is_named(shop_server):
     rows = shop_server.api("/api/analysis/attributes?service=inventory&lookback=1h&by=latency")["data"]
     top = rows[0]
-    assert (top["key"], top["value"], top["baseline"]) == ("demo.slow_query", "true", 0), rows[:3]
+    assert (top["key"], top["value"]) == ("demo.slow_query", "true"), rows[:3]
+    # On a loaded machine a few slow queries can finish under the window's p90, so the flag
+    # also shows up among the "fast" traces: what matters is how much more often it is slow.
+    assert top["selectedShare"] > 3 * top["baselineShare"], rows[:3]
