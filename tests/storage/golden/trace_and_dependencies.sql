@@ -10,7 +10,7 @@ SELECT p.ServiceName AS parent, c.ServiceName AS child, count() AS calls,
 FROM (SELECT DISTINCT TraceId, SpanId, ParentSpanId, ServiceName, StatusCode FROM `default`.`otel_traces`
       WHERE Timestamp BETWEEN fromUnixTimestamp64Nano({start_min:Int64}) AND fromUnixTimestamp64Nano({start_max:Int64}) AND ParentSpanId != '') AS c
 INNER JOIN (SELECT TraceId, SpanId,
-             argMax(ServiceName, SpanKind IN {server:Array(String)}) AS ServiceName
+             argMin(ServiceName, SpanKind NOT IN {servers:Array(String)}) AS ServiceName
       FROM `default`.`otel_traces`
       WHERE Timestamp BETWEEN fromUnixTimestamp64Nano({parent_min:Int64})
         AND fromUnixTimestamp64Nano({start_max:Int64})
@@ -18,4 +18,4 @@ INNER JOIN (SELECT TraceId, SpanId,
   ON c.TraceId = p.TraceId AND c.ParentSpanId = p.SpanId
 WHERE p.ServiceName != c.ServiceName
 GROUP BY parent, child ORDER BY parent, child
--- [('errors', ['Error', 'STATUS_CODE_ERROR']), ('parent_min', -3599999999999), ('server', ['Server', 'SPAN_KIND_SERVER']), ('start_max', 2), ('start_min', 1)]
+-- [('errors', ['Error', 'STATUS_CODE_ERROR']), ('parent_min', -3599999999999), ('servers', ['Server', 'SPAN_KIND_SERVER']), ('start_max', 2), ('start_min', 1)]

@@ -172,13 +172,14 @@ def operations(table: str, service: str | None) -> Query:
 
 def dependencies(loc: Location, start_min_ns: int, start_max_ns: int) -> Query:
     """Caller -> callee calls: child spans in the window joined to their
-    parents (which may start up to an hour earlier); identical rows once."""
+    parents (which may start up to an hour earlier); identical rows once. A
+    span id Zipkin shares between a CLIENT and a SERVER half is the SERVER's."""
     return (f"""SELECT p.ServiceName AS parent, c.ServiceName AS child, count() AS calls,
        countIf(c.StatusCode IN {{errors:Array(String)}}) AS failed
 FROM (SELECT DISTINCT TraceId, SpanId, ParentSpanId, ServiceName, StatusCode FROM {loc.traces}
       WHERE {_WINDOW} AND ParentSpanId != '') AS c
 INNER JOIN (SELECT TraceId, SpanId,
-             argMax(ServiceName, SpanKind IN {{server:Array(String)}}) AS ServiceName
+             argMin(ServiceName, SpanKind NOT IN {{servers:Array(String)}}) AS ServiceName
       FROM {loc.traces}
       WHERE Timestamp BETWEEN fromUnixTimestamp64Nano({{parent_min:Int64}})
         AND fromUnixTimestamp64Nano({{start_max:Int64}})
@@ -188,6 +189,4 @@ WHERE p.ServiceName != c.ServiceName
 GROUP BY parent, child ORDER BY parent, child""",
             {"start_min": start_min_ns, "start_max": start_max_ns,
              "parent_min": start_min_ns - PARENT_MARGIN_NS, "errors": status_forms(2),
-             # A Zipkin shared span's CLIENT and SERVER halves share one id: the SERVER half
-             # is the parent (analysis/dependencies.py), so one RPC counts once.
-             "server": kind_forms(2)})
+             "servers": kind_forms(2)})
