@@ -23,6 +23,10 @@ def free_port() -> int:
         return port
 
 
+class _PortTakenError(RuntimeError):
+    """The server could not bind a port picked for it."""
+
+
 @dataclass
 class ServerProcess:
     """`traceway serve` on free loopback ports with its own data directory."""
@@ -61,7 +65,25 @@ class ServerProcess:
     def zipkin_url(self) -> str:
         return f"{self.scheme}://127.0.0.1:{self.zipkin_port}/api/v2/spans"
 
-    def start(self, timeout_s: float = 20.0) -> ServerProcess:
+    def start(self, timeout_s: float = 20.0, attempts: int = 3) -> ServerProcess:
+        """Start and wait until the server says it is ready.
+
+        A port picked by ``free_port`` can be taken by someone else (an outgoing
+        connection's ephemeral port) before the server binds it: then the server
+        exits at once, and this tries again on fresh ports.
+        """
+        for attempt in range(attempts):
+            try:
+                return self._start_once(timeout_s)
+            except _PortTakenError:
+                if attempt == attempts - 1:
+                    raise
+                for name in ("otlp_grpc_port", "otlp_http_port", "zipkin_port", "ui_port",
+                             "remote_sampling_port"):
+                    setattr(self, name, free_port())
+        raise AssertionError("unreachable")
+
+    def _start_once(self, timeout_s: float) -> ServerProcess:
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
         args = [sys.executable, "-m", "traceway.cli", "serve", "--data-dir", str(self.data_dir),
                 "--otlp-grpc-port", str(self.otlp_grpc_port),
@@ -69,21 +91,35 @@ class ServerProcess:
                 "--zipkin-port", str(self.zipkin_port), "--ui-port", str(self.ui_port),
                 "--remote-sampling-port", str(self.remote_sampling_port),
                 *self.extra_args]
+        log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child writes to it until it exits
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
                                         env={**os.environ, **self.env})
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                output = self._log_since(log_start)
+                if "Address already in use" in output:
+                    raise _PortTakenError(output)
                 raise RuntimeError(f"traceway serve exited with {self.process.returncode}:\n"
-                                   + self.log_path.read_text())
-            try:  # /metrics: every role serves it (a collector has no query API)
-                with urllib.request.urlopen(self._request("/metrics"), timeout=5,
-                                            context=self._tls()):
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("traceway serve did not become ready:\n" + self.log_path.read_text())
+                                   + output)
+            # Every listener is up once the server logs "traceway ready" (a listener that
+            # fails after the UI port answers would otherwise look ready for a moment).
+            if "traceway ready" in self._log_since(log_start):
+                try:  # /metrics: every role serves it (a collector has no query API)
+                    with urllib.request.urlopen(self._request("/metrics"), timeout=5,
+                                                context=self._tls()):
+                        return self
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        raise RuntimeError("traceway serve did not become ready:\n" + self._log_since(log_start))
+
+    def _log_since(self, offset: int) -> str:
+        assert self.log_path is not None
+        with open(self.log_path, "rb") as log:
+            log.seek(offset)
+            return log.read().decode(errors="replace")
 
     def _request(self, path: str) -> urllib.request.Request:
         headers = {"Authorization": f"Bearer {self.query_token}"} if self.query_token else {}
