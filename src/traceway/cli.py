@@ -20,7 +20,7 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         env = f"TRACEWAY_{name.upper()}"
         default = os.environ.get(env, str(getattr(defaults, name)))
         flag = "--" + name.replace("_", "-")
-        kind = int if name.endswith("_port") else str
+        kind = int if name.endswith("_port") or name == "workers" else str
         parser.add_argument(flag, dest=name, default=kind(default), type=kind,
                             help=f"{SETTING_HELP[name]} (env {env}; default {default})")
     parser.set_defaults(run=_serve)
@@ -38,6 +38,8 @@ def _serve(args: argparse.Namespace) -> int:
         if settings.role not in ROLES:
             raise ValueError(f"--role must be one of {', '.join(ROLES)}, not {settings.role!r}")
         parse_size(settings.max_in_flight_bytes)
+        if settings.workers < 1:
+            raise ValueError(f"--workers must be at least 1, not {settings.workers}")
         settings.security()
     except ValueError as exc:
         print(f"traceway serve: {exc}", file=sys.stderr)

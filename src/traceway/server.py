@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import socket
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 
 import grpc
-import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -25,12 +23,9 @@ from traceway.collector.otlp_grpc import otlp_grpc_server
 from traceway.collector.otlp_http import otlp_http_app
 from traceway.collector.zipkin_http import zipkin_routes
 from traceway.config import Config, ConfigError, load_config
-from traceway.http_limits import (
-    OneAcceptPerWakeup,
-    RateLimitedLoopErrors,
-    SlowClientTimeouts,
-    raise_descriptor_limit,
-)
+from traceway.http_limits import OneAcceptPerWakeup, RateLimitedLoopErrors, raise_descriptor_limit
+from traceway.listener import Listener, http_listener
+from traceway.model import SpanBatch
 from traceway.pipeline.batcher import WriteQueue
 from traceway.pipeline.quarantine import Quarantine
 from traceway.pipeline.retention import RetentionLoop
@@ -38,6 +33,7 @@ from traceway.pipeline.sampling import RemoteConfig, Strategies, TailSampler
 from traceway.pipeline.sampling.tail import tune_gc_for_holding
 from traceway.pipeline.spool import Spool
 from traceway.pipeline.spooled import SpooledWrites, drain_spool
+from traceway.pipeline.worker_spools import WorkerSpoolReader
 from traceway.query.health_api import health_routes
 from traceway.query.jaeger_api import jaeger_routes
 from traceway.query.jaeger_v3_api import jaeger_v3_routes
@@ -50,19 +46,9 @@ from traceway.settings import Settings
 from traceway.storage.api import Reader
 from traceway.storage.factory import open_store
 from traceway.telemetry import CONTENT_TYPE, Telemetry
+from traceway.workers import ReceiverWorkers
 
 log = logging.getLogger("traceway")
-
-
-class _Listener(uvicorn.Server):
-    """A uvicorn server that leaves signal handling to TracewayServer."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-    def install_signal_handlers(self) -> None:  # older uvicorn
-        pass
 
 
 def ui_app(store: Reader, telemetry: Telemetry, strategies: Strategies,
@@ -141,6 +127,11 @@ class TracewayServer:
             self.spool = spool = Spool(spool_dir, segment_age_s=1.0)
             stage = SpooledWrites(self.queue, spool)
         self._active_spool = spool
+        # What receiver workers (--workers) spool, this process stores.
+        self.worker_spools = (WorkerSpoolReader(spool_dir, (self.sampler or self.queue).submit,
+                                                self.quarantine, self._stored_from_worker)
+                              if self.receives else None)
+        self.workers: ReceiverWorkers | None = None
         self.telemetry.watch_write_path(lambda: self.queue.problem is None,
                                         lambda: spool is None or spool.problem is None)
         self.ingest = Ingest(stage, self.telemetry, [self.strategies.observe],
@@ -148,7 +139,7 @@ class TracewayServer:
         # ClickHouse ages data out by TTL; DuckDB and memory by this loop.
         self.retention = (RetentionLoop(self.store, settings.retention_ns, self.telemetry)
                           if self.receives and hasattr(self.store, "delete_before") else None)
-        self._listeners: list[_Listener] = []
+        self._listeners: list[Listener] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._grpc: grpc.aio.Server | None = None
         self._stopping = asyncio.Event()
@@ -160,17 +151,16 @@ class TracewayServer:
     def problems(self) -> list[str]:
         """What keeps the write path from accepting spans now (empty: ready)."""
         spool = self._active_spool
-        return [problem for problem in (self.queue.problem, spool.problem if spool else None)
-                if problem]
+        found = [problem for problem in (self.queue.problem, spool.problem if spool else None)
+                 if problem]
+        return found + (self.workers.problems() if self.workers is not None else [])
 
-    def _listener(self, app: ASGIApp, port: int) -> tuple[_Listener, socket.socket]:
-        config = uvicorn.Config(app, host=self.settings.host, port=port, lifespan="off",
-                                access_log=False, log_config=None,
-                                timeout_graceful_shutdown=30, http=SlowClientTimeouts,
-                                **self.security.uvicorn_tls())
-        # Bind here so a taken port is an OSError now, not an exit inside uvicorn.
-        sock = config.bind_socket()
-        return _Listener(config), sock
+    def _stored_from_worker(self, batch: SpanBatch) -> None:
+        self.telemetry.spans_accepted.labels("worker").inc(len(batch))
+        self.strategies.observe(batch)
+
+    def _listener(self, app: ASGIApp, port: int) -> tuple[Listener, socket.socket]:
+        return http_listener(app, self.settings.host, port, self.security)
 
     async def start(self) -> None:
         s = self.settings
@@ -181,6 +171,11 @@ class TracewayServer:
             self.sampler.start()
         if self.spool is not None:
             self.spool.start()
+        if self.worker_spools is not None:
+            if s.workers > 1:
+                self.worker_spools.start()
+            else:  # an earlier run's workers may have left spans
+                await asyncio.to_thread(self.worker_spools.drain)
         guard = self.security
         bound = [self._listener(guard.ui_app(ui_app(self.store, self.telemetry, self.strategies,
                                                     query_api=s.role != "collector",
@@ -206,6 +201,10 @@ class TracewayServer:
                 if task.done():  # a port was taken, or similar
                     raise OSError(f"a listener failed to start: {task.exception() or 'exited'}")
             await asyncio.sleep(0.02)
+        if self.receives and s.workers > 1:
+            otlp_http_sock = bound[1][1]
+            self.workers = ReceiverWorkers(s, s.workers - 1, otlp_http_sock)
+            await self.workers.start()
         if self.retention is not None:
             self.retention.start()
         exposure = guard.exposure_warning(s.host)
@@ -219,11 +218,13 @@ class TracewayServer:
     async def stop(self) -> None:
         """Stop accepting, finish in-flight requests, write what was queued."""
         log.info("traceway stopping: draining accepted spans")
+        workers_stopped = asyncio.create_task(self._stop_workers())
         for listener in self._listeners:
             listener.should_exit = True
         if self._grpc is not None:
             await self._grpc.stop(grace=30)
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await workers_stopped
         if self.sampler is not None:
             # Held traces are decided now and the kept ones queued before the queue closes.
             await asyncio.to_thread(self.sampler.close)
@@ -235,6 +236,15 @@ class TracewayServer:
             self.retention.stop()
         self.store.close()
         log.info("traceway stopped")
+
+    async def _stop_workers(self) -> None:
+        """Drain the receiver workers, then store everything they spooled."""
+        if self.workers is not None:
+            await self.workers.stop()
+        if self.worker_spools is not None:
+            self.worker_spools.close()
+            if not await asyncio.to_thread(self.worker_spools.drain):
+                log.error("receiver workers' spools not stored in time: the next start does it")
 
     async def run_until_signalled(self) -> None:
         loop = asyncio.get_running_loop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -51,6 +52,7 @@ class Settings:
     tls_key: str = ""
     otlp_cors_origins: str = ""
     query_cors_origins: str = ""
+    workers: int = os.cpu_count() or 1
 
     @property
     def retention_ns(self) -> int:
@@ -101,6 +103,9 @@ SETTING_HELP = {
     "tls_key": "PEM private key of --tls-cert",
     "otlp_cors_origins": "comma-separated origins browsers may send OTLP/HTTP from; none: no CORS",
     "query_cors_origins": "comma-separated origins browsers may query the API from; none: no CORS",
+    "workers": "receiver processes (OTLP/gRPC and OTLP/HTTP): the main one, which also "
+               "stores and serves queries, and N-1 workers on the same ports "
+               "(default: the number of cores)",
 }
 
 ROLES = ("all", "collector", "query")

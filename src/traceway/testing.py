@@ -171,3 +171,16 @@ class ServerProcess:
 
     def kill9(self) -> None:
         self.stop(signal.SIGKILL)
+
+    def worker_pids(self) -> list[int]:
+        """The receiver workers (--workers) the server runs now: its child processes."""
+        assert self.process is not None
+        pids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if parent == self.process.pid:
+                pids.append(int(stat.parent.name))
+        return pids

@@ -49,6 +49,8 @@ def otlp_grpc_server(ingest: Ingest, address: str,
     server = grpc.aio.server(interceptors=interceptors, options=[
         ("grpc.max_receive_message_length", MAX_BODY_BYTES),
         ("grpc.max_send_message_length", 16 << 20),
+        # Receiver workers (--workers) listen on the same port.
+        ("grpc.so_reuseport", 1),
     ])
     server.add_generic_rpc_handlers((handler,))
     key_pair = security.grpc_key_pair()

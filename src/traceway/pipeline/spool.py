@@ -82,19 +82,25 @@ class Spool:
             if segment >= self._current:
                 continue
             self._closed_segments.add(segment)
-            data = self._path(segment).read_bytes()
-            position = 0
-            while position + _HEADER.size <= len(data):
-                length, crc = _HEADER.unpack_from(data, position)
-                start = position + _HEADER.size
-                body = data[start:start + length]
-                if not length or len(body) < length or zlib.crc32(body) != crc:
-                    self._bad_tail(segment, data, position, start + length)
-                    break
-                position = start + length
-                batch = self._decode(body, f"segment-{segment}-at-{start}")
-                if batch is not None:
-                    yield segment, batch
+            for batch in self.read(segment):
+                yield segment, batch
+
+    def read(self, segment: int) -> Iterator[SpanBatch]:
+        """Every intact record of one segment no one appends to any more, in order
+        (a torn or undecodable record is handled as ``replay`` says)."""
+        data = self._path(segment).read_bytes()
+        position = 0
+        while position + _HEADER.size <= len(data):
+            length, crc = _HEADER.unpack_from(data, position)
+            start = position + _HEADER.size
+            body = data[start:start + length]
+            if not length or len(body) < length or zlib.crc32(body) != crc:
+                self._bad_tail(segment, data, position, start + length)
+                break
+            position = start + length
+            batch = self._decode(body, f"segment-{segment}-at-{start}")
+            if batch is not None:
+                yield batch
 
     def _bad_tail(self, segment: int, data: bytes, position: int, record_end: int) -> None:
         if record_end >= len(data) or not any(data[position:]):
@@ -116,6 +122,11 @@ class Spool:
                 log.error("spool %s: skipping an undecodable record: %s", origin, exc)
             return None
         return batch
+
+    def discard(self, segment: int) -> None:
+        """Delete a segment another process has consumed (a receiver worker's, read by
+        the writer); this spool must not be appending to it."""
+        self._path(segment).unlink(missing_ok=True)
 
     def replay_done(self) -> None:
         with self._cond:

@@ -1,0 +1,257 @@
+"""Receiver workers hand their spans to the one writer through their own spools.
+
+With ``--workers N`` the server runs N-1 receiver processes beside the main one
+(``traceway/workers.py``): DuckDB allows one writer process, so only the main
+process writes the store. A worker answers a sender once the spans are fsynced
+to its own spool, ``<data dir>/spool/worker-K/`` (``WorkerSpoolStage``), and
+never deletes a segment. The main process reads every worker's closed segments
+(``WorkerSpoolReader``: the spool on disk is the channel, read back from the
+page cache, with no pipe in between), submits their batches to its own stage
+(the WriteQueue, or the tail sampler, which spools them again) and deletes a
+segment once everything in it is durable there.
+
+A segment is closed once a later one exists (a Spool opens the next segment
+only after closing the last) or once no process holds the directory's lock: a
+worker takes ``lock`` before it opens its spool and holds it until it exits,
+kill -9 included, and a worker started again begins a new segment. Whatever a
+crash leaves is read at the next start; spans stored twice (consumed, then the
+main process died before deleting the segment) are returned once by readers.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from functools import partial
+from pathlib import Path
+
+from traceway.model import SpanBatch
+from traceway.pipeline.batcher import QueueClosedError, QueueFullError, StageUnavailableError
+from traceway.pipeline.quarantine import Quarantine
+from traceway.pipeline.spool import Spool
+
+log = logging.getLogger(__name__)
+
+WORKER_DIR = "worker-{}"
+_LOCK = "lock"
+_BACKLOG_CHECK_S = 0.1
+_RETRY_S = 0.02
+_FAILED_RETRY_S = 1.0
+
+
+def worker_directory(spool_root: Path, index: int) -> Path:
+    return spool_root / WORKER_DIR.format(index)
+
+
+def lock_directory(directory: Path, wait: bool) -> int | None:
+    """An open descriptor holding ``directory``'s exclusive lock (released when it is
+    closed or the process exits), or None if another process holds it and not ``wait``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory / _LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _held_for_the_writer(segment: int) -> int:
+    """A worker's segments stay held for ever: the main process deletes them."""
+    return 1
+
+
+class WorkerSpoolStage:
+    """A receiver worker's Stage: ``submit`` resolves once the batch is fsynced to the
+    worker's spool. It refuses (QueueFullError: the sender retries) while the writer
+    is more than ``max_backlog_bytes`` of segments behind, so a slow store slows the
+    senders rather than filling the disk."""
+
+    def __init__(self, spool: Spool, max_backlog_bytes: int) -> None:
+        self._spool = spool
+        self._max_backlog_bytes = max_backlog_bytes
+        self._backlog_bytes = 0
+        self._backlog_checked = 0.0
+
+    def submit(self, batch: SpanBatch) -> Future[None]:
+        backlog = self._backlog()
+        if backlog > self._max_backlog_bytes:
+            raise QueueFullError(f"the writer is {backlog >> 20} MiB behind this receiver "
+                                 f"(limit {self._max_backlog_bytes >> 20} MiB)")
+        return self._spool.append(batch, _held_for_the_writer)
+
+    def _backlog(self) -> int:
+        now = time.monotonic()
+        if now - self._backlog_checked > _BACKLOG_CHECK_S:
+            self._backlog_checked = now
+            total = 0
+            for entry in os.scandir(self._spool.directory):
+                if entry.name.endswith(".spool"):
+                    try:
+                        total += entry.stat().st_size
+                    except FileNotFoundError:  # the writer just deleted it
+                        pass
+            self._backlog_bytes = total
+        return self._backlog_bytes
+
+
+class _Segment:
+    """One closed worker segment on its way into the writer's stage."""
+
+    def __init__(self, spool: Spool, number: int) -> None:
+        self.spool = spool
+        self.number = number
+        self.waiting = 0  # batches submitted and not yet durable
+        self.read = False  # every batch submitted
+        self.failed = False
+
+
+Submit = Callable[[SpanBatch], Future[None]]
+
+
+class WorkerSpoolReader:
+    """The main process's side: feeds every worker's closed segments to ``submit``
+    (the writer's stage) and deletes each once all its batches are durable there.
+
+    ``on_durable(batch)`` runs for every batch once durable (metrics, adaptive
+    sampling's root counts). A batch whose write fails is read again later from
+    its segment, which stays on disk until then."""
+
+    def __init__(self, spool_root: Path, submit: Submit, quarantine: Quarantine,
+                 on_durable: Callable[[SpanBatch], None], poll_s: float = 0.01) -> None:
+        self._root = spool_root
+        self._submit = submit
+        self._quarantine = quarantine
+        self._on_durable = on_durable
+        self._poll_s = poll_s
+        self._spools: dict[Path, Spool] = {}
+        self._lock = threading.Lock()
+        self._segments: dict[tuple[Path, int], _Segment] = {}
+        self._retry_after: dict[tuple[Path, int], float] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="traceway-worker-spools",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                consumed = self.consume_closed()
+            except QueueClosedError:
+                return
+            except OSError as exc:  # a vanished directory, EIO: try again
+                log.error("reading the receiver workers' spools: %s", exc)
+                consumed = 0
+            if not consumed:
+                self._stop.wait(self._poll_s)
+
+    def consume_closed(self) -> int:
+        """Submit every closed segment not yet submitted; return how many."""
+        count = 0
+        for directory in sorted(self._root.glob(WORKER_DIR.format("*"))):
+            for number in self._closed_segments(directory):
+                key = (directory, number)
+                with self._lock:
+                    if key in self._segments or self._retry_after.get(key, 0) > time.monotonic():
+                        continue
+                    segment = self._segments[key] = _Segment(self._spools[directory], number)
+                self._consume(segment)
+                count += 1
+        return count
+
+    def _closed_segments(self, directory: Path) -> list[int]:
+        spool = self._spools.get(directory)
+        if spool is None:
+            spool = self._spools[directory] = Spool(directory, quarantine=self._quarantine)
+        numbers = spool.existing_segments()
+        if not numbers:
+            return []
+        fd = lock_directory(directory, wait=False)
+        if fd is None:
+            return numbers[:-1]  # a worker appends to the last one
+        os.close(fd)  # no worker: all closed, and a worker starting now opens a new one
+        return numbers
+
+    def _consume(self, segment: _Segment) -> None:
+        try:
+            for batch in segment.spool.read(segment.number):
+                future = self._submit_patiently(batch)
+                with self._lock:
+                    segment.waiting += 1
+                future.add_done_callback(partial(self._settle, segment, batch))
+        except FileNotFoundError:
+            pass  # an empty segment its worker closed and deleted (it holds nothing)
+        except BaseException:
+            with self._lock:  # read it again later (what was submitted is returned once)
+                segment.failed = True
+                segment.read = True
+            self._maybe_finish(segment)
+            raise
+        with self._lock:
+            segment.read = True
+        self._maybe_finish(segment)
+
+    def _submit_patiently(self, batch: SpanBatch) -> Future[None]:
+        """Submit, waiting while the writer's queue is full; QueueClosedError when stopping."""
+        while True:
+            try:
+                return self._submit(batch)
+            except (QueueFullError, StageUnavailableError):
+                time.sleep(_RETRY_S)
+
+    def _settle(self, segment: _Segment, batch: SpanBatch, done: Future[None]) -> None:
+        error = done.exception()
+        with self._lock:
+            segment.waiting -= 1
+            if error is not None:
+                segment.failed = True
+        if error is None:
+            self._on_durable(batch)
+        else:
+            log.warning("worker segment %d: a write failed (%s); it is read again later",
+                        segment.number, error)
+        self._maybe_finish(segment)
+
+    def _maybe_finish(self, segment: _Segment) -> None:
+        key = (segment.spool.directory, segment.number)
+        with self._lock:
+            if not segment.read or segment.waiting:
+                return
+            if self._segments.get(key) is not segment:
+                return
+            del self._segments[key]
+            if segment.failed:  # read it again (its stored batches are returned once)
+                self._retry_after[key] = time.monotonic() + _FAILED_RETRY_S
+                return
+            self._retry_after.pop(key, None)
+        segment.spool.discard(segment.number)
+
+    def pending(self) -> int:
+        """Segments submitted and not yet durable and deleted."""
+        with self._lock:
+            return len(self._segments)
+
+    def drain(self, timeout_s: float = 60.0) -> bool:
+        """Consume every segment of every worker directory (call it when no worker runs)
+        and wait until all are durable and deleted; False if that took over ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self.consume_closed()
+            if not self.pending() and not any(
+                    self._root.glob(WORKER_DIR.format("*") + "/segment-*.spool")):
+                return True
+            time.sleep(self._poll_s)
+        return False
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()

@@ -1,0 +1,127 @@
+"""A receiver worker: OTLP/gRPC and OTLP/HTTP in a process of its own (``--workers N``).
+
+The main process starts it (``traceway/workers.py``) as
+``python -m traceway.receiver_worker INDEX HTTP_FD READY_FD PARENT_PID``, the settings
+as JSON on its standard input.
+It serves the same receivers with the same settings (tokens, TLS, limits) as the
+main process: OTLP/HTTP on the listening socket it inherits (both processes
+accept from it) and OTLP/gRPC on the same port (SO_REUSEPORT). Spans go to its
+own spool and a sender is answered once they are fsynced there; the main
+process, the only writer, stores them from that spool
+(``pipeline/worker_spools.py``). It dies with the main process (kill -9 too:
+PR_SET_PDEATHSIG), and SIGTERM drains it: in-flight requests are answered, the
+spool is written, the process exits 0.
+
+Zipkin's port stays in the main process: it also serves Zipkin's read API,
+which needs the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from traceway.collector.ingest import Ingest
+from traceway.collector.otlp_grpc import otlp_grpc_server
+from traceway.collector.otlp_http import otlp_http_app
+from traceway.http_limits import OneAcceptPerWakeup, RateLimitedLoopErrors, raise_descriptor_limit
+from traceway.listener import http_listener
+from traceway.pipeline.spool import Spool
+from traceway.pipeline.worker_spools import WorkerSpoolStage, lock_directory, worker_directory
+from traceway.settings import Settings
+from traceway.telemetry import Telemetry
+
+log = logging.getLogger("traceway.worker")
+
+SPOOL_DIR = "spool"
+# Short segments: the main process stores a worker's spans once their segment closes.
+SEGMENT_AGE_S = 0.1
+SEGMENT_BYTES = 16 << 20
+_PR_SET_PDEATHSIG = 1
+
+
+def settings_to_json(settings: Settings) -> str:
+    return json.dumps({f.name: str(getattr(settings, f.name)) if f.name == "data_dir"
+                       else getattr(settings, f.name) for f in fields(Settings)})
+
+
+def settings_from_json(text: str) -> Settings:
+    values = json.loads(text)
+    values["data_dir"] = Path(values["data_dir"])
+    return Settings(**values)
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """SIGKILL this process when the main process exits, however it exits."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
+    if os.getppid() != parent_pid:  # it died before prctl took effect
+        os._exit(1)
+
+
+async def run_worker(settings: Settings, index: int, http_sock: socket.socket,
+                     ready_fd: int) -> None:
+    telemetry = Telemetry()
+    security = settings.security()
+    directory = worker_directory(settings.data_dir / SPOOL_DIR, index)
+    # Held until this process exits: the main process reads the last segment only then.
+    lock_fd = await asyncio.to_thread(lock_directory, directory, True)
+    assert lock_fd is not None
+    spool = Spool(directory, segment_age_s=SEGMENT_AGE_S, segment_bytes=SEGMENT_BYTES)
+    spool.start()
+    ingest = Ingest(WorkerSpoolStage(spool, settings.max_queue_bytes_int), telemetry,
+                    max_in_flight_bytes=settings.max_in_flight_bytes_int)
+    listener, sock = http_listener(
+        security.ingest_app(otlp_http_app(ingest), security.otlp_cors_origins),
+        settings.host, settings.otlp_http_port, security, http_sock)
+    grpc_server = otlp_grpc_server(ingest, f"{settings.host}:{settings.otlp_grpc_port}", security)
+    await grpc_server.start()
+    serving = asyncio.create_task(listener.serve(sockets=[sock]))
+    while not listener.started:
+        if serving.done():
+            raise OSError(f"worker {index}: the OTLP/HTTP listener failed: {serving.exception()}")
+        await asyncio.sleep(0.02)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(RateLimitedLoopErrors())
+    loop.add_signal_handler(signal.SIGTERM, stopping.set)
+    os.write(ready_fd, b"r")
+    log.info("receiver worker %d (pid %d) is receiving", index, os.getpid())
+    await stopping.wait()
+    listener.should_exit = True
+    await grpc_server.stop(grace=30)
+    await serving
+    await asyncio.to_thread(spool.close)
+    log.info("receiver worker %d stopped", index)
+
+
+def main(argv: list[str]) -> int:
+    index, http_fd, ready_fd, parent_pid = argv
+    die_with_parent(int(parent_pid))
+    settings = settings_from_json(sys.stdin.read())
+    sys.setswitchinterval(0.0005)  # as in the main process (server.serve)
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    raise_descriptor_limit()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's ^C reaches the main process
+    http_sock = socket.socket(fileno=int(http_fd))
+    try:
+        with asyncio.Runner(loop_factory=OneAcceptPerWakeup) as runner:
+            runner.run(run_worker(settings, int(index), http_sock, int(ready_fd)))
+    except OSError as exc:
+        log.error("%s", exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,141 @@
+"""The main process's receiver workers (``--workers N``): start N-1, restart, stop.
+
+Each worker (``receiver_worker.py``) is a fresh interpreter running the same
+receivers with the same settings; the main process keeps receiving too, stays
+the only writer and serves the query API. Workers are started from the event
+loop's thread: PR_SET_PDEATHSIG fires when the thread that forked a worker
+exits, so it must be the one that lives as long as the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from traceway.receiver_worker import settings_to_json
+from traceway.settings import Settings
+
+log = logging.getLogger("traceway.workers")
+
+_RESTART_DELAY_S = 1.0
+_STOP_TIMEOUT_S = 45.0
+
+
+class WorkerStartError(OSError):
+    """A receiver worker exited before it was receiving (a taken port, say)."""
+
+
+class _Worker:
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.process: subprocess.Popen[bytes] | None = None
+        self.ready_fd = -1
+        self.ready = False
+        self.restart_at = 0.0
+
+    def poll_ready(self) -> bool:
+        if not self.ready and self.ready_fd >= 0:
+            try:
+                self.ready = os.read(self.ready_fd, 1) == b"r"
+            except BlockingIOError:
+                pass
+        return self.ready
+
+    def forget(self) -> None:
+        if self.ready_fd >= 0:
+            os.close(self.ready_fd)
+        self.ready_fd = -1
+        self.ready = False
+        self.process = None
+
+
+class ReceiverWorkers:
+    """``count`` receiver worker processes sharing the OTLP/HTTP socket ``http_sock``."""
+
+    def __init__(self, settings: Settings, count: int, http_sock: socket.socket) -> None:
+        self._settings_json = settings_to_json(settings)
+        self._http_sock = http_sock
+        self._workers = [_Worker(index) for index in range(1, count + 1)]
+        self._stopping = False
+        self._supervisor: asyncio.Task[None] | None = None
+
+    def _spawn(self, worker: _Worker) -> None:
+        ready_r, ready_w = os.pipe()
+        os.set_blocking(ready_r, False)
+        fd = self._http_sock.fileno()
+        try:
+            worker.process = subprocess.Popen(
+                [sys.executable, "-m", "traceway.receiver_worker",
+                 str(worker.index), str(fd), str(ready_w), str(os.getpid())],
+                pass_fds=(fd, ready_w), stdin=subprocess.PIPE)
+            assert worker.process.stdin is not None
+            with worker.process.stdin as settings_pipe:  # not in argv: ps shows that
+                settings_pipe.write(self._settings_json.encode())
+        finally:
+            os.close(ready_w)
+        worker.ready_fd = ready_r
+
+    async def start(self, timeout_s: float = 60.0) -> None:
+        """Start every worker and return once all receive; WorkerStartError if one exits."""
+        for worker in self._workers:
+            self._spawn(worker)
+        deadline = time.monotonic() + timeout_s
+        while not all(worker.poll_ready() for worker in self._workers):
+            for worker in self._workers:
+                assert worker.process is not None
+                if worker.process.poll() is not None:
+                    raise WorkerStartError(f"receiver worker {worker.index} exited with "
+                                           f"{worker.process.returncode} while starting")
+            if time.monotonic() > deadline:
+                raise WorkerStartError(f"receiver workers not receiving after {timeout_s:g} s")
+            await asyncio.sleep(0.05)
+        self._supervisor = asyncio.create_task(self._supervise())
+
+    async def _supervise(self) -> None:
+        """Start a worker again a moment after it exits (kill -9, a crash)."""
+        while not self._stopping:
+            now = time.monotonic()
+            for worker in self._workers:
+                worker.poll_ready()
+                if worker.process is not None and worker.process.poll() is not None:
+                    log.error("receiver worker %d (pid %d) exited with %d; starting it again",
+                              worker.index, worker.process.pid, worker.process.returncode)
+                    worker.forget()
+                    worker.restart_at = now + _RESTART_DELAY_S
+                elif worker.process is None and now >= worker.restart_at:
+                    self._spawn(worker)
+            await asyncio.sleep(0.1)
+
+    def problems(self) -> list[str]:
+        """Workers not receiving now (being started again)."""
+        return [f"receiver worker {worker.index} is not running (starting it again)"
+                for worker in self._workers if not worker.poll_ready()]
+
+    def pids(self) -> list[int]:
+        return [worker.process.pid for worker in self._workers if worker.process is not None]
+
+    async def stop(self) -> None:
+        """SIGTERM every worker (each answers its in-flight requests and writes its
+        spool) and wait for them to exit; SIGKILL one that takes over 45 s."""
+        self._stopping = True
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+        running = [w.process for w in self._workers if w.process is not None]
+        for process in running:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in running:
+            try:
+                await asyncio.to_thread(process.wait, _STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                log.error("receiver worker pid %d did not stop; killing it", process.pid)
+                process.kill()
+                await asyncio.to_thread(process.wait)
+        for worker in self._workers:
+            worker.forget()
