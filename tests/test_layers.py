@@ -21,6 +21,8 @@ FORBIDDEN = {
     # Shared by the receivers and the UI port: it knows only tokens, TLS files and headers.
     "http_security": {"collector", "query", "storage", "pipeline", "convert", "server", "ui",
                       "settings"},
+    # A receiver worker (--workers) never opens the store: the main process is its one writer.
+    "receiver_worker": {"query", "ui", "storage", "server"},
     # traceway.connect reads stores and the query API; it never runs a server.
     "client": {"collector", "pipeline", "server", "ui"},
 }

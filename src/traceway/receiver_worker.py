@@ -26,7 +26,7 @@ import os
 import signal
 import socket
 import sys
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 from traceway.collector.ingest import Ingest
@@ -37,11 +37,13 @@ from traceway.listener import http_listener
 from traceway.pipeline.spool import Spool
 from traceway.pipeline.worker_spools import WorkerSpoolStage, lock_directory, worker_directory
 from traceway.settings import Settings
-from traceway.telemetry import Telemetry
+from traceway.telemetry import CounterSample, Telemetry
 
 log = logging.getLogger("traceway.worker")
 
 SPOOL_DIR = "spool"
+COUNTERS_FILE = "counters.json"
+_COUNTERS_EVERY_S = 1.0
 # Short segments: the main process stores a worker's spans once their segment closes.
 SEGMENT_AGE_S = 0.1
 SEGMENT_BYTES = 16 << 20
@@ -59,6 +61,41 @@ def settings_from_json(text: str) -> Settings:
     return Settings(**values)
 
 
+def read_counters(directory: Path) -> list[CounterSample]:
+    """The counters a worker last wrote to its directory (none if it never did)."""
+    try:
+        return [(name, labels, value) for name, labels, value
+                in json.loads((directory / COUNTERS_FILE).read_text())]
+    except (OSError, ValueError):
+        return []
+
+
+class _CountersFile:
+    """The worker's counters, written to its directory every second for the main
+    process's /metrics; a worker started again goes on from its predecessor's values."""
+
+    def __init__(self, directory: Path, telemetry: Telemetry) -> None:
+        self._path = directory / COUNTERS_FILE
+        self._telemetry = telemetry
+        self._base = {(name, tuple(sorted(labels.items()))): value
+                      for name, labels, value in read_counters(directory)}
+
+    def write(self) -> None:
+        totals = dict(self._base)
+        for name, labels, value in self._telemetry.counter_samples():
+            key = (name, tuple(sorted(labels.items())))
+            totals[key] = totals.get(key, 0.0) + value
+        temporary = self._path.with_suffix(".tmp")
+        temporary.write_text(json.dumps([(name, dict(labels), value)
+                                         for (name, labels), value in totals.items()]))
+        temporary.replace(self._path)
+
+    async def write_every_second(self) -> None:
+        while True:
+            await asyncio.sleep(_COUNTERS_EVERY_S)
+            await asyncio.to_thread(self.write)
+
+
 def die_with_parent(parent_pid: int) -> None:
     """SIGKILL this process when the main process exits, however it exits."""
     libc = ctypes.CDLL(None, use_errno=True)
@@ -71,11 +108,13 @@ def die_with_parent(parent_pid: int) -> None:
 async def run_worker(settings: Settings, index: int, http_sock: socket.socket,
                      ready_fd: int) -> None:
     telemetry = Telemetry()
-    security = settings.security()
+    security = replace(settings.security(), on_refusal=telemetry.count_unauthenticated)
     directory = worker_directory(settings.data_dir / SPOOL_DIR, index)
     # Held until this process exits: the main process reads the last segment only then.
     lock_fd = await asyncio.to_thread(lock_directory, directory, True)
     assert lock_fd is not None
+    counters = _CountersFile(directory, telemetry)
+    counting = asyncio.create_task(counters.write_every_second())
     spool = Spool(directory, segment_age_s=SEGMENT_AGE_S, segment_bytes=SEGMENT_BYTES)
     spool.start()
     ingest = Ingest(WorkerSpoolStage(spool, settings.max_queue_bytes_int), telemetry,
@@ -101,6 +140,8 @@ async def run_worker(settings: Settings, index: int, http_sock: socket.socket,
     await grpc_server.stop(grace=30)
     await serving
     await asyncio.to_thread(spool.close)
+    counting.cancel()
+    counters.write()
     log.info("receiver worker %d stopped", index)
 
 

@@ -156,7 +156,7 @@ class TracewayServer:
         return found + (self.workers.problems() if self.workers is not None else [])
 
     def _stored_from_worker(self, batch: SpanBatch) -> None:
-        self.telemetry.spans_accepted.labels("worker").inc(len(batch))
+        self.telemetry.spans_from_workers.inc(len(batch))
         self.strategies.observe(batch)
 
     def _listener(self, app: ASGIApp, port: int) -> tuple[Listener, socket.socket]:
@@ -203,7 +203,8 @@ class TracewayServer:
             await asyncio.sleep(0.02)
         if self.receives and s.workers > 1:
             otlp_http_sock = bound[1][1]
-            self.workers = ReceiverWorkers(s, s.workers - 1, otlp_http_sock)
+            self.workers = ReceiverWorkers(s, s.workers - 1, otlp_http_sock,
+                                           s.data_dir / SPOOL_DIR, self.telemetry)
             await self.workers.start()
         if self.retention is not None:
             self.retention.start()

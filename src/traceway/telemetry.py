@@ -6,7 +6,8 @@ in one process (tests) without clashing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -17,8 +18,13 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.metrics_core import Metric
+from prometheus_client.samples import Sample
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+# (sample name, labels, value) of a counter, as a receiver worker reports it.
+CounterSample = tuple[str, dict[str, str], float]
 
 # The *_created series only add noise to scrapes.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -92,6 +98,14 @@ class Telemetry:
             "traceway_sampling_held_traces", "Traces waiting for a sampling decision.", registry=r)
         self.sampling_held_spans = Gauge(
             "traceway_sampling_held_spans", "Spans waiting for a sampling decision.", registry=r)
+        self.spans_from_workers = Counter(
+            "traceway_spans_from_workers", "Spans receiver workers (--workers) accepted that "
+            "this process read from their spools and stored (or handed to tail sampling).",
+            registry=r)
+        self.receiver_workers = Gauge(
+            "traceway_receiver_workers", "Receiver worker processes (--workers N runs N-1) "
+            "receiving now.", registry=r)
+        self._counter_sources: list[Callable[[], Iterable[CounterSample]]] = []
         self.config_reloads = Counter(
             "traceway_config_reloads", "Config file reloads (SIGHUP) by outcome.", ["outcome"],
             registry=r)
@@ -107,5 +121,44 @@ class Telemetry:
     def watch_store_size(self, size: Callable[[], int]) -> None:
         self.store_bytes.set_function(size)
 
+    def counter_samples(self) -> list[CounterSample]:
+        """Every counter's value now (what a receiver worker hands to the main process)."""
+        return [(sample.name, sample.labels, sample.value) for family in self.registry.collect()
+                if family.type == "counter" for sample in family.samples]
+
+    def add_counters_from(self, source: Callable[[], Iterable[CounterSample]]) -> None:
+        """Add ``source``'s counter values to this registry's in ``render`` (receiver
+        workers count the requests they answer; /metrics shows the sum)."""
+        self._counter_sources.append(source)
+
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if not self._counter_sources:
+            return generate_latest(self.registry)
+        extra: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+        for source in self._counter_sources:
+            for name, labels, value in source():
+                key = (name, tuple(sorted(labels.items())))
+                extra[key] = extra.get(key, 0.0) + value
+        return generate_latest(_Summed(self.registry, extra))
+
+
+class _Summed:
+    """A registry's metrics with ``extra`` counter values added (a collector-like view)."""
+
+    def __init__(self, registry: CollectorRegistry,
+                 extra: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> None:
+        self._registry = registry
+        self._extra = extra
+
+    def collect(self) -> Iterator[Metric]:
+        extra = dict(self._extra)
+        for family in self._registry.collect():
+            if family.type == "counter":
+                samples: list[Any] = []
+                for sample in family.samples:
+                    key = (sample.name, tuple(sorted(sample.labels.items())))
+                    samples.append(sample._replace(value=sample.value + extra.pop(key, 0.0)))
+                for key in [key for key in extra if key[0] == family.name + "_total"]:
+                    samples.append(Sample(key[0], dict(key[1]), extra.pop(key)))
+                family.samples = samples
+            yield family

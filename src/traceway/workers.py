@@ -17,9 +17,12 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-from traceway.receiver_worker import settings_to_json
+from traceway.pipeline.worker_spools import worker_directory
+from traceway.receiver_worker import COUNTERS_FILE, read_counters, settings_to_json
 from traceway.settings import Settings
+from traceway.telemetry import CounterSample, Telemetry
 
 log = logging.getLogger("traceway.workers")
 
@@ -58,12 +61,22 @@ class _Worker:
 class ReceiverWorkers:
     """``count`` receiver worker processes sharing the OTLP/HTTP socket ``http_sock``."""
 
-    def __init__(self, settings: Settings, count: int, http_sock: socket.socket) -> None:
+    def __init__(self, settings: Settings, count: int, http_sock: socket.socket,
+                 spool_root: Path, telemetry: Telemetry) -> None:
         self._settings_json = settings_to_json(settings)
         self._http_sock = http_sock
         self._workers = [_Worker(index) for index in range(1, count + 1)]
+        self._directories = [worker_directory(spool_root, w.index) for w in self._workers]
+        for directory in self._directories:  # an earlier run's counts are not this run's
+            (directory / COUNTERS_FILE).unlink(missing_ok=True)
+        telemetry.add_counters_from(self._counters)
+        telemetry.receiver_workers.set_function(
+            lambda: sum(worker.ready for worker in self._workers))
         self._stopping = False
         self._supervisor: asyncio.Task[None] | None = None
+
+    def _counters(self) -> list[CounterSample]:
+        return [sample for directory in self._directories for sample in read_counters(directory)]
 
     def _spawn(self, worker: _Worker) -> None:
         ready_r, ready_w = os.pipe()
@@ -115,7 +128,7 @@ class ReceiverWorkers:
     def problems(self) -> list[str]:
         """Workers not receiving now (being started again)."""
         return [f"receiver worker {worker.index} is not running (starting it again)"
-                for worker in self._workers if not worker.poll_ready()]
+                for worker in self._workers if not worker.ready]
 
     def pids(self) -> list[int]:
         return [worker.process.pid for worker in self._workers if worker.process is not None]

@@ -94,13 +94,12 @@ def _assert_all_stored(server: ServerProcess, acknowledged: dict[str, int],
     assert not missing, f"{len(missing)} of {len(acknowledged)} acknowledged traces lost"
 
 
-def _stored_from_workers(server: ServerProcess) -> float:
+def _metric(server: ServerProcess, name: str) -> float:
+    """The sum of a metric's samples on /metrics (0 if absent)."""
     with httpx.Client() as client:
         text = client.get(server.ui_url + "/metrics").text
-    for line in text.splitlines():
-        if line.startswith('traceway_spans_accepted_total{protocol="worker"}'):
-            return float(line.split()[-1])
-    return 0.0
+    return sum(float(line.split()[-1]) for line in text.splitlines()
+               if line.startswith(name + "{") or line.startswith(name + " "))
 
 
 def _wait_until(condition: Callable[[], bool], timeout_s: float = 20.0) -> None:
@@ -164,7 +163,13 @@ def test_spans_over_many_connections_to_every_receiver_are_all_stored(server):
         thread.join()
     assert len(expected) == 40 * 2 + 16 * 2 + 8
     _assert_all_stored(server, expected)
-    assert _stored_from_workers(server) > 0, "the worker received none of 56 connections"
+    assert _metric(server, "traceway_spans_from_workers_total") > 0, \
+        "the worker received none of 56 connections"
+    assert _metric(server, "traceway_receiver_workers") == 1
+    # The worker's counters reach /metrics within a second.
+    spans = sum(expected.values())
+    _wait_until(lambda: _metric(server, "traceway_spans_received_total") == spans, 5)
+    assert _metric(server, "traceway_spans_accepted_total") == spans
 
 
 def test_the_worker_alone_answers_bad_input_and_stores_good_input(server):

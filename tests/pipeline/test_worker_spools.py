@@ -1,0 +1,159 @@
+"""A receiver worker's spool read by the writer: closed segments stored, then deleted."""
+
+import os
+import time
+
+import pytest
+
+from traceway.pipeline.batcher import QueueFullError, WriteQueue
+from traceway.pipeline.quarantine import Quarantine
+from traceway.pipeline.spool import Spool
+from traceway.pipeline.worker_spools import (
+    WorkerSpoolReader,
+    WorkerSpoolStage,
+    lock_directory,
+    worker_directory,
+)
+from traceway.storage.memory import GatedMemoryStore, MemoryStore
+from traceway.storage.testspans import batch_of, make_span
+from traceway.telemetry import Telemetry
+
+T0 = 1_700_000_000_000_000_000
+
+
+def _wait(predicate, timeout_s=10.0):
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.01)
+
+
+def _span(n):
+    return make_span(n, 1, start_ns=T0 + n)
+
+
+def _segments(directory):
+    return sorted(directory.glob("segment-*.spool"))
+
+
+def _worker_spool(root, index=1, **kwargs):
+    """What a worker process sets up: its directory's lock, then its spool."""
+    directory = worker_directory(root, index)
+    lock = lock_directory(directory, wait=True)
+    spool = Spool(directory, **kwargs)
+    spool.start()
+    return lock, spool
+
+
+def _reader(root, store, stored=None):
+    queue = WriteQueue(store, Telemetry())
+    reader = WorkerSpoolReader(root, queue.submit, Quarantine(None, Telemetry()),
+                               (stored if stored is not None else []).append)
+    return queue, reader
+
+
+def test_closed_segments_are_stored_and_deleted_the_open_one_waits_for_its_worker(tmp_path):
+    lock, spool = _worker_spool(tmp_path, segment_age_s=60)
+    stage = WorkerSpoolStage(spool, max_backlog_bytes=1 << 30)
+    stage.submit(batch_of(_span(1))).result(10)
+    store = MemoryStore()
+    stored = []
+    queue, reader = _reader(tmp_path, store, stored)
+    assert reader.consume_closed() == 0  # the worker is appending to its only segment
+    assert len(store.get_trace(_span(1).trace_id)) == 0
+    spool.close()
+    os.close(lock)  # the worker exits
+    assert reader.drain(10)
+    assert len(store.get_trace(_span(1).trace_id)) == 1
+    assert sum(map(len, stored)) == 1
+    assert not _segments(worker_directory(tmp_path, 1))
+    queue.close()
+
+
+def test_a_rotated_segment_is_stored_while_its_worker_runs(tmp_path):
+    lock, spool = _worker_spool(tmp_path, segment_age_s=0.05)
+    stage = WorkerSpoolStage(spool, max_backlog_bytes=1 << 30)
+    stage.submit(batch_of(_span(1))).result(10)
+    store = MemoryStore()
+    queue, reader = _reader(tmp_path, store)
+    reader.start()
+    _wait(lambda: len(store.get_trace(_span(1).trace_id)) == 1)
+    _wait(lambda: not any(p.stat().st_size for p in _segments(spool.directory)))
+    reader.close()
+    spool.close()
+    os.close(lock)
+    queue.close()
+
+
+def test_a_worker_killed_mid_segment_loses_nothing_it_acknowledged(tmp_path):
+    """kill -9: no close(); the lock goes with the process; a torn tail is never acknowledged."""
+    lock, spool = _worker_spool(tmp_path, segment_age_s=60)
+    stage = WorkerSpoolStage(spool, max_backlog_bytes=1 << 30)
+    for n in range(1, 4):
+        stage.submit(batch_of(_span(n))).result(10)
+    [segment] = _segments(spool.directory)
+    with open(segment, "ab") as torn:
+        torn.write(b"\x40\x00\x00\x00\x01\x02")  # a record cut short by the kill
+    os.close(lock)
+    store = MemoryStore()
+    queue, reader = _reader(tmp_path, store)
+    assert reader.drain(10)
+    assert [len(store.get_trace(_span(n).trace_id)) for n in range(1, 4)] == [1, 1, 1]
+    queue.close()
+
+
+def test_a_failed_store_write_keeps_the_segment_until_it_is_stored(tmp_path):
+    lock, spool = _worker_spool(tmp_path, segment_age_s=60)
+    WorkerSpoolStage(spool, 1 << 30).submit(batch_of(_span(1))).result(10)
+    spool.close()
+    os.close(lock)
+
+    class FlakyStore(MemoryStore):
+        failures = 1
+
+        def write(self, batch):
+            if self.failures:
+                self.failures -= 1
+                raise OSError("disk full")
+            super().write(batch)
+
+    store = FlakyStore()
+    queue, reader = _reader(tmp_path, store)
+    reader.consume_closed()
+    _wait(lambda: reader.pending() == 0)
+    assert _segments(spool.directory), "deleted although its spans were not stored"
+    assert reader.drain(10)
+    assert len(store.get_trace(_span(1).trace_id)) == 1
+    queue.close()
+
+
+def test_a_worker_refuses_spans_while_the_writer_is_far_behind(tmp_path):
+    lock, spool = _worker_spool(tmp_path, segment_age_s=60)
+    stage = WorkerSpoolStage(spool, max_backlog_bytes=1)
+    stage.submit(batch_of(_span(1))).result(10)
+    time.sleep(0.15)  # the backlog is measured every 0.1 s
+    with pytest.raises(QueueFullError):
+        stage.submit(batch_of(_span(2)))
+    spool.close()
+    os.close(lock)
+
+
+def test_the_writer_waits_for_room_in_its_queue(tmp_path):
+    lock, spool = _worker_spool(tmp_path, segment_age_s=60)
+    stage = WorkerSpoolStage(spool, max_backlog_bytes=1 << 30)
+    for n in range(1, 6):
+        stage.submit(batch_of(_span(n))).result(10)
+    spool.close()
+    os.close(lock)
+    store = GatedMemoryStore()
+    queue = WriteQueue(store, Telemetry(), max_bytes=1)  # one batch at a time
+    reader = WorkerSpoolReader(tmp_path, queue.submit, Quarantine(None, Telemetry()),
+                               lambda batch: None)
+    reader.start()
+    time.sleep(0.2)
+    assert _segments(spool.directory)
+    store.gate.set()
+    _wait(lambda: not _segments(spool.directory))
+    assert [len(store.get_trace(_span(n).trace_id)) for n in range(1, 6)] == [1] * 5
+    reader.close()
+    queue.close()
