@@ -1,7 +1,7 @@
 """A receiver worker: OTLP/gRPC and OTLP/HTTP in a process of its own (``--workers N``).
 
 The main process starts it (``traceway/workers.py``) as
-``python -m traceway.receiver_worker INDEX HTTP_FD READY_FD PARENT_PID``, the settings
+``python -m traceway.receiver_worker INDEX HTTP_FD STATUS_FD PARENT_PID``, the settings
 as JSON on its standard input.
 It serves the same receivers with the same settings (tokens, TLS, limits) as the
 main process: OTLP/HTTP on the listening socket it inherits (both processes
@@ -43,7 +43,8 @@ log = logging.getLogger("traceway.worker")
 
 SPOOL_DIR = "spool"
 COUNTERS_FILE = "counters.json"
-_COUNTERS_EVERY_S = 1.0
+# /metrics in the main process lags a worker's requests by about this much.
+_COUNTERS_EVERY_S = 0.05
 # Short segments: the main process stores a worker's spans once their segment closes.
 SEGMENT_AGE_S = 0.1
 SEGMENT_BYTES = 16 << 20
@@ -71,18 +72,32 @@ def read_counters(directory: Path) -> list[CounterSample]:
 
 
 class _CountersFile:
-    """The worker's counters, written to its directory every second for the main
-    process's /metrics; a worker started again goes on from its predecessor's values."""
+    """The worker's counters, written to its directory when they change (looked at every
+    50 ms) for the main process's /metrics; a worker started again goes on from its
+    predecessor's values."""
 
     def __init__(self, directory: Path, telemetry: Telemetry) -> None:
         self._path = directory / COUNTERS_FILE
         self._telemetry = telemetry
         self._base = {(name, tuple(sorted(labels.items()))): value
                       for name, labels, value in read_counters(directory)}
+        self._written: list[CounterSample] | None = None
 
     def write(self) -> None:
+        """Write the counters if they changed; on a full disk, try again next time."""
+        samples = self._telemetry.counter_samples()
+        if samples == self._written:
+            return
+        try:
+            self._write(samples)
+        except OSError as exc:
+            log.debug("cannot write the counters file: %s", exc)
+        else:
+            self._written = samples
+
+    def _write(self, samples: list[CounterSample]) -> None:
         totals = dict(self._base)
-        for name, labels, value in self._telemetry.counter_samples():
+        for name, labels, value in samples:
             key = (name, tuple(sorted(labels.items())))
             totals[key] = totals.get(key, 0.0) + value
         temporary = self._path.with_suffix(".tmp")
@@ -90,10 +105,17 @@ class _CountersFile:
                                          for (name, labels), value in totals.items()]))
         temporary.replace(self._path)
 
-    async def write_every_second(self) -> None:
+    async def report_when_changed(self, spool: Spool, status_fd: int) -> None:
+        """Counters to the file; the spool's problem (or that it is gone) as a line on the
+        status pipe, which needs no disk and no new descriptor."""
+        reported: str | None = None
         while True:
             await asyncio.sleep(_COUNTERS_EVERY_S)
-            await asyncio.to_thread(self.write)
+            self.write()
+            if spool.problem != reported:
+                reported = spool.problem
+                line = "ok" if reported is None else "problem " + reported.replace("\n", " ")
+                os.write(status_fd, line.encode() + b"\n")
 
 
 def die_with_parent(parent_pid: int) -> None:
@@ -106,7 +128,7 @@ def die_with_parent(parent_pid: int) -> None:
 
 
 async def run_worker(settings: Settings, index: int, http_sock: socket.socket,
-                     ready_fd: int) -> None:
+                     status_fd: int) -> None:
     telemetry = Telemetry()
     security = replace(settings.security(), on_refusal=telemetry.count_unauthenticated)
     directory = worker_directory(settings.data_dir / SPOOL_DIR, index)
@@ -114,7 +136,6 @@ async def run_worker(settings: Settings, index: int, http_sock: socket.socket,
     lock_fd = await asyncio.to_thread(lock_directory, directory, True)
     assert lock_fd is not None
     counters = _CountersFile(directory, telemetry)
-    counting = asyncio.create_task(counters.write_every_second())
     spool = Spool(directory, segment_age_s=SEGMENT_AGE_S, segment_bytes=SEGMENT_BYTES)
     spool.start()
     ingest = Ingest(WorkerSpoolStage(spool, settings.max_queue_bytes_int), telemetry,
@@ -133,20 +154,21 @@ async def run_worker(settings: Settings, index: int, http_sock: socket.socket,
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(RateLimitedLoopErrors())
     loop.add_signal_handler(signal.SIGTERM, stopping.set)
-    os.write(ready_fd, b"r")
+    os.write(status_fd, b"ready\n")
+    reporting = asyncio.create_task(counters.report_when_changed(spool, status_fd))
     log.info("receiver worker %d (pid %d) is receiving", index, os.getpid())
     await stopping.wait()
     listener.should_exit = True
     await grpc_server.stop(grace=30)
     await serving
     await asyncio.to_thread(spool.close)
-    counting.cancel()
+    reporting.cancel()
     counters.write()
     log.info("receiver worker %d stopped", index)
 
 
 def main(argv: list[str]) -> int:
-    index, http_fd, ready_fd, parent_pid = argv
+    index, http_fd, status_fd, parent_pid = argv
     die_with_parent(int(parent_pid))
     settings = settings_from_json(sys.stdin.read())
     sys.setswitchinterval(0.0005)  # as in the main process (server.serve)
@@ -157,7 +179,7 @@ def main(argv: list[str]) -> int:
     http_sock = socket.socket(fileno=int(http_fd))
     try:
         with asyncio.Runner(loop_factory=OneAcceptPerWakeup) as runner:
-            runner.run(run_worker(settings, int(index), http_sock, int(ready_fd)))
+            runner.run(run_worker(settings, int(index), http_sock, int(status_fd)))
     except OSError as exc:
         log.error("%s", exc)
         return 1

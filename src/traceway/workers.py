@@ -38,23 +38,39 @@ class _Worker:
     def __init__(self, index: int) -> None:
         self.index = index
         self.process: subprocess.Popen[bytes] | None = None
-        self.ready_fd = -1
+        self.status_fd = -1  # lines from the worker: "ready", "problem <why>", "ok"
+        self._unread = b""
         self.ready = False
+        self.problem: str | None = None
         self.restart_at = 0.0
 
-    def poll_ready(self) -> bool:
-        if not self.ready and self.ready_fd >= 0:
+    def poll_status(self) -> bool:
+        """Read what the worker said since the last call; True once it receives."""
+        while self.status_fd >= 0:
             try:
-                self.ready = os.read(self.ready_fd, 1) == b"r"
+                chunk = os.read(self.status_fd, 4096)
             except BlockingIOError:
-                pass
+                break
+            if not chunk:
+                break
+            *lines, self._unread = (self._unread + chunk).split(b"\n")
+            for line in lines:
+                text = line.decode(errors="replace")
+                if text == "ready":
+                    self.ready = True
+                elif text == "ok":
+                    self.problem = None
+                elif text.startswith("problem "):
+                    self.problem = text.removeprefix("problem ")
         return self.ready
 
     def forget(self) -> None:
-        if self.ready_fd >= 0:
-            os.close(self.ready_fd)
-        self.ready_fd = -1
+        if self.status_fd >= 0:
+            os.close(self.status_fd)
+        self.status_fd = -1
+        self._unread = b""
         self.ready = False
+        self.problem = None
         self.process = None
 
 
@@ -79,27 +95,27 @@ class ReceiverWorkers:
         return [sample for directory in self._directories for sample in read_counters(directory)]
 
     def _spawn(self, worker: _Worker) -> None:
-        ready_r, ready_w = os.pipe()
-        os.set_blocking(ready_r, False)
+        status_r, status_w = os.pipe()
+        os.set_blocking(status_r, False)
         fd = self._http_sock.fileno()
         try:
             worker.process = subprocess.Popen(
                 [sys.executable, "-m", "traceway.receiver_worker",
-                 str(worker.index), str(fd), str(ready_w), str(os.getpid())],
-                pass_fds=(fd, ready_w), stdin=subprocess.PIPE)
+                 str(worker.index), str(fd), str(status_w), str(os.getpid())],
+                pass_fds=(fd, status_w), stdin=subprocess.PIPE)
             assert worker.process.stdin is not None
             with worker.process.stdin as settings_pipe:  # not in argv: ps shows that
                 settings_pipe.write(self._settings_json.encode())
         finally:
-            os.close(ready_w)
-        worker.ready_fd = ready_r
+            os.close(status_w)
+        worker.status_fd = status_r
 
     async def start(self, timeout_s: float = 60.0) -> None:
         """Start every worker and return once all receive; WorkerStartError if one exits."""
         for worker in self._workers:
             self._spawn(worker)
         deadline = time.monotonic() + timeout_s
-        while not all(worker.poll_ready() for worker in self._workers):
+        while not all(worker.poll_status() for worker in self._workers):
             for worker in self._workers:
                 assert worker.process is not None
                 if worker.process.poll() is not None:
@@ -115,7 +131,7 @@ class ReceiverWorkers:
         while not self._stopping:
             now = time.monotonic()
             for worker in self._workers:
-                worker.poll_ready()
+                worker.poll_status()
                 if worker.process is not None and worker.process.poll() is not None:
                     log.error("receiver worker %d (pid %d) exited with %d; starting it again",
                               worker.index, worker.process.pid, worker.process.returncode)
@@ -126,9 +142,15 @@ class ReceiverWorkers:
             await asyncio.sleep(0.1)
 
     def problems(self) -> list[str]:
-        """Workers not receiving now (being started again)."""
-        return [f"receiver worker {worker.index} is not running (starting it again)"
-                for worker in self._workers if not worker.ready]
+        """Workers not receiving now (being started again), and what keeps a running
+        one's write path from accepting spans (its spool cannot write, say)."""
+        found = []
+        for worker in self._workers:
+            if not worker.ready:
+                found.append(f"receiver worker {worker.index} is not running (starting it again)")
+            elif worker.problem:
+                found.append(f"receiver worker {worker.index}: {worker.problem}")
+        return found
 
     def pids(self) -> list[int]:
         return [worker.process.pid for worker in self._workers if worker.process is not None]

@@ -7,6 +7,7 @@ is lost on kill -9 of the worker or of the main process; SIGTERM drains both.
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import threading
 import time
@@ -229,3 +230,32 @@ def test_sigterm_drains_both_processes_and_exits_0(tmp_path):
         _assert_all_stored(restarted, acknowledged, timeout_s=5)
     finally:
         restarted.stop()
+
+
+def test_a_worker_whose_spool_cannot_write_answers_503_and_the_server_is_not_ready(server):
+    assert server.process is not None
+    [worker] = server.worker_pids()
+    with httpx.Client(timeout=10) as sender, httpx.Client(timeout=10) as reader:
+        def send(seed: int) -> int:
+            body = sample_request(1, seed=seed).SerializeToString()
+            status = sender.post(server.otlp_http_url + "/v1/traces", content=body,
+                                 headers=PROTOBUF).status_code
+            assert status in (200, 503)  # never a 500
+            return status
+
+        server.process.send_signal(signal.SIGSTOP)  # the worker accepts this keep-alive connection
+        try:
+            assert send(1) == 200
+        finally:
+            server.process.send_signal(signal.SIGCONT)
+        limits = resource.prlimit(worker, resource.RLIMIT_NOFILE)
+        # No new descriptor: the worker's spool cannot open its next segment (EMFILE).
+        resource.prlimit(worker, resource.RLIMIT_NOFILE, (3, limits[1]))
+        seeds = iter(range(2, 10_000))
+        _wait_until(lambda: send(next(seeds)) == 503)
+        _wait_until(lambda: reader.get(server.ui_url + "/ready").status_code == 503, 5)
+        problems = reader.get(server.ui_url + "/ready").json()["problems"]
+        assert any(p.startswith("receiver worker 1: ") and "open files" in p for p in problems)
+        resource.prlimit(worker, resource.RLIMIT_NOFILE, limits)
+        _wait_until(lambda: send(next(seeds)) == 200)
+        _wait_until(lambda: reader.get(server.ui_url + "/ready").status_code == 200, 5)

@@ -42,7 +42,9 @@ def _until(predicate, timeout_s: float, what: str) -> None:
 
 
 def test_spool_out_of_descriptors_is_503_then_recovers(tmp_path):
-    server = ServerProcess(tmp_path / "data").start()
+    # One process: the test takes its descriptors, and a receiver worker sharing the
+    # port would answer the sender meanwhile.
+    server = ServerProcess(tmp_path / "data", ["--workers", "1"]).start()
     pid = server.process.pid
     sender = httpx.Client(timeout=10)  # keep-alive: no new descriptor per request
     reader = httpx.Client(timeout=10)

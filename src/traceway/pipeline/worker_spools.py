@@ -90,12 +90,15 @@ class WorkerSpoolStage:
         if now - self._backlog_checked > _BACKLOG_CHECK_S:
             self._backlog_checked = now
             total = 0
-            for entry in os.scandir(self._spool.directory):
-                if entry.name.endswith(".spool"):
-                    try:
-                        total += entry.stat().st_size
-                    except FileNotFoundError:  # the writer just deleted it
-                        pass
+            try:
+                for entry in os.scandir(self._spool.directory):
+                    if entry.name.endswith(".spool"):
+                        try:
+                            total += entry.stat().st_size
+                        except FileNotFoundError:  # the writer just deleted it
+                            pass
+            except OSError:  # out of descriptors, say: the spool's append says so
+                return self._backlog_bytes
             self._backlog_bytes = total
         return self._backlog_bytes
 
