@@ -10,7 +10,6 @@ import duckdb
 import httpx
 
 import traceway
-
 from traceway.storage.duckdb import DuckDBStore
 from traceway.storage.testspans import batch_of, make_span
 from traceway.testing import ServerProcess
