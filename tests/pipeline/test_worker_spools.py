@@ -157,3 +157,23 @@ def test_the_writer_waits_for_room_in_its_queue(tmp_path):
     assert [len(store.get_trace(_span(n).trace_id)) for n in range(1, 6)] == [1] * 5
     reader.close()
     queue.close()
+
+
+def test_a_request_body_spooled_as_it_arrived_is_decoded_by_the_writer(tmp_path):
+    from traceway.convert.otlp import spans_from_otlp_proto
+    from traceway.sample import sample_request
+
+    body = sample_request(2, seed=4).SerializeToString()
+    decoded = spans_from_otlp_proto(body)
+    lock, spool = _worker_spool(tmp_path, segment_age_s=60)
+    WorkerSpoolStage(spool, 1 << 30).submit(decoded.batch, decoded.request).result(10)
+    spool.close()
+    os.close(lock)
+    [segment] = _segments(spool.directory)
+    assert body in segment.read_bytes()  # no columns encoded on the worker's path
+    store = MemoryStore()
+    queue, reader = _reader(tmp_path, store)
+    assert reader.drain(10)
+    for trace_id in set(decoded.batch.trace_id):
+        assert len(store.get_trace(trace_id)) == decoded.batch.trace_id.count(trace_id)
+    queue.close()

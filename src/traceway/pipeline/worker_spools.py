@@ -78,12 +78,14 @@ class WorkerSpoolStage:
         self._backlog_bytes = 0
         self._backlog_checked = 0.0
 
-    def submit(self, batch: SpanBatch) -> Future[None]:
+    def submit(self, batch: SpanBatch, request: bytes | None = None) -> Future[None]:
+        """``request``: the OTLP body ``batch`` is every span of, spooled as it arrived
+        (the main process decodes it again, in C when built)."""
         backlog = self._backlog()
         if backlog > self._max_backlog_bytes:
             raise QueueFullError(f"the writer is {backlog >> 20} MiB behind this receiver "
                                  f"(limit {self._max_backlog_bytes >> 20} MiB)")
-        return self._spool.append(batch, _held_for_the_writer)
+        return self._spool.append(batch, _held_for_the_writer, request)
 
     def _backlog(self) -> int:
         now = time.monotonic()
