@@ -125,10 +125,14 @@ class WorkerSpoolReader:
 
     ``on_durable(batch)`` runs for every batch once durable (metrics, adaptive
     sampling's root counts). A batch whose write fails is read again later from
-    its segment, which stays on disk until then."""
+    its segment, which stays on disk until then. At most ``max_in_memory_bytes``
+    of spans are submitted and not yet durable: the rest waits on disk (when the
+    store is slower than the receivers, the workers' backlog grows on disk, not
+    here, until they answer 429)."""
 
     def __init__(self, spool_root: Path, submit: Submit, quarantine: Quarantine,
-                 on_durable: Callable[[SpanBatch], None], poll_s: float = 0.01) -> None:
+                 on_durable: Callable[[SpanBatch], None], poll_s: float = 0.01,
+                 max_in_memory_bytes: int = 64 << 20) -> None:
         self._root = spool_root
         self._submit = submit
         self._quarantine = quarantine
@@ -136,6 +140,9 @@ class WorkerSpoolReader:
         self._poll_s = poll_s
         self._spools: dict[Path, Spool] = {}
         self._lock = threading.Lock()
+        self._room = threading.Condition(self._lock)
+        self._in_memory_bytes = 0
+        self._max_in_memory_bytes = max_in_memory_bytes
         self._segments: dict[tuple[Path, int], _Segment] = {}
         self._retry_after: dict[tuple[Path, int], float] = {}
         self._stop = threading.Event()
@@ -188,10 +195,11 @@ class WorkerSpoolReader:
     def _consume(self, segment: _Segment) -> None:
         try:
             for batch in segment.spool.read(segment.number):
-                future = self._submit_patiently(batch)
+                size = batch.approx_bytes()
+                future = self._submit_patiently(batch, size)
                 with self._lock:
                     segment.waiting += 1
-                future.add_done_callback(partial(self._settle, segment, batch))
+                future.add_done_callback(partial(self._settle, segment, batch, size))
         except FileNotFoundError:
             pass  # an empty segment its worker closed and deleted (it holds nothing)
         except BaseException:
@@ -204,15 +212,31 @@ class WorkerSpoolReader:
             segment.read = True
         self._maybe_finish(segment)
 
-    def _submit_patiently(self, batch: SpanBatch) -> Future[None]:
-        """Submit, waiting while the writer's queue is full; QueueClosedError when stopping."""
+    def _submit_patiently(self, batch: SpanBatch, size: int) -> Future[None]:
+        """Submit once there is room, waiting while the writer's queue is full;
+        QueueClosedError when stopping."""
+        with self._room:
+            # An oversized batch still goes alone.
+            while self._in_memory_bytes and self._in_memory_bytes + size > self._max_in_memory_bytes:
+                self._room.wait(1.0)
+            self._in_memory_bytes += size
         while True:
             try:
                 return self._submit(batch)
             except (QueueFullError, StageUnavailableError):
                 time.sleep(_RETRY_S)
+            except BaseException:
+                self._release_room(size)
+                raise
 
-    def _settle(self, segment: _Segment, batch: SpanBatch, done: Future[None]) -> None:
+    def _release_room(self, size: int) -> None:
+        with self._room:
+            self._in_memory_bytes -= size
+            self._room.notify_all()
+
+    def _settle(self, segment: _Segment, batch: SpanBatch, size: int,
+                done: Future[None]) -> None:
+        self._release_room(size)
         error = done.exception()
         with self._lock:
             segment.waiting -= 1
