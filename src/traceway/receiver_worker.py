@@ -10,7 +10,9 @@ own spool and a sender is answered once they are fsynced there; the main
 process, the only writer, stores them from that spool
 (``pipeline/worker_spools.py``). It dies with the main process (kill -9 too:
 PR_SET_PDEATHSIG), and SIGTERM drains it: in-flight requests are answered, the
-spool is written, the process exits 0.
+spool is written, the process exits 0. It tells the main process on STATUS_FD
+when it receives and when its spool cannot write (for /ready), and writes its
+counters to ``counters.json`` in its spool directory (for /metrics).
 
 Zipkin's port stays in the main process: it also serves Zipkin's read API,
 which needs the store.
@@ -60,6 +62,12 @@ def settings_from_json(text: str) -> Settings:
     values = json.loads(text)
     values["data_dir"] = Path(values["data_dir"])
     return Settings(**values)
+
+
+def in_flight_share(settings: Settings) -> int:
+    """One receiving process's part of --max-in-flight-bytes: the cap holds for all of
+    them together."""
+    return settings.max_in_flight_bytes_int // max(1, settings.workers)
 
 
 def read_counters(directory: Path) -> list[CounterSample]:
@@ -139,7 +147,7 @@ async def run_worker(settings: Settings, index: int, http_sock: socket.socket,
     spool = Spool(directory, segment_age_s=SEGMENT_AGE_S, segment_bytes=SEGMENT_BYTES)
     spool.start()
     ingest = Ingest(WorkerSpoolStage(spool, settings.max_queue_bytes_int), telemetry,
-                    max_in_flight_bytes=settings.max_in_flight_bytes_int)
+                    max_in_flight_bytes=in_flight_share(settings))
     listener, sock = http_listener(
         security.ingest_app(otlp_http_app(ingest), security.otlp_cors_origins),
         settings.host, settings.otlp_http_port, security, http_sock)

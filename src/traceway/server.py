@@ -42,6 +42,7 @@ from traceway.query.pretty import PrettyPrintMiddleware
 from traceway.query.sampling_api import remote_sampling_app, sampling_routes
 from traceway.query.trace_analysis_api import trace_analysis_routes
 from traceway.query.zipkin_api import zipkin_read_routes
+from traceway.receiver_worker import in_flight_share
 from traceway.settings import Settings
 from traceway.storage.api import Reader
 from traceway.storage.factory import open_store
@@ -135,7 +136,7 @@ class TracewayServer:
         self.telemetry.watch_write_path(lambda: self.queue.problem is None,
                                         lambda: spool is None or spool.problem is None)
         self.ingest = Ingest(stage, self.telemetry, [self.strategies.observe],
-                             max_in_flight_bytes=settings.max_in_flight_bytes_int)
+                             max_in_flight_bytes=in_flight_share(settings))
         # ClickHouse ages data out by TTL; DuckDB and memory by this loop.
         self.retention = (RetentionLoop(self.store, settings.retention_ns, self.telemetry)
                           if self.receives and hasattr(self.store, "delete_before") else None)

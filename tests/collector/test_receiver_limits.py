@@ -21,8 +21,10 @@ PROTOBUF = {"Content-Type": "application/x-protobuf"}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
+    # One receiving process: these limits are kept per process (--workers divides the
+    # in-flight cap among them), and a worker would take some of the connections.
     process = ServerProcess(tmp_path_factory.mktemp("limits") / "data",
-                            extra_args=["--max-in-flight-bytes", "8MiB"]).start()
+                            extra_args=["--max-in-flight-bytes", "8MiB", "--workers", "1"]).start()
     yield process
     process.stop()
 

@@ -40,6 +40,17 @@ def metric(server: ServerProcess, name: str) -> float:
     return 0.0
 
 
+def held_traces_reach(server: ServerProcess, count: int, timeout_s: float = 10) -> bool:
+    """Whether the sampler holds ``count`` traces within ``timeout_s``: spans a receiver
+    worker (--workers) took reach it once the worker's spool segment closes (0.1 s)."""
+    deadline = time.monotonic() + timeout_s
+    while metric(server, "traceway_sampling_held_traces") != count:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def wait_until_decided(server: ServerProcess, timeout_s: float = 60) -> None:
     """Until no trace waits for its decision and the kept ones are written (a loaded
     machine can take seconds for that last write, so a fixed sleep is not enough)."""
@@ -86,7 +97,7 @@ def test_kill_9_with_held_spans_loses_nothing_acknowledged(tmp_path):
     server = start(tmp_path, "1h")
     traffic = generate(400, seed=12, error_rate=0.1)
     send(server, traffic.batches)
-    assert metric(server, "traceway_sampling_held_traces") == 400
+    assert held_traces_reach(server, 400)
     server.kill9()
     restarted = start(tmp_path, "500ms")
     try:
@@ -103,7 +114,7 @@ def test_sigterm_decides_held_traces_and_leaves_the_spool_empty(tmp_path):
     server = start(tmp_path, "1h")
     traffic = generate(100, seed=13, error_rate=0.2)
     send(server, traffic.batches)
-    assert metric(server, "traceway_sampling_held_traces") == 100
+    assert held_traces_reach(server, 100)
     assert server.stop() == 0
     assert not list((tmp_path / "data" / "spool").glob("segment-*")), "nothing left waiting"
     restarted = start(tmp_path, "1h")

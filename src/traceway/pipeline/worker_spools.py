@@ -256,12 +256,13 @@ class WorkerSpoolReader:
                 return
             if self._segments.get(key) is not segment:
                 return
-            del self._segments[key]
             if segment.failed:  # read it again (its stored batches are returned once)
                 self._retry_after[key] = time.monotonic() + _FAILED_RETRY_S
-                return
-            self._retry_after.pop(key, None)
-        segment.spool.discard(segment.number)
+            else:
+                self._retry_after.pop(key, None)
+                # Under the lock: a poll must not see the file once the key is gone.
+                segment.spool.discard(segment.number)
+            del self._segments[key]
 
     def pending(self) -> int:
         """Segments submitted and not yet durable and deleted."""
