@@ -36,7 +36,7 @@ from traceway.storage.api import DependencyLink
 
 log = logging.getLogger(__name__)
 
-ROLLUP_VERSION = "1"
+ROLLUP_VERSION = "2"  # 2: copies of a span counted once
 MAINTAIN_INTERVAL_S = 30.0
 # How many minutes after its start a long span marks dirty (for children that
 # arrived before it).
@@ -46,6 +46,10 @@ ERROR = 2  # StatusCode.ERROR
 _BUCKET = f"CAST(ceil(ln(greatest(duration_ns, 1)) / {LOG_GAMMA!r}) AS SMALLINT)"
 _MINUTE = f"(start_ns // {MINUTE_NS}) * {MINUTE_NS}"
 _RED_KEY = "minute_ns, service, name, kind, status_code"
+# Spans equal in these are copies of one span (a retried write, a replayed spool):
+# RED counts one of them. The two halves of a Zipkin shared span differ in kind and
+# service, so both count.
+COPY_KEY = "trace_hi, trace_lo, span_id, service, kind, start_ns"
 
 _RED_OF = f"""
     SELECT {_RED_KEY}, sum(n)::BIGINT, sum(d)::BIGINT, list(b ORDER BY b), list(n ORDER BY b)
@@ -116,10 +120,37 @@ def dependencies_of_spans(cur: duckdb.DuckDBPyConnection, lo: int, hi: int
     return [DependencyLink(parent, child, n, errors) for parent, child, n, errors in rows]
 
 
-def rollup_statements() -> list[str]:
-    """What a write adds inside its transaction (``batch_spans``, ``batch_dirty`` registered)."""
-    return [f"INSERT INTO red_rollup {_RED_OF.format(source='batch_spans')}",
+def _first_copies(source: str) -> str:
+    """One span of ``source`` per COPY_KEY."""
+    return f"(SELECT DISTINCT ON ({COPY_KEY}) * FROM {source})"
+
+
+def rollup_statements(stored_ranges: Sequence[tuple[int, int]]) -> list[str]:
+    """What a write adds inside its transaction, before its spans are inserted
+    (``batch_spans``, ``batch_dirty`` registered). RED counts the batch's spans that
+    are no copies of stored ones: those are looked for among the spans that start in
+    ``stored_ranges`` (``[first, last]`` pairs covering the batch's starts)."""
+    stored = " UNION ALL ".join(
+        f"SELECT {COPY_KEY} FROM spans WHERE start_ns BETWEEN {int(first)} AND {int(last)}"
+        for first, last in stored_ranges) or f"SELECT {COPY_KEY} FROM spans WHERE false"
+    new = f"(SELECT * FROM {_first_copies('batch_spans')} ANTI JOIN ({stored}) USING ({COPY_KEY}))"
+    return [f"INSERT INTO red_rollup {_RED_OF.format(source=new)}",
             "INSERT INTO edge_dirty SELECT minute_ns FROM batch_dirty"]
+
+
+def start_ranges(start_ns: np.ndarray, most: int = 16) -> list[tuple[int, int]]:
+    """At most ``most`` ``[first, last]`` ranges covering every start, split at the
+    widest gaps (a batch of live spans with a few late ones: a few short ranges)."""
+    starts = np.unique(start_ns)
+    if not len(starts):
+        return []
+    gaps = np.diff(starts)
+    splits = np.sort(np.argpartition(-gaps, most - 2)[:most - 1]) if len(gaps) >= most else (
+        np.arange(len(gaps)))
+    splits = splits[gaps[splits] > MINUTE_NS // 60]  # a second apart: one range
+    firsts = np.concatenate(([starts[0]], starts[splits + 1]))
+    lasts = np.concatenate((starts[splits], [starts[-1]]))
+    return list(zip(firsts.tolist(), lasts.tolist()))
 
 
 def dirty_minutes(start_ns: np.ndarray, duration_ns: np.ndarray) -> set[int]:
@@ -145,7 +176,7 @@ def backfill(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("BEGIN")
     con.execute("DELETE FROM red_rollup")
     con.execute("DELETE FROM edge_rollup")
-    con.execute(f"INSERT INTO red_rollup {_RED_OF.format(source='spans')}")
+    con.execute(f"INSERT INTO red_rollup {_RED_OF.format(source=_first_copies('spans'))}")
     con.execute(f"INSERT INTO edge_dirty SELECT DISTINCT {_MINUTE} FROM spans")
     con.execute("INSERT OR REPLACE INTO meta VALUES ('rollup_version', ?)", [ROLLUP_VERSION])
     con.execute("COMMIT")
