@@ -33,6 +33,7 @@ import numpy as np
 
 from traceway.analysis.red import LOG_GAMMA, MINUTE_NS, EdgeRow, RedColumns, minute_of
 from traceway.storage.api import DependencyLink
+from traceway.storage.duckdb.rollup_rows import edge_rows_of, red_columns_of
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +77,7 @@ def _merged(rows: str, key: str, sums: str) -> str:
 _RED_SUMS = "sum(calls)::BIGINT, sum(duration_sum_ns)::BIGINT"
 
 # Callee spans (``c``) joined to their parent (``p``), the SERVER half of a shared span
-# first. Parents are looked for from the start of the earliest trace involved.
-_PARENT_LO = """
-    SELECT min(start_ns) FROM trace_index WHERE trace_hi IN
-        (SELECT trace_hi FROM spans WHERE start_ns BETWEEN ? AND ? AND parent_id <> 0)"""
+# first. Parents are looked for from ``$parent_lo`` (``calls_params``).
 _CALLS = f"""
     WITH c AS (SELECT DISTINCT trace_hi, trace_lo, span_id, parent_id, service, status_code,
                       duration_ns, start_ns
@@ -104,10 +102,37 @@ _EDGES_OF_CALLS = f"""
     GROUP BY minute_ns, parent, child"""
 
 
+# Where a call's parent is looked for first: spans that start at most this long before
+# the callees' window (nearly every parent). Only the traces of callees whose parent is
+# not there are looked up in trace_index (an index lookup while they are few), so a
+# parent that started hours earlier is still found.
+PARENT_NEAR_NS = MINUTE_NS
+MAX_INDEXED_TRACES = 2_000
+_FAR_TRACES = """
+    SELECT DISTINCT c.trace_hi
+    FROM (SELECT trace_hi, trace_lo, parent_id FROM spans
+          WHERE start_ns BETWEEN $lo AND $hi AND parent_id <> 0) c
+    ANTI JOIN (SELECT trace_hi, trace_lo, span_id FROM spans
+               WHERE start_ns BETWEEN $near AND $hi) p
+    ON c.trace_hi = p.trace_hi AND c.trace_lo = p.trace_lo AND c.parent_id = p.span_id"""
+
+
 def calls_params(cur: duckdb.DuckDBPyConnection, lo: int, hi: int) -> dict[str, int]:
-    """Parameters of _CALLS for callee spans started in ``[lo, hi]``."""
-    (found,) = cur.execute(_PARENT_LO, [lo, hi]).fetchone() or (None,)
-    return {"lo": lo, "hi": hi, "parent_lo": lo if found is None else min(found, lo)}
+    """Parameters of _CALLS for callee spans started in ``[lo, hi]``: parents are looked
+    for from the first start of every trace whose parent is not near."""
+    near = lo - PARENT_NEAR_NS
+    far = cur.execute(_FAR_TRACES, {"lo": lo, "hi": hi, "near": near}).fetchnumpy()["trace_hi"]
+    if not len(far):
+        return {"lo": lo, "hi": hi, "parent_lo": near}
+    if len(far) <= MAX_INDEXED_TRACES:  # a literal list: DuckDB probes the index
+        traces = ", ".join(str(int(t)) for t in far.tolist())
+        found = cur.execute(f"SELECT min(start_ns) FROM trace_index WHERE trace_hi IN ({traces})"
+                            ).fetchone()
+    else:
+        found = cur.execute("SELECT min(start_ns) FROM trace_index WHERE trace_hi IN "
+                            "(SELECT unnest(?::UBIGINT[]))", [far.tolist()]).fetchone()
+    first = found[0] if found and found[0] is not None else near
+    return {"lo": lo, "hi": hi, "parent_lo": min(first, near)}
 
 
 def dependencies_of_spans(cur: duckdb.DuckDBPyConnection, lo: int, hi: int
@@ -218,61 +243,34 @@ class DuckDBRollups:
         if span_kinds is not None:
             where += " AND kind IN (SELECT unnest($kinds::UTINYINT[]))"
             params["kinds"] = [int(k) for k in span_kinds]
-        rows = f"""SELECT $start + (minute_ns - $start) // $step * $step AS time_ns, service,
-                          {"name" if by_operation else "''"} AS operation, status_code, calls,
-                          duration_sum_ns, buckets, counts
-                   FROM red_rollup WHERE {where}"""
-        # Both answers number the keys alike (dense_rank), so the sketch entries need
-        # no strings.
-        key = "dense_rank() OVER (ORDER BY service, operation) - 1 AS k"
+        operation = "name" if by_operation else "''"
+        # The rows as they are, sketches included: merged by numpy (RedColumns entries
+        # add up), which is several times cheaper than unnesting them in SQL.
         cur = self._con.cursor()
         try:
-            totals = cur.execute(f"""
-                WITH r AS ({rows})
-                SELECT {key}, service, operation, time_ns, sum(calls)::BIGINT AS calls,
-                       coalesce(sum(calls) FILTER (status_code = {ERROR}), 0)::BIGINT AS errors,
-                       sum(duration_sum_ns)::BIGINT AS d
-                FROM r GROUP BY service, operation, time_ns""", params).fetchnumpy()
-            # Numbered after grouping, through the few distinct keys: cheaper than
-            # ranking every entry.
-            entries = cur.execute(f"""
-                WITH r AS ({rows}),
-                     g AS (SELECT service, operation, time_ns, b, sum(n)::BIGINT AS n
-                           FROM (SELECT service, operation, time_ns, unnest(buckets) AS b,
-                                        unnest(counts) AS n FROM r) GROUP BY ALL),
-                     keys AS (SELECT service, operation,
-                                     row_number() OVER (ORDER BY service, operation) - 1 AS k
-                              FROM (SELECT DISTINCT service, operation FROM r))
-                SELECT keys.k, g.time_ns, g.b, g.n FROM g JOIN keys USING (service, operation)
-                """, params).fetchnumpy()
+            table = cur.execute(f"""
+                SELECT dense_rank() OVER (ORDER BY service, {operation}) - 1 AS k, service,
+                       {operation} AS operation,
+                       $start + (minute_ns - $start) // $step * $step AS time_ns, calls,
+                       CASE WHEN status_code = {ERROR} THEN calls ELSE 0 END AS errors,
+                       duration_sum_ns, buckets, counts
+                FROM red_rollup WHERE {where}""", params).to_arrow_table()
         finally:
             cur.close()
-        names: dict[int, tuple[str, str | None]] = {}
-        for k, service, operation in zip(totals["k"].tolist(), totals["service"].tolist(),
-                                         totals["operation"].tolist()):
-            names[k] = (service, operation if by_operation else None)
-
-        def ints(values: Any) -> np.ndarray:
-            return np.asarray(values, dtype=np.int64)
-
-        return RedColumns([names[k] for k in range(len(names))], ints(totals["k"]),
-                          ints(totals["time_ns"]), ints(totals["calls"]), ints(totals["errors"]),
-                          ints(totals["d"]), ints(entries["k"]), ints(entries["time_ns"]),
-                          ints(entries["b"]), ints(entries["n"]))
+        return red_columns_of(table, by_operation)
 
     def edges(self, start_ns: int, end_ns: int) -> list[EdgeRow]:
         self._refresh_edges(start_ns, end_ns)
-        window = "FROM edge_rollup WHERE minute_ns >= ? AND minute_ns < ?"
-        totals = self._query(f"SELECT parent, child, sum(calls)::BIGINT, sum(errors)::BIGINT "
-                             f"{window} GROUP BY ALL ORDER BY ALL", [start_ns, end_ns])
-        sketches: dict[tuple[str, str], dict[int, int]] = {}
-        for parent, child, b, n in self._query(
-                f"SELECT parent, child, b, sum(n)::BIGINT FROM (SELECT parent, child, "
-                f"unnest(buckets) AS b, unnest(counts) AS n {window}) GROUP BY ALL",
-                [start_ns, end_ns]):
-            sketches.setdefault((parent, child), {})[b] = n
-        return [EdgeRow(parent, child, calls, errors, sketches.get((parent, child), {}))
-                for parent, child, calls, errors in totals]
+        cur = self._con.cursor()
+        try:
+            table = cur.execute("""
+                SELECT dense_rank() OVER (ORDER BY parent, child) - 1 AS k, parent, child,
+                       calls, errors, buckets, counts
+                FROM edge_rollup WHERE minute_ns >= ? AND minute_ns < ?""",
+                [start_ns, end_ns]).to_arrow_table()
+        finally:
+            cur.close()
+        return edge_rows_of(table)
 
     def dependencies(self, start_min_ns: int, start_max_ns: int) -> list[DependencyLink]:
         """Whole minutes of the window from the rollup, its ragged ends from the spans."""
