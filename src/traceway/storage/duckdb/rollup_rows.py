@@ -53,11 +53,11 @@ def red_columns_of(table: pa.Table, by_operation: bool) -> RedColumns:
     times, time_index = np.unique(time_ns, return_inverse=True)
     width = max(len(times), 1)
     groups, group = np.unique(k * width + time_index, return_inverse=True)
-    totals = [_sums(group, len(groups), _ints(table, name))
-              for name in ("calls", "errors", "duration_sum_ns")]
+    calls, errors, duration_sum_ns = (_sums(group, len(groups), _ints(table, name))
+                                      for name in ("calls", "errors", "duration_sum_ns"))
     row, bucket, count = _entries(table)
-    return RedColumns(keys, groups // width, times[groups % width], *totals,
-                      k[row], time_ns[row], bucket, count)
+    return RedColumns(keys, groups // width, times[groups % width], calls, errors,
+                      duration_sum_ns, k[row], time_ns[row], bucket, count)
 
 
 def edge_rows_of(table: pa.Table) -> list[EdgeRow]:

@@ -146,8 +146,8 @@ def dependencies_of_spans(cur: duckdb.DuckDBPyConnection, lo: int, hi: int
 
 
 def _first_copies(source: str) -> str:
-    """One span of ``source`` per COPY_KEY."""
-    return f"(SELECT DISTINCT ON ({COPY_KEY}) * FROM {source})"
+    """One span of ``source`` per COPY_KEY (the columns RED needs)."""
+    return f"(SELECT DISTINCT ON ({COPY_KEY}) {COPY_KEY}, name, status_code, duration_ns FROM {source})"
 
 
 def rollup_statements(stored_ranges: Sequence[tuple[int, int]]) -> list[str]:
