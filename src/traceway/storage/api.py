@@ -133,7 +133,9 @@ class Reader(Protocol):
         ``error_count`` too when the child's status is ERROR. When two stored
         spans share the parent's span id (the CLIENT and SERVER halves of a
         Zipkin shared span), the SERVER half is the parent, so one RPC is one
-        call. Sorted by parent, then child.
+        call. Sorted by parent, then child. A backend that answers from a rollup
+        may round the window out to whole UTC minutes (the minutes holding
+        ``start_min_ns`` through ``start_max_ns``).
         """
         ...
 

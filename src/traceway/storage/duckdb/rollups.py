@@ -201,7 +201,9 @@ def backfill(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("BEGIN")
     con.execute("DELETE FROM red_rollup")
     con.execute("DELETE FROM edge_rollup")
-    con.execute(f"INSERT INTO red_rollup {_RED_OF.format(source=_first_copies('spans'))}")
+    # In time order, as writes leave them: reads of recent minutes skip the older row groups.
+    con.execute(f"INSERT INTO red_rollup {_RED_OF.format(source=_first_copies('spans'))} "
+                "ORDER BY minute_ns")
     con.execute(f"INSERT INTO edge_dirty SELECT DISTINCT {_MINUTE} FROM spans")
     con.execute("INSERT OR REPLACE INTO meta VALUES ('rollup_version', ?)", [ROLLUP_VERSION])
     con.execute("COMMIT")
@@ -273,32 +275,16 @@ class DuckDBRollups:
         return edge_rows_of(table)
 
     def dependencies(self, start_min_ns: int, start_max_ns: int) -> list[DependencyLink]:
-        """Whole minutes of the window from the rollup, its ragged ends from the spans."""
-        first = -(-start_min_ns // MINUTE_NS) * MINUTE_NS
-        after = (start_max_ns + 1) // MINUTE_NS * MINUTE_NS
-        parts: list[tuple[str, str, int, int]] = []
-        ragged = [(start_min_ns, start_max_ns)]
-        if first < after:
-            self._refresh_edges(first, after)
-            parts += self._query("SELECT parent, child, sum(calls), sum(errors) FROM edge_rollup "
-                                 "WHERE minute_ns >= ? AND minute_ns < ? GROUP BY ALL",
-                                 [first, after])
-            ragged = [(start_min_ns, first - 1), (after, start_max_ns)]
-        cur = self._con.cursor()
-        try:
-            for lo, hi in ragged:
-                if lo <= hi:
-                    parts += [(d.parent, d.child, d.call_count, d.error_count)
-                              for d in dependencies_of_spans(cur, lo, hi)]
-        finally:
-            cur.close()
-        calls: dict[tuple[str, str], list[int]] = {}
-        for parent, child, n, errors in parts:
-            totals = calls.setdefault((parent, child), [0, 0])
-            totals[0] += int(n)
-            totals[1] += int(errors)
-        return [DependencyLink(parent, child, n, errors)
-                for (parent, child), (n, errors) in sorted(calls.items())]
+        """From the edge rollup, the window rounded out to whole minutes (the minutes
+        that hold ``start_min_ns`` through ``start_max_ns``): computing the ragged ends
+        from the spans cost more than the rest of the answer at 10M spans."""
+        first = minute_of(start_min_ns)
+        after = minute_of(start_max_ns) + MINUTE_NS
+        self._refresh_edges(first, after)
+        return [DependencyLink(parent, child, int(n), int(errors)) for parent, child, n, errors
+                in self._query("SELECT parent, child, sum(calls), sum(errors) FROM edge_rollup "
+                               "WHERE minute_ns >= ? AND minute_ns < ? GROUP BY ALL ORDER BY ALL",
+                               [first, after])]
 
     # -- maintenance ----------------------------------------------------------
 
