@@ -3,9 +3,12 @@
 RED: every write appends, in its own transaction, one partial row per (minute,
 service, operation, kind, status) of the batch, aggregated by SQL over the
 registered Arrow batch; reads merge the partial rows (sum the counts, add the
-sketches bucket by bucket). Every ``MAINTAIN_INTERVAL_S`` a background pass
-compacts the partial rows of past minutes into one row per key, so reads stay
-proportional to minutes x keys, not to the number of writes.
+sketches bucket by bucket). A span already stored (same COPY_KEY: a retried write,
+a replayed spool) is not counted again: the write anti-joins its batch against the
+spans stored in the short ranges of time its starts fall in, before inserting it.
+Every ``MAINTAIN_INTERVAL_S`` a background pass compacts the partial rows of past
+minutes into one row per key, so reads stay proportional to minutes x keys, not to
+the number of writes.
 
 Edges need a span's parent, which may arrive in a later write. So a write only
 marks minutes dirty: the start minute of each span (its own call) and the minutes
@@ -16,8 +19,9 @@ mark is deleted by the transaction that recomputed it from a snapshot holding th
 spans it stood for; a write after that snapshot leaves its own mark.
 
 The same background pass recomputes the dirty minutes that have passed, so that
-reads mostly find the edges ready. A store from before the rollups is backfilled
-once when opened.
+reads mostly find the edges ready. ``dependencies`` answers from the edge rollup
+alone, its window rounded out to whole minutes. A store from before the rollups (or
+from an older ROLLUP_VERSION) is backfilled once when opened.
 """
 
 from __future__ import annotations
@@ -250,13 +254,13 @@ class DuckDBRollups:
         # add up), which is several times cheaper than unnesting them in SQL.
         cur = self._con.cursor()
         try:
-            table = cur.execute(f"""
+            table = cur.sql(f"""
                 SELECT dense_rank() OVER (ORDER BY service, {operation}) - 1 AS k, service,
                        {operation} AS operation,
                        $start + (minute_ns - $start) // $step * $step AS time_ns, calls,
                        CASE WHEN status_code = {ERROR} THEN calls ELSE 0 END AS errors,
                        duration_sum_ns, buckets, counts
-                FROM red_rollup WHERE {where}""", params).to_arrow_table()
+                FROM red_rollup WHERE {where}""", params=params).to_arrow_table()
         finally:
             cur.close()
         return red_columns_of(table, by_operation)
@@ -265,11 +269,11 @@ class DuckDBRollups:
         self._refresh_edges(start_ns, end_ns)
         cur = self._con.cursor()
         try:
-            table = cur.execute("""
+            table = cur.sql("""
                 SELECT dense_rank() OVER (ORDER BY parent, child) - 1 AS k, parent, child,
                        calls, errors, buckets, counts
                 FROM edge_rollup WHERE minute_ns >= ? AND minute_ns < ?""",
-                [start_ns, end_ns]).to_arrow_table()
+                params=[start_ns, end_ns]).to_arrow_table()
         finally:
             cur.close()
         return edge_rows_of(table)
