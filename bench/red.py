@@ -8,7 +8,11 @@ last hours, 1M spans an hour), then times:
   kind: rollup read + merge + rates, error ratios, p50/p95/p99 and sparklines);
 - ``monitor_latencies_p95_1h``: one Jaeger Monitor-tab query (a service's p95
   by operation, one point a minute, 10-minute windows);
-- ``dependencies_1h``: ``/api/dependencies`` for the last hour, edge rollup current.
+- ``dependencies_1h``: ``/api/dependencies`` for the last hour, edge rollup current
+  (the window rounded out to whole minutes, as the store answers it).
+
+Each figure has wall-clock p50/p99 and ``cpu_p50_ms``, the process's CPU time (DuckDB's
+threads included): on a machine shared with other work, the steadier figure.
 
 After the fill it runs the store's background maintenance once and reports its
 time (``maintain_after_fill_s``): compacting the partial RED rows of every write

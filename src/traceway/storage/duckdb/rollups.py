@@ -255,8 +255,7 @@ class DuckDBRollups:
         cur = self._con.cursor()
         try:
             table = cur.sql(f"""
-                SELECT dense_rank() OVER (ORDER BY service, {operation}) - 1 AS k, service,
-                       {operation} AS operation,
+                SELECT service, {operation} AS operation,
                        $start + (minute_ns - $start) // $step * $step AS time_ns, calls,
                        CASE WHEN status_code = {ERROR} THEN calls ELSE 0 END AS errors,
                        duration_sum_ns, buckets, counts
@@ -270,8 +269,7 @@ class DuckDBRollups:
         cur = self._con.cursor()
         try:
             table = cur.sql("""
-                SELECT dense_rank() OVER (ORDER BY parent, child) - 1 AS k, parent, child,
-                       calls, errors, buckets, counts
+                SELECT parent, child, calls, errors, buckets, counts
                 FROM edge_rollup WHERE minute_ns >= ? AND minute_ns < ?""",
                 params=[start_ns, end_ns]).to_arrow_table()
         finally:
