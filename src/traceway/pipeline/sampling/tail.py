@@ -181,8 +181,11 @@ class TailSampler:
             self._thread.start()
 
     # -- the ingest path -------------------------------------------------------
-    def submit(self, batch: SpanBatch) -> Future[None]:
-        """Accept ``batch``; the future resolves once every span is durable (spool or store)."""
+    def submit(self, batch: SpanBatch, request: bytes | None = None) -> Future[None]:
+        """Accept ``batch``; the future resolves once every span is durable (spool or store).
+
+        ``request`` is the OTLP body ``batch`` is every span of: the spool keeps it
+        unless some spans follow earlier decisions (then it keeps the rest's columns)."""
         futures: list[Future[None]] = []
         with self._lock:
             late = self._late_indices(batch)
@@ -190,10 +193,11 @@ class TailSampler:
                 kept, undecided = self._follow_decisions(batch, late)
                 if kept is not None:
                     futures.append(self._queue.submit(kept))  # may raise QueueFullError: nothing changed
-                batch = undecided
+                batch, request = undecided, None
             if len(batch):
                 held = batch
-                futures.append(self._spool.append(held, lambda segment: self._hold(held, segment)))
+                futures.append(self._spool.append(held, lambda segment: self._hold(held, segment),
+                                                  request))
                 self._evict_over_limit()
         self._update_gauges()
         if not futures:
