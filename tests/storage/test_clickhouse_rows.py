@@ -75,3 +75,14 @@ def test_the_deduplication_token_names_exactly_these_spans():
     moved = _rich_batch()
     moved.start_ns[0] += 1
     assert deduplication_token(batch) != deduplication_token(moved)
+
+
+def test_unknown_group_fields_that_protobuf_kept_do_not_stop_the_insert():
+    """A sender's unknown fields survive in the span bytes; the deprecated group
+    form is not walked column-wise, so those spans are re-encoded without it."""
+    batch = batch_of(make_span(1, 1, start_ns=T0, attributes={"a": "b", "n": 1}))
+    group = bytes([0xA3, 0x06, 0x08, 0x05, 0xA4, 0x06])  # field 100, start group .. end group
+    batch.detail[0] += group
+    row = insert_table(batch).to_pylist()[0]
+    assert row["SpanAttributes"] == [("a", "b"), ("n", "1")]
+    assert row["TracewaySpan"] == batch.detail[0]

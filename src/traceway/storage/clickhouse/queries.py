@@ -137,6 +137,8 @@ def tag_condition(i: int, key: str, value: str, own_columns: bool,
     params[k], params[v] = key, value
 
     def has(m: str) -> str:
+        if value:  # a missing key reads as '': one map lookup decides
+            return f"{m}[{{{k}:String}}] = {{{v}:String}}"
         return f"(mapContains({m}, {{{k}:String}}) AND {m}[{{{k}:String}}] = {{{v}:String}})"
 
     options = [has("SpanAttributes"), has("ResourceAttributes"),

@@ -22,7 +22,15 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from traceway.convert.attributes import string_form
 from traceway.model import SpanBatch, SpanKind, StatusCode
-from traceway.storage.clickhouse.protoscan import Fields, buffer_of, fixed64, hex_strings, scan, strings
+from traceway.storage.clickhouse.protoscan import (
+    Fields,
+    MalformedError,
+    buffer_of,
+    fixed64,
+    hex_strings,
+    scan,
+    strings,
+)
 from traceway.storage.clickhouse.schema import KIND_BY_NAME, KIND_NAMES, STATUS_BY_NAME, STATUS_NAMES
 
 _SCOPE_KEYS = ("otel.scope.name", "otel.scope.version")
@@ -119,17 +127,35 @@ def _unique_indices(values: list[bytes]) -> tuple[list[bytes], pa.Array]:
     return list(index), pa.array(positions, pa.int32())
 
 
+def _parsed_columns(details: list[bytes], resources: list[bytes]) -> dict[str, pa.Array]:
+    """The columns read out of the spans' and (distinct) resources' protobuf."""
+    count = len(details)
+    buf, starts, ends = buffer_of(details)
+    spans = scan(buf, starts, ends)
+    resource_buf, resource_starts, resource_ends = buffer_of(resources)
+    return {"TraceState": strings(buf, *spans.last_ranges(3, count)).cast(pa.string()),
+            "SpanAttributes": _attribute_maps(buf, spans, 9, count),
+            **_events(buf, spans, count), **_links(buf, spans, count),
+            "ResourceAttributes": _attribute_maps(
+                resource_buf, scan(resource_buf, resource_starts, resource_ends), 1, len(resources))}
+
+
+def _known_fields(body: bytes, message: Any) -> bytes:
+    parsed = message.FromString(body)
+    parsed.DiscardUnknownFields()
+    return bytes(parsed.SerializeToString())
+
+
 def insert_table(batch: SpanBatch, own_columns: bool = True) -> pa.Table:
     """``batch`` as an Arrow table of ``otel_traces`` columns, built column-wise."""
-    count = len(batch)
-    buf, starts, ends = buffer_of(batch.detail)
-    spans = scan(buf, starts, ends)
     resources, resource_of = _unique_indices(batch.resource)
-    resource_buf, resource_starts, resource_ends = buffer_of(resources)
-    resource_maps = _attribute_maps(resource_buf, scan(resource_buf, resource_starts, resource_ends),
-                                    1, len(resources))
+    try:
+        parsed = _parsed_columns(batch.detail, resources)
+    except MalformedError:  # unknown fields protobuf kept, in a form not walked here
+        parsed = _parsed_columns([_known_fields(d, Span) for d in batch.detail],
+                                 [_known_fields(r, Resource) for r in resources])
     scopes, scope_of = _unique_indices(batch.scope)
-    parsed = [InstrumentationScope.FromString(body) for body in scopes]
+    scope_messages = [InstrumentationScope.FromString(body) for body in scopes]
     kinds = np.array(batch.kind, np.int64)
     statuses = np.array(batch.status_code, np.int64)
     columns: dict[str, Any] = {
@@ -137,19 +163,18 @@ def insert_table(batch: SpanBatch, own_columns: bool = True) -> pa.Table:
         "TraceId": _hex_ids(batch.trace_id),
         "SpanId": _hex_ids(batch.span_id),
         "ParentSpanId": _hex_ids(batch.parent_span_id),
-        "TraceState": strings(buf, *spans.last_ranges(3, count)).cast(pa.string()),
+        "TraceState": parsed["TraceState"],
         "SpanName": pa.array(batch.name, pa.string()),
         "SpanKind": _KIND_FORMS.take(np.where((kinds >= 0) & (kinds < len(_KIND_FORMS)), kinds, 0)),
         "ServiceName": pa.array(batch.service, pa.string()),
-        "ResourceAttributes": resource_maps.take(resource_of),
-        "ScopeName": pa.array([s.name for s in parsed], pa.string()).take(scope_of),
-        "ScopeVersion": pa.array([s.version for s in parsed], pa.string()).take(scope_of),
-        "SpanAttributes": _attribute_maps(buf, spans, 9, count),
+        "ResourceAttributes": parsed["ResourceAttributes"].take(resource_of),
+        "ScopeName": pa.array([s.name for s in scope_messages], pa.string()).take(scope_of),
+        "ScopeVersion": pa.array([s.version for s in scope_messages], pa.string()).take(scope_of),
+        "SpanAttributes": parsed["SpanAttributes"],
         "Duration": pa.array(np.array(batch.duration_ns, dtype=np.uint64)),
         "StatusCode": _STATUS_FORMS.take(np.where((statuses >= 0) & (statuses < 3), statuses, 0)),
         "StatusMessage": pa.array(batch.status_message, pa.string()),
-        **_events(buf, spans, count),
-        **_links(buf, spans, count),
+        **{name: column for name, column in parsed.items() if name.startswith(("Events.", "Links."))},
     }
     if own_columns:
         columns["TracewaySpan"] = pa.array(batch.detail, pa.binary())
