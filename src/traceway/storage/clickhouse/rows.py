@@ -28,6 +28,7 @@ from traceway.storage.clickhouse.protoscan import (
     buffer_of,
     fixed64,
     hex_strings,
+    pair_ranges,
     scan,
     strings,
 )
@@ -50,19 +51,36 @@ OWN_READ_COLUMNS = ", TracewaySpan, TracewayResource, TracewayScope"
 NARROW_READ_COLUMNS = READ_COLUMNS[:READ_COLUMNS.index(", TraceState")] + OWN_READ_COLUMNS
 
 
+def _any_values(buf: np.ndarray, start: np.ndarray, end: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(field number of the value, its start, end, varint) for each AnyValue;
+    a short string alone (the common form) in one pass, the rest through ``scan``."""
+    at = np.minimum(start + 1, len(buf) - 1)
+    short_text = (buf[np.minimum(start, len(buf) - 1)] == 0x0A) & (buf[at] < 0x80) & (
+        start + 2 + buf[at].astype(np.int64) == end)
+    which = np.where(short_text, 1, 0)
+    text_start, text_end, ints = start + 2, end.copy(), np.zeros(len(start), np.uint64)
+    rest = np.flatnonzero(~short_text)
+    if rest.size:
+        fields = scan(buf, start[rest], end[rest])
+        # The last field of each AnyValue is its value (a oneof); index len(): none.
+        last = np.full(len(rest), len(fields.owner), np.int64)
+        last[fields.owner] = np.arange(len(fields.owner))
+        which[rest] = np.append(fields.number, 0)[last]
+        ints[rest] = np.append(fields.value, np.uint64(0))[last]
+        text_start[rest] = np.append(fields.start, 0)[last]
+        text_end[rest] = np.append(fields.end, 0)[last]
+    return which, text_start, text_end, ints.view(np.int64)
+
+
 def _string_forms(buf: np.ndarray, value_start: np.ndarray, value_end: np.ndarray) -> pa.Array:
     """``string_form`` of each AnyValue: strings, ints and bools in numpy, the
     rare others (doubles, bytes, arrays, maps, unset) in Python."""
     count = len(value_start)
-    fields = scan(buf, value_start, value_end)
-    # The last field of each AnyValue is its value (a oneof); index len(): none.
-    last = np.full(count, len(fields.owner), np.int64)
-    last[fields.owner] = np.arange(len(fields.owner))
-    which = np.append(fields.number, 0)[last]
-    ints = np.append(fields.value, np.uint64(0))[last].view(np.int64)
+    which, text_start, text_end, ints = _any_values(buf, value_start, value_end)
     text, flag, number = (np.flatnonzero(which == n) for n in (1, 2, 3))
     other = np.flatnonzero((which < 1) | (which > 3))
-    pieces = [strings(buf, fields.start[last[text]], fields.end[last[text]]),
+    pieces = [strings(buf, text_start[text], text_end[text]),
               pa.array(np.where(ints[flag] != 0, "true", "false"), pa.string()),
               pa.array(ints[number]).cast(pa.string()),
               pa.array([string_form(AnyValue.FromString(buf[value_start[i]:value_end[i]].tobytes()))
@@ -76,12 +94,11 @@ def _string_forms(buf: np.ndarray, value_start: np.ndarray, value_end: np.ndarra
 def _attribute_maps(buf: np.ndarray, holders: Fields, number: int, count: int) -> pa.Array:
     """Map(String, String) of the KeyValues in field ``number`` of ``count`` messages."""
     kvs = holders.select(number)
-    fields = scan(buf, kvs.start, kvs.end)
-    keys = strings(buf, *fields.last_ranges(1, len(kvs.owner))).cast(pa.string())
+    key_start, key_end, value_start, value_end = pair_ranges(buf, kvs.start, kvs.end)
     offsets = np.zeros(count + 1, np.int32)
     np.cumsum(kvs.counts(count), out=offsets[1:])
-    return pa.MapArray.from_arrays(pa.array(offsets), keys,
-                                   _string_forms(buf, *fields.last_ranges(2, len(kvs.owner))))
+    return pa.MapArray.from_arrays(pa.array(offsets), strings(buf, key_start, key_end),
+                                   _string_forms(buf, value_start, value_end))
 
 
 def _nested(prefix: str, held: Fields, count: int, columns: dict[str, pa.Array]) -> dict[str, pa.Array]:
