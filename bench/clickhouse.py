@@ -5,7 +5,10 @@ bench/query.py (20 services, ~10 attributes per span, traces of 8 spans in
 time order), in write-queue-sized batches, then times trace by id (through
 the lookup table), a search (service + tag + min duration, last hour), a
 service-only search, services, operations and dependencies, and reports bytes
-per span on disk (all of Traceway's tables, compressed, after merges settle).
+per span on disk (all of Traceway's tables, compressed, as the fill leaves
+them). Ingest is the time spent inside ``write`` (conversion, insert, and the
+engine's merges and views running meanwhile), as wall and as CPU seconds: on
+a shared machine the CPU figure is the steadier one.
 
     .venv/bin/python bench/clickhouse.py [--spans 1000000 10000000] [--repeat 200]
 """
