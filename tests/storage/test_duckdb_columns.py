@@ -52,3 +52,11 @@ def test_empty_parent_ids_are_zero():
     hi, lo = u64_pairs([b"\x00" * 7 + b"\x01" + b"\x00" * 7 + b"\x02"])
     assert (hi.tolist(), lo.tolist()) == ([1], [2])
     assert u64s([]).dtype == np.uint64
+
+
+def test_without_the_compiled_helper_python_builds_the_same_text(monkeypatch):
+    values = [bytes(range(256)), b"", b"plain ascii"]
+    expected = latin1_text(values)
+    monkeypatch.setattr(schema, "_latin1", None)
+    assert latin1_text(values).equals(expected)
+    assert latin1_text(values).equals(_python_text(values))
