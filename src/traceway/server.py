@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import socket
@@ -82,7 +83,10 @@ def zipkin_app(ingest: Ingest, store: Reader, autocomplete_keys: tuple[str, ...]
     """Zipkin's port: the collector's ingest and the query side's read API, as Zipkin serves them.
 
     Its tokens and CORS (--zipkin-cors-origins) come from Security.zipkin_app."""
-    return Starlette(routes=zipkin_routes(ingest) + zipkin_read_routes(store, autocomplete_keys))
+    app = Starlette(routes=zipkin_routes(ingest) + zipkin_read_routes(store, autocomplete_keys))
+    # A trailing slash (``/api/v2/trace/abc/``) is a 404 as in Zipkin, not a redirect.
+    app.router.redirect_slashes = False
+    return app
 
 
 SPOOL_DIR = "spool"
@@ -257,6 +261,10 @@ class TracewayServer:
         loop.add_signal_handler(signal.SIGHUP, self.reload)
         try:
             await self.start()
+            # What start-up built (modules, the store, the listeners) lives as long as the
+            # process: frozen, the collector's full passes stop walking it again and again.
+            gc.collect()
+            gc.freeze()
             await self._stopping.wait()
         finally:
             await self.stop()

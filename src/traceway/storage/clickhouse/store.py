@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -134,17 +135,23 @@ class ClickHouseStore:
             raise StorageError(f"ClickHouse query failed: {exc}") from None
 
     def _spans(self, trace_ids: list[str]) -> SpanBatch:
+        if len(trace_ids) == 1:
+            return self._read(lambda columns: queries.trace_by_id(self.location, trace_ids[0], columns))
         ranges = [(trace_id, int(first.timestamp()), int(last.timestamp())) for trace_id, first, last
                   in self._query(queries.trace_ranges(self.location, trace_ids))]
         if not ranges:
             return SpanBatch()
+        return self._read(lambda columns: queries.trace_spans(self.location, ranges, columns))
+
+    def _read(self, spans_query: Callable[[str], queries.Query]) -> SpanBatch:
+        """Spans from Traceway's own columns, or rebuilt from the exporter's
+        for rows the exporter wrote."""
         if self.own_columns:
-            table = self._arrow(queries.trace_spans(self.location, ranges, NARROW_READ_COLUMNS))
+            table = self._arrow(spans_query(NARROW_READ_COLUMNS))
             if all(table.column("TracewaySpan").to_pylist()):
                 return batch_from_table(table)
-        # Rows the exporter wrote: rebuild them from its columns.
         columns = READ_COLUMNS + (OWN_READ_COLUMNS if self.own_columns else "")
-        return batch_from_table(self._arrow(queries.trace_spans(self.location, ranges, columns)))
+        return batch_from_table(self._arrow(spans_query(columns)))
 
     def _arrow(self, sql_params: queries.Query) -> Any:
         sql, params = sql_params
