@@ -60,3 +60,29 @@ def test_a_replayed_spool_inserts_only_what_clickhouse_lacks(clickhouse_client, 
     rows = clickhouse_client.query(
         f"SELECT count(), uniqExact(TraceId, SpanId) FROM `{fresh_database}`.otel_traces").result_rows
     assert rows == [(4, 4)]
+
+
+def test_a_replayed_spool_restores_lookup_rows_a_kill_cut_off(clickhouse_client, clickhouse_store,
+                                                              fresh_database, tmp_path):
+    """``kill -9`` between the insert into otel_traces and its views' commits:
+    the spans are stored but the lookup table lacks their trace. Replaying the
+    spool must make the trace readable by id again (it was invisible before)."""
+    from traceway.pipeline.quarantine import Quarantine
+    from traceway.pipeline.spool import Spool
+    from traceway.pipeline.spooled import drain_spool
+    from traceway.storage.testspans import batch_of, make_span
+    from traceway.telemetry import Telemetry
+
+    t0 = 1_700_000_000 * 10**9
+    inserted = batch_of(*(make_span(1, s, start_ns=t0 + s * 10**9) for s in range(1, 4)))
+    clickhouse_store.write(inserted)
+    for table in ("otel_traces_trace_id_ts", "otel_traces_operations"):
+        clickhouse_client.command(f"TRUNCATE TABLE `{fresh_database}`.{table}")
+    assert not len(clickhouse_store.get_trace(inserted.trace_id[0]))
+    spool = Spool(tmp_path / "spool")
+    spool.start()
+    spool.append(inserted, lambda segment: 1).result()
+    spool.close()
+    assert drain_spool(tmp_path / "spool", clickhouse_store, Quarantine(None, Telemetry())) == 0
+    assert len(clickhouse_store.get_trace(inserted.trace_id[0])) == 3
+    assert clickhouse_store.services() == sorted(set(inserted.service))

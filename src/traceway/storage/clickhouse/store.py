@@ -67,8 +67,8 @@ class ClickHouseStore:
         # Tables the exporter created lack Traceway's columns: read and write without them.
         self.own_columns = set(OWN_COLUMNS) <= columns
         # Without Traceway's operations table (create=false), lists scan the spans.
-        self._operations_from = (location.operations if self._exists(location.table + "_operations")
-                                 else location.traces)
+        self._has_operations = self._exists(location.table + "_operations")
+        self._operations_from = location.operations if self._has_operations else location.traces
 
     def _exists(self, table: str) -> bool:
         return bool(self._client.query(
@@ -105,17 +105,35 @@ class ClickHouseStore:
             except ClickHouseError as exc:
                 raise StorageError(f"ClickHouse insert failed: {exc}") from None
 
-    def without_stored(self, batch: SpanBatch) -> SpanBatch:
-        """The spans of ``batch`` not stored yet, for a spool replayed after a
-        crash: whatever reached ClickHouse before the crash is not inserted twice."""
+    def replay_remainder(self, batch: SpanBatch) -> SpanBatch:
+        """The spans of a spool batch replayed after a crash that are still to
+        be written; the ones ClickHouse already holds are not inserted twice.
+
+        A ``kill -9`` can land after an insert committed to ``otel_traces`` and
+        before its materialized views committed (ClickHouse writes the table
+        first, then each view), leaving stored spans that the lookup table does
+        not know, so trace by id would never find them. The lookup (and
+        operations) rows of those traces are written again from the stored
+        spans; a repeat of them changes nothing."""
         if not len(batch):
             return batch
-        stored = set(self._query(queries.stored_spans(
-            self.location, sorted({t.hex() for t in batch.trace_id}),
-            min(batch.start_ns), max(batch.start_ns))))
+        trace_ids = sorted({t.hex() for t in batch.trace_id})
+        first_ns, last_ns = min(batch.start_ns), max(batch.start_ns)
+        stored = set(self._query(queries.stored_spans(self.location, trace_ids, first_ns, last_ns)))
         keep = [i for i, key in enumerate(zip(batch.trace_id, batch.span_id, batch.start_ns))
                 if (key[0].hex(), key[1].hex(), key[2]) not in stored]
+        if stored:
+            for statement in queries.rederived(self.location, sorted({row[0] for row in stored}),
+                                               first_ns, last_ns, self._has_operations):
+                self._command(statement)
         return batch if len(keep) == len(batch) else batch.take(keep)
+
+    def _command(self, sql_params: queries.Query) -> None:
+        sql, params = sql_params
+        try:
+            self._client.command(sql, parameters=params)
+        except ClickHouseError as exc:
+            raise StorageError(f"ClickHouse command failed: {exc}") from None
 
     def close(self) -> None:
         self._closed.set()
