@@ -43,32 +43,6 @@ def trace_spans(loc: Location, ranges: list[tuple[str, int, int]], columns: str)
             + " ORDER BY Timestamp, SpanId", params)
 
 
-def stored_spans(loc: Location, trace_ids: list[str], first_ns: int, last_ns: int) -> Query:
-    """(TraceId, SpanId, start ns) of the stored spans of these traces in the window."""
-    return (f"SELECT TraceId, SpanId, toUnixTimestamp64Nano(Timestamp) FROM {loc.traces} "
-            "WHERE TraceId IN {ids:Array(String)} AND Timestamp BETWEEN "
-            "fromUnixTimestamp64Nano({first:Int64}) AND fromUnixTimestamp64Nano({last:Int64})",
-            {"ids": trace_ids, "first": first_ns, "last": last_ns})
-
-
-def rederived(loc: Location, trace_ids: list[str], first_ns: int, last_ns: int,
-              operations: bool) -> list[Query]:
-    """Rows of the lookup (and operations) tables for the stored spans of these
-    traces in the window, as their views write them. Repeating them is
-    harmless: reads take the lookup's min and max, and operations are distinct."""
-    where = ("WHERE TraceId IN {ids:Array(String)} AND Timestamp BETWEEN "
-             "fromUnixTimestamp64Nano({first:Int64}) AND fromUnixTimestamp64Nano({last:Int64})\n")
-    params = {"ids": trace_ids, "first": first_ns, "last": last_ns}
-    statements = [(f"INSERT INTO {loc.trace_id_ts} (TraceId, Start, End)\n"
-                   f"SELECT TraceId, min(Timestamp), max(Timestamp) FROM {loc.traces}\n"
-                   + where + "GROUP BY TraceId", params)]
-    if operations:
-        statements.append((f"INSERT INTO {loc.operations}\nSELECT ServiceName, SpanName, "
-                           f"SpanKind, max(toDateTime(Timestamp)) FROM {loc.traces}\n"
-                           + where + "GROUP BY ServiceName, SpanName, SpanKind", params))
-    return statements
-
-
 def find_trace_ids(loc: Location, query: TraceQuery, own_columns: bool) -> Query:
     """Ids of up to ``limit`` traces with a span meeting every condition, by
     their latest matching span, newest first."""

@@ -21,7 +21,8 @@ from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalErr
 
 from traceway.model import SpanBatch
 from traceway.storage.api import DependencyLink, Operation, StorageError, TraceQuery
-from traceway.storage.clickhouse import queries
+from traceway.storage.clickhouse import dedup, queries
+from traceway.storage.clickhouse.rollups import ClickHouseRollups
 from traceway.storage.clickhouse.rows import (
     NARROW_READ_COLUMNS,
     OWN_READ_COLUMNS,
@@ -49,7 +50,7 @@ def connect(**kwargs: Any) -> Any:
         raise StorageError(f"cannot reach ClickHouse: {exc}") from None
 
 
-class ClickHouseStore:
+class ClickHouseStore(ClickHouseRollups):
     def __init__(self, client: Any, location: Location) -> None:
         self._client = client
         self.location = location
@@ -68,6 +69,7 @@ class ClickHouseStore:
         self.own_columns = set(OWN_COLUMNS) <= columns
         # Without Traceway's operations table (create=false), lists scan the spans.
         self._has_operations = self._exists(location.table + "_operations")
+        self._has_red = self._exists(location.table + "_red")
         self._operations_from = location.operations if self._has_operations else location.traces
 
     def _exists(self, table: str) -> bool:
@@ -85,6 +87,7 @@ class ClickHouseStore:
 
     # -- Writer -------------------------------------------------------------
     def write(self, batch: SpanBatch) -> None:
+        batch = self._fresh(batch, narrow_by_lookup=True)
         if not len(batch):
             return
         table = insert_table(batch, self.own_columns)
@@ -105,6 +108,18 @@ class ClickHouseStore:
             except ClickHouseError as exc:
                 raise StorageError(f"ClickHouse insert failed: {exc}") from None
 
+    def _fresh(self, batch: SpanBatch, narrow_by_lookup: bool) -> SpanBatch:
+        """``batch`` without the spans stored already or repeated in it (``dedup``)."""
+        if not len(batch):
+            return batch
+        trace_ids = sorted({t.hex() for t in batch.trace_id})
+        if narrow_by_lookup:
+            trace_ids = [t for (t,) in self._query(dedup.known_traces(self.location, trace_ids))]
+        stored = self._query(dedup.stored_spans(
+            self.location, trace_ids, min(batch.start_ns), max(batch.start_ns),
+            self.own_columns)) if trace_ids else []
+        return dedup.fresh(batch, dedup.stored_of(stored), self.own_columns)
+
     def replay_remainder(self, batch: SpanBatch) -> SpanBatch:
         """The spans of a spool batch replayed after a crash that are still to
         be written; the ones ClickHouse already holds are not inserted twice.
@@ -112,21 +127,16 @@ class ClickHouseStore:
         A ``kill -9`` can land after an insert committed to ``otel_traces`` and
         before its materialized views committed (ClickHouse writes the table
         first, then each view), leaving stored spans that the lookup table does
-        not know, so trace by id would never find them. The lookup (and
-        operations) rows of those traces are written again from the stored
-        spans; a repeat of them changes nothing."""
-        if not len(batch):
-            return batch
-        trace_ids = sorted({t.hex() for t in batch.trace_id})
-        first_ns, last_ns = min(batch.start_ns), max(batch.start_ns)
-        stored = set(self._query(queries.stored_spans(self.location, trace_ids, first_ns, last_ns)))
-        keep = [i for i, key in enumerate(zip(batch.trace_id, batch.span_id, batch.start_ns))
-                if (key[0].hex(), key[1].hex(), key[2]) not in stored]
-        if stored:
-            for statement in queries.rederived(self.location, sorted({row[0] for row in stored}),
-                                               first_ns, last_ns, self._has_operations):
+        not know (so they are looked for without it), and that trace by id
+        would never find. The lookup (and operations) rows of those traces are
+        written again from the stored spans; a repeat of them changes nothing."""
+        remainder = self._fresh(batch, narrow_by_lookup=False)
+        if len(remainder) < len(batch):
+            for statement in dedup.rederived(self.location, sorted({t.hex() for t in batch.trace_id}),
+                                             min(batch.start_ns), max(batch.start_ns),
+                                             self._has_operations):
                 self._command(statement)
-        return batch if len(keep) == len(batch) else batch.take(keep)
+        return remainder
 
     def _command(self, sql_params: queries.Query) -> None:
         sql, params = sql_params
