@@ -31,6 +31,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from traceway.convert.attributes import string_pairs
 from traceway.convert.jaeger_json_read import spans_from_jaeger_json
+from traceway.convert.otlp import decode_stored
 from traceway.model import SPAN_KIND_NAMES, STATUS_NAMES, SpanBatch
 from traceway.query.health import Window, attributes_report, coverage_report, propagation_report
 from traceway.query.params import parse_duration_ns
@@ -86,9 +87,9 @@ def spans_table(traces: list[SpanBatch]) -> pa.Table:
             rows["duration"].append(r.duration_ns)
             rows["status"].append(STATUS_NAMES.get(r.status_code, "UNSET"))
             rows["status_message"].append(r.status_message)
-            rows["attributes"].append(list(string_pairs(Span.FromString(r.detail).attributes)))
+            rows["attributes"].append(list(string_pairs(decode_stored(Span, r.detail, "span detail")[0].attributes)))
             if r.resource not in resources:
-                resources[r.resource] = list(string_pairs(Resource.FromString(r.resource).attributes))
+                resources[r.resource] = list(string_pairs(decode_stored(Resource, r.resource, "resource")[0].attributes))
             rows["resource"].append(resources[r.resource])
     return pa.table(rows, schema=SPAN_SCHEMA)
 

@@ -26,9 +26,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 # ".__________cytoscape_container { position: relative; }". The browser tests fail on any
 # other violation, so a library update that changes it is noticed.
 _CYTOSCAPE_STYLE = b"'sha256-pgvDUBa4IjFA2yuSJ2cqcyxmNYJMborsd0ORcRv9vw8='"
+# The "UI not built" page's own style (ui/routes.py NOT_BUILT_STYLE; a test keeps them equal).
+NOT_BUILT_STYLE_HASH = b"'sha256-rpo0S5WxZmggtWwUJgOL0y5goYXb8/zyE6PNu+2Td8Y='"
 UI_HEADERS = [
     (b"content-security-policy",
-     b"default-src 'self'; script-src 'self'; style-src 'self' " + _CYTOSCAPE_STYLE + b"; "
+     b"default-src 'self'; script-src 'self'; style-src 'self' " + _CYTOSCAPE_STYLE + b" "
+     + NOT_BUILT_STYLE_HASH + b"; "
      b"img-src 'self' data: blob:; "
      b"font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; "
      b"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),

@@ -91,11 +91,11 @@ def ui_app(store: Reader, telemetry: Telemetry, strategies: Strategies,
     return Starlette(routes=routes, middleware=[Middleware(PrettyPrintMiddleware)])
 
 
-def zipkin_app(ingest: Ingest, store: Reader) -> Starlette:
+def zipkin_app(ingest: Ingest, store: Reader, autocomplete_keys: tuple[str, ...] = ()) -> Starlette:
     """Zipkin's port: the collector's ingest and the query side's read API, as Zipkin serves them.
 
     Its tokens and CORS (--zipkin-cors-origins) come from Security.zipkin_app."""
-    return Starlette(routes=zipkin_routes(ingest) + zipkin_read_routes(store))
+    return Starlette(routes=zipkin_routes(ingest) + zipkin_read_routes(store, autocomplete_keys))
 
 
 SPOOL_DIR = "spool"
@@ -190,7 +190,8 @@ class TracewayServer:
             bound += [
                 self._listener(guard.ingest_app(otlp_http_app(self.ingest), guard.otlp_cors_origins),
                                s.otlp_http_port),
-                self._listener(guard.zipkin_app(zipkin_app(self.ingest, self.store)), s.zipkin_port),
+                self._listener(guard.zipkin_app(zipkin_app(
+                    self.ingest, self.store, s.zipkin_autocomplete_key_list)), s.zipkin_port),
             ]
         if self.config.remote is not None and s.remote_sampling_port:
             bound.append(self._listener(guard.ingest_app(remote_sampling_app(self.strategies)),

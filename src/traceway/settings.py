@@ -45,6 +45,7 @@ class Settings:
     storage: str = ""
     role: str = "all"
     zipkin_cors_origins: str = ""
+    zipkin_autocomplete_keys: str = ""
     ingest_token_file: str = ""
     query_token_file: str = ""
     tls_cert: str = ""
@@ -63,6 +64,10 @@ class Settings:
     @property
     def max_in_flight_bytes_int(self) -> int:
         return parse_size(self.max_in_flight_bytes)
+
+    @property
+    def zipkin_autocomplete_key_list(self) -> tuple[str, ...]:
+        return tuple(key.strip() for key in self.zipkin_autocomplete_keys.split(",") if key.strip())
 
     def security(self) -> Security:
         """Tokens, TLS and CORS; raises SecuritySettingsError (a ValueError) when unusable."""
@@ -93,6 +98,8 @@ SETTING_HELP = {
     "role": "all (receive and query), collector (receivers only) or query (API and UI only)",
     "zipkin_cors_origins": "origins allowed to call the Zipkin port from a browser, comma-separated "
                            "(e.g. http://lens.example:8080, or *); none by default",
+    "zipkin_autocomplete_keys": "tag keys Zipkin Lens offers values for (GET /api/v2/autocompleteKeys), "
+                                "comma-separated, e.g. environment,http.method; none by default",
     "ingest_token_file": "file of bearer tokens (one a line) senders must present to the "
                          "receivers and remote sampling; none: open",
     "query_token_file": "file of bearer tokens (one a line) for the query API and /metrics; "

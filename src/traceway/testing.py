@@ -158,6 +158,16 @@ class ServerProcess:
                                      f"within {timeout_s}s")
             time.sleep(0.02)
 
+    def ingest(self, request: Any) -> None:
+        """POST an OTLP ``ExportTraceServiceRequest`` as protobuf and wait until the
+        trace of its first span is queryable (plain-HTTP, token-free servers)."""
+        post = urllib.request.Request(self.otlp_http_url + "/v1/traces",
+                                      data=request.SerializeToString(), method="POST",
+                                      headers={"Content-Type": "application/x-protobuf"})
+        with urllib.request.urlopen(post, timeout=30) as answer:
+            assert answer.status == 200, answer.read()
+        self.wait_for_trace(request.resource_spans[0].scope_spans[0].spans[0].trace_id.hex())
+
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 30.0) -> int:
         if self.process is None:
             return 0

@@ -31,7 +31,9 @@ LENS_ORIGIN = "http://lens.example:8080"
 def server(tmp_path_factory, decoder_path):
     # decoder_path (tests/e2e/conftest.py) sets how the server decodes OTLP: one server per path.
     process = ServerProcess(tmp_path_factory.mktemp("clients") / "data",
-                            extra_args=["--zipkin-cors-origins", LENS_ORIGIN]).start()
+                            extra_args=["--zipkin-cors-origins", LENS_ORIGIN,
+                                        "--zipkin-autocomplete-keys", "otel.status_description"]
+                            ).start()
     yield process
     process.stop()
 
@@ -168,6 +170,9 @@ def test_zipkin_lens_discover_page_calls(server, sent):
     assert charge["remoteEndpoint"] == {"serviceName": "payment"}
     # The stock exporter writes an event with attributes as JSON text: it comes back so.
     assert charge["annotations"][0]["value"] == '{"retry": {"attempt": 2}}'
+    # Lens's search bar offers the configured keys and their recent values.
+    assert _get(zipkin + "/autocompleteKeys")[2] == ["otel.status_description"]
+    assert "declined" in _get(zipkin + "/autocompleteValues?key=otel.status_description")[2]
 
 
 def test_zipkin_trace_comes_back_as_sent(server, sent):

@@ -11,9 +11,6 @@ from traceway.query.params import MAX_LIMIT
 from traceway.sample import sample_request
 from traceway.testing import ServerProcess
 
-PROTOBUF = {"Content-Type": "application/x-protobuf"}
-
-
 
 @pytest.fixture(scope="module", autouse=True)
 def decoder_path() -> str:
@@ -22,11 +19,7 @@ def decoder_path() -> str:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     process = ServerProcess(tmp_path_factory.mktemp("bad-params") / "data").start()
-    request = sample_request(2, seed=3)
-    answer = httpx.post(process.otlp_http_url + "/v1/traces",
-                        content=request.SerializeToString(), headers=PROTOBUF)
-    assert answer.status_code == 200
-    process.wait_for_trace(request.resource_spans[0].scope_spans[0].spans[0].trace_id.hex())
+    process.ingest(sample_request(2, seed=3))
     yield process
     process.stop()
 

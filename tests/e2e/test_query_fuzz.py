@@ -21,7 +21,6 @@ from hypothesis import strategies as st
 from traceway.sample import sample_request
 from traceway.testing import ServerProcess
 
-PROTOBUF = {"Content-Type": "application/x-protobuf"}
 # Examples per endpoint in the normal run; the slow run multiplies them.
 BUDGET = {"traces": 600, "trace": 150, "services": 50, "operations": 150,
           "service_operations": 100, "dependencies": 150, "v3": 300, "analysis": 200,
@@ -101,11 +100,7 @@ def decoder_path() -> str:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     process = ServerProcess(tmp_path_factory.mktemp("fuzz") / "data").start()
-    request = sample_request(20, seed=11)
-    answer = httpx.post(process.otlp_http_url + "/v1/traces",
-                        content=request.SerializeToString(), headers=PROTOBUF)
-    assert answer.status_code == 200
-    process.wait_for_trace(request.resource_spans[0].scope_spans[0].spans[0].trace_id.hex())
+    process.ingest(sample_request(20, seed=11))
     with httpx.Client(base_url=process.ui_url, timeout=60) as client:
         process.client = client
         yield process

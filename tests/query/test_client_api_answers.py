@@ -20,7 +20,7 @@ from schemas.contracts import check_jaeger_v3, check_zipkin
 from traceway.convert.zipkin import spans_from_zipkin_json
 from traceway.model import SpanKind, StatusCode
 from traceway.query.jaeger_v3_api import jaeger_v3_routes
-from traceway.query.zipkin_api import zipkin_read_routes
+from traceway.query.zipkin_api import autocomplete_values, zipkin_read_routes
 from traceway.storage.memory import MemoryStore
 from traceway.storage.testspans import batch_of, make_span
 
@@ -62,7 +62,8 @@ def clients():
     store = MemoryStore()
     store.write(batch_of(*_otlp_spans()))
     store.write(spans_from_zipkin_json(ZIPKIN_INPUT.read_bytes()).batch)
-    app = Starlette(routes=jaeger_v3_routes(store) + zipkin_read_routes(store))
+    app = Starlette(routes=jaeger_v3_routes(store)
+                    + zipkin_read_routes(store, autocomplete_keys=("http.method", "http.route")))
     with TestClient(app) as client:
         yield client
 
@@ -151,6 +152,23 @@ def test_zipkin_answer(clients, name, path, definition):
 def test_zipkin_bad_parameters_get_400_with_the_reason(clients, path, message):
     answer = clients.get(path)
     assert (answer.status_code, answer.text) == (400, message)
+
+
+def test_zipkin_autocomplete_values_are_the_recent_values_of_configured_keys():
+    store = MemoryStore()
+    store.write(batch_of(*_otlp_spans()))
+    store.write(spans_from_zipkin_json(ZIPKIN_INPUT.read_bytes()).batch)
+    zipkin_now = 1_556_604_172_356_000 * 1000 + 60 * 10**9
+    assert autocomplete_values(store, "http.method", now_ns=zipkin_now) == ["GET"]
+    assert autocomplete_values(store, "http.path", now_ns=zipkin_now) == ["/", "/api"]
+    assert autocomplete_values(store, "http.route", now_ns=T0 + 60 * 10**9) == ["/checkout"]
+    # Only recent traces count: a day later there are none.
+    assert autocomplete_values(store, "http.route", now_ns=T0 + 2 * 86_400 * 10**9) == []
+
+
+def test_zipkin_autocomplete_offers_only_the_configured_keys(clients):
+    assert clients.get("/api/v2/autocompleteKeys").json() == ["http.method", "http.route"]
+    assert clients.get("/api/v2/autocompleteValues?key=http.path").json() == []
 
 
 def test_zipkin_unknown_trace_is_404(clients):

@@ -4,10 +4,12 @@ for the whole trace or search (issue 8, bug 2)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import duckdb
 import httpx
 
+import traceway
 from traceway.storage.duckdb import DuckDBStore
 from traceway.storage.testspans import batch_of, make_span
 from traceway.testing import ServerProcess
@@ -61,5 +63,30 @@ def test_a_broken_span_degrades_to_a_warning(tmp_path):
         odd = server.api(f"/api/traces/{odd_resource.trace_id.hex()}")["data"][0]
         assert odd["spans"][0]["warnings"]
         assert odd["processes"]["p1"]["serviceName"] == "broken-svc"
+
+        # The diagnosis endpoints analyse what decodes and leave the broken part out.
+        trace_id = healthy.trace_id.hex()
+        window = {"end": T0 // 1000 + 10_000, "lookback": "1h"}
+        for path, params in [
+                (f"/api/traces/{trace_id}/critical-path", {}),
+                (f"/api/traces/{trace_id}/error-origins", {}),
+                (f"/api/traces/{trace_id}/statistics", {}),
+                (f"/api/traces/{trace_id}", {"adjustClockSkew": "true"}),
+                ("/api/compare", {"a": trace_id, "b": odd_resource.trace_id.hex()}),
+                ("/api/analysis/attributes", {**window, "service": "broken-svc",
+                                              "by": "latency", "threshold": "1ns"}),
+                ("/api/analysis/propagation", window),
+                ("/api/analysis/coverage", window)]:
+            answer = httpx.get(server.ui_url + path, params=params)
+            assert answer.status_code == 200, (path, answer.text)
+        statistics = httpx.get(f"{server.ui_url}/api/traces/{trace_id}/statistics").json()
+        assert "broken" in json.dumps(statistics)
     finally:
         server.stop()
+
+    # The Python API returns the broken span with what its columns hold.
+    with traceway.connect(data) as connection:
+        spans = connection.spans(service="broken-svc", lookback="20000d").to_pylist()
+    by_name = {span["operation"]: span for span in spans}
+    assert by_name["broken"]["attributes"] == []
+    assert ("k", "v") in by_name["healthy"]["attributes"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from pathlib import Path
 
 import httpx
@@ -10,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from traceway.http_security import UI_HEADERS
 from traceway.ui.routes import ui_routes
 
 
@@ -75,3 +79,12 @@ async def test_a_missing_build_says_how_to_build(tmp_path: Path) -> None:
     assert r.status_code == 503
     assert "make ui" in r.text
     assert (await _get(tmp_path / "nothing", "/api/nope")).status_code == 404
+
+
+async def test_the_missing_build_page_style_is_allowed_by_the_policy(tmp_path: Path) -> None:
+    r = await _get(tmp_path / "nothing", "/")
+    (style,) = re.findall(r"<style>(.*?)</style>", r.text, re.S)
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    policy = dict(UI_HEADERS)[b"content-security-policy"].decode()
+    style_src = next(d for d in policy.split(";") if d.strip().startswith("style-src"))
+    assert f"'sha256-{digest}'" in style_src.split()

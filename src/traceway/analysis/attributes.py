@@ -33,6 +33,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from traceway.analysis.tree import TraceTree
 from traceway.convert.attributes import string_pairs
+from traceway.convert.otlp import decode_stored
 from traceway.model import SpanBatch, SpanRecord, StatusCode
 
 BY = ("latency", "error")
@@ -83,13 +84,13 @@ def trace_pairs(trace: SpanBatch) -> set[tuple[str, str]]:
     pairs: set[tuple[str, str]] = set()
     resources: set[bytes] = set()
     for detail, resource in zip(trace.detail, trace.resource):
-        span = Span.FromString(detail)
+        span = decode_stored(Span, detail, "span detail")[0]
         pairs.update(string_pairs(span.attributes))
         for event in span.events:
             pairs.update(string_pairs(event.attributes))
         resources.add(resource)
     for resource in resources:
-        pairs.update(string_pairs(Resource.FromString(resource).attributes))
+        pairs.update(string_pairs(decode_stored(Resource, resource, "resource")[0].attributes))
     return pairs
 
 

@@ -15,6 +15,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from traceway.analysis.tree import TraceTree
 from traceway.convert.attributes import string_form
+from traceway.convert.otlp import decode_stored
 from traceway.model import SpanKind, SpanRecord
 
 CALL_KINDS = frozenset({SpanKind.CLIENT, SpanKind.PRODUCER})
@@ -27,7 +28,7 @@ DB_NAME_KEYS = ("db.name", "db.namespace")
 def span_attributes(record: SpanRecord) -> dict[str, str]:
     """The span's own attributes as their tag-search string forms (first value wins)."""
     attributes: dict[str, str] = {}
-    for kv in Span.FromString(record.detail).attributes:
+    for kv in decode_stored(Span, record.detail, "span detail")[0].attributes:
         attributes.setdefault(kv.key, string_form(kv.value))
     return attributes
 
@@ -39,7 +40,7 @@ def linked_span_ids(trees: Iterable[TraceTree]) -> set[tuple[bytes, bytes]]:
         for record in tree.spans.values():
             if record.kind == SpanKind.CONSUMER:
                 linked.update((link.trace_id, link.span_id)
-                              for link in Span.FromString(record.detail).links)
+                              for link in decode_stored(Span, record.detail, "span detail")[0].links)
     return linked
 
 

@@ -22,6 +22,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from traceway.analysis.critical_path import blocks_parent
 from traceway.analysis.tree import TraceTree
 from traceway.convert.attributes import string_form
+from traceway.convert.otlp import decode_stored
 from traceway.model import SpanBatch, SpanRecord
 
 HOST_ATTRIBUTES = ("host.id", "host.name", "host.ip", "ip")
@@ -43,7 +44,7 @@ def host_of(record: SpanRecord, memo: dict[bytes, str] | None = None) -> str:
     """The host a span ran on, from its resource; ``service:<name>`` when not recorded."""
     if memo is not None and record.resource in memo:
         return memo[record.resource]
-    attributes = {kv.key: kv.value for kv in Resource.FromString(record.resource).attributes}
+    attributes = {kv.key: kv.value for kv in decode_stored(Resource, record.resource, "resource")[0].attributes}
     host = next((string_form(attributes[k]) for k in HOST_ATTRIBUTES if k in attributes),
                 f"service:{record.service}")
     if memo is not None:
@@ -117,7 +118,7 @@ def adjust_clock_skew(batch: SpanBatch) -> tuple[SpanBatch, list[SkewAdjustment]
 
 
 def _shift_events(detail: bytes, delta_ns: int) -> bytes:
-    span = Span.FromString(detail)
+    span = decode_stored(Span, detail, "span detail")[0]
     if not span.events:
         return detail
     for event in span.events:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from traceway.analysis.tree import TraceTree
+from traceway.convert.otlp import decode_stored
 from traceway.model import SpanBatch, SpanKind, SpanRecord
 
 _REF_TYPE_ATTRIBUTE = "opentracing.ref_type"
@@ -58,7 +59,7 @@ def is_follows_from(record: SpanRecord) -> bool:
     a link to the parent span that does not say ``opentracing.ref_type=child_of``."""
     if not record.parent_span_id or not record.detail:
         return False
-    for link in Span.FromString(record.detail).links:
+    for link in decode_stored(Span, record.detail, "span detail")[0].links:
         if link.span_id == record.parent_span_id and link.trace_id == record.trace_id:
             return not any(kv.key == _REF_TYPE_ATTRIBUTE and kv.value.string_value == "child_of"
                            for kv in link.attributes)

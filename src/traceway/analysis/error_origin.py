@@ -16,6 +16,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from traceway.analysis.tree import TraceTree
 from traceway.convert.attributes import plain_value
+from traceway.convert.otlp import decode_stored
 from traceway.model import SpanBatch, SpanRecord, StatusCode
 
 EXCEPTION_EVENT = "exception"
@@ -51,7 +52,7 @@ def exceptions_of(record: SpanRecord) -> list[ExceptionInfo]:
     if not record.detail:
         return []
     found = []
-    for event in Span.FromString(record.detail).events:
+    for event in decode_stored(Span, record.detail, "span detail")[0].events:
         if event.name != EXCEPTION_EVENT:
             continue
         attributes = {kv.key: plain_value(kv.value) for kv in event.attributes}

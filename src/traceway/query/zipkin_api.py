@@ -62,6 +62,16 @@ def remote_services(reader: Reader, service: str, now_ns: int | None = None) -> 
     return sorted(name for name in names if name)
 
 
+def autocomplete_values(reader: Reader, key: str, now_ns: int | None = None) -> list[str]:
+    """Values of tag ``key`` on the spans of the recent traces (any service)."""
+    end_ns = time.time_ns() if now_ns is None else now_ns
+    query = TraceQuery(start_min_ns=end_ns - DEFAULT_LOOKBACK_MS * 1_000_000, start_max_ns=end_ns,
+                       limit=REMOTE_SERVICE_SAMPLE)
+    values = {span["tags"][key] for trace in reader.find_traces(query)
+              for span in trace_to_zipkin_json(trace) if key in span.get("tags", {})}
+    return sorted(values)
+
+
 def _answers(handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
     def endpoint(request: Request) -> Response:
         try:
@@ -80,7 +90,8 @@ def _required(request: Request, name: str) -> str:
     return value
 
 
-def zipkin_read_routes(reader: Reader) -> list[Route]:
+def zipkin_read_routes(reader: Reader, autocomplete_keys: tuple[str, ...] = ()) -> list[Route]:
+    """``autocomplete_keys``: the tag keys Lens offers values for (Zipkin's AUTOCOMPLETE_KEYS)."""
     def services(request: Request) -> Response:
         return FastJSONResponse(reader.services())
 
@@ -113,16 +124,17 @@ def zipkin_read_routes(reader: Reader) -> list[Route]:
              **({"errorCount": d.error_count} if d.error_count else {})}
             for d in reader.dependencies(start_ns, end_ns)])
 
-    def autocomplete_keys(request: Request) -> Response:
-        return FastJSONResponse([])  # Zipkin's default: no keys configured
+    def keys(request: Request) -> Response:
+        return FastJSONResponse(list(autocomplete_keys))
 
-    def autocomplete_values(request: Request) -> Response:
-        _required(request, "key")
-        return FastJSONResponse([])
+    def values(request: Request) -> Response:
+        key = _required(request, "key")
+        # As Zipkin: keys not configured have no values.
+        return FastJSONResponse(autocomplete_values(reader, key) if key in autocomplete_keys else [])
 
     routes = {"/services": services, "/spans": span_names, "/remoteServices": remote_service_names,
               "/traces": traces, "/trace/{trace_id}": trace, "/traceMany": trace_many,
-              "/dependencies": dependencies, "/autocompleteKeys": autocomplete_keys,
-              "/autocompleteValues": autocomplete_values}
+              "/dependencies": dependencies, "/autocompleteKeys": keys,
+              "/autocompleteValues": values}
     return [Route(f"/api/v2{path}", _answers(handler), methods=["GET", "HEAD"])
             for path, handler in routes.items()]

@@ -22,10 +22,12 @@ STATIC_DIR = Path(__file__).parent / "static"
 _IMMUTABLE = {"cache-control": "public, max-age=31536000, immutable"}
 _REVALIDATE = {"cache-control": "no-cache"}
 
+# Its hash is allowed by the CSP (http_security.NOT_BUILT_STYLE_HASH).
+NOT_BUILT_STYLE = ("body{font:15px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;"
+                   "padding:0 1rem}code,pre{background:#f2f2f2;padding:.1rem .3rem;border-radius:4px}")
 _NOT_BUILT = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Traceway: UI not built</title>
-<style>body{font:15px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem}
-code,pre{background:#f2f2f2;padding:.1rem .3rem;border-radius:4px}</style></head>
+<style>""" + NOT_BUILT_STYLE + """</style></head>
 <body><h1>The Traceway UI is not built</h1>
 <p>The server and its HTTP API (<a href="/api/services">/api/services</a>) are running, but the
 web UI's assets are missing from <code>{static_dir}</code>.</p>
