@@ -4,7 +4,8 @@ Fills ``otel_traces`` through the Writer with the same synthetic traffic as
 bench/query.py (20 services, ~10 attributes per span, traces of 8 spans in
 time order), in write-queue-sized batches, then times trace by id (through
 the lookup table), a search (service + tag + min duration, last hour), a
-service-only search, services, operations and dependencies, and reports bytes
+service-only search, services, operations, dependencies, RED and edges (an
+hour), and reports bytes
 per span on disk (all of Traceway's tables, compressed, after merges settle).
 
     .venv/bin/python bench/clickhouse.py [--spans 1000000 10000000] [--repeat 200]
@@ -59,6 +60,10 @@ def measure(client, spans: int, repeat: int) -> dict:
     result["services"] = timed(store.services, repeat)
     result["operations"] = timed(lambda: store.operations(rng.choice(services)), repeat)
     result["dependencies_1h"] = timed(lambda: store.dependencies(now_ns - HOUR_NS, now_ns), 5)
+    if hasattr(store, "red"):  # the Rollups capability: the RED view and edges at read time
+        hour = (now_ns // 60_000_000_000 - 60) * 60_000_000_000
+        result["red_1h_by_operation"] = timed(lambda: store.red(hour, hour + HOUR_NS), 20)
+        result["edges_1h"] = timed(lambda: store.edges(hour, hour + HOUR_NS), 5)
     return result
 
 

@@ -76,6 +76,12 @@ def test_collector_has_no_query_api_and_query_has_no_receivers(tmp_path):
     query = ServerProcess(tmp_path / "query", [*storage, "--role", "query"]).start(timeout_s=60)
     try:
         assert_stored_once(query, acknowledged)
+        # The collector's inserts filled the RED view that the query role reads.
+        window = f"endTs={time.time_ns() // 10**6 + 60_000}&lookback=3600000"
+        services = query.api(f"/api/red/services?{window}")["data"]
+        assert sum(s["calls"] for s in services) > 0
+        assert query.api(f"/api/red/edges?{window}")["data"]
+        assert query.api(f"/api/dependencies?{window}")["data"]
         with pytest.raises(httpx.ConnectError):
             httpx.post(query.otlp_http_url + "/v1/traces", content=b"")
     finally:

@@ -63,7 +63,7 @@ def fresh(batch: SpanBatch, stored: Stored, own_columns: bool) -> SpanBatch:
             continue
         seen.add(record)
         key = (record[0].hex(), record[1].hex(), *record[2:5])
-        digests = stored.get(key)  # type: ignore[call-overload]
+        digests = stored.get(key)
         if digests is not None:
             content = hashlib.md5(b"".join(record[5:])).digest() if own_columns else b""
             if content in digests:

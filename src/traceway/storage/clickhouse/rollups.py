@@ -32,6 +32,7 @@ from traceway.storage.clickhouse.schema import (
     kind_forms,
     status_forms,
 )
+
 _SECOND = 10**9
 
 
@@ -127,10 +128,10 @@ def red_columns(rows: list[tuple[Any, ...]], by_operation: bool) -> RedColumns:
     def column(index: int) -> np.ndarray:
         return np.fromiter((row[index] for row in rows), dtype=np.int64, count=len(rows))
 
-    key, time_ns = np.asarray(key_of_row, dtype=np.int64), column(2)
+    key_column, time_ns = np.asarray(key_of_row, dtype=np.int64), column(2)
     empty = np.zeros(0, dtype=np.int64)
-    return RedColumns(keys, key, time_ns, column(3), column(4), column(5),
-                      np.repeat(key, sizes), np.repeat(time_ns, sizes),
+    return RedColumns(keys, key_column, time_ns, column(3), column(4), column(5),
+                      np.repeat(key_column, sizes), np.repeat(time_ns, sizes),
                       np.concatenate(buckets) if rows else empty,
                       np.concatenate(counts) if rows else empty)
 
