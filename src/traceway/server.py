@@ -141,7 +141,7 @@ class TracewayServer:
             self.spool = spool = Spool(spool_dir, segment_age_s=1.0)
             stage = SpooledWrites(self.queue, spool)
         self._active_spool = spool
-        self.telemetry.watch_write_path(lambda: self.queue.problem is None,
+        self.telemetry.watch_write_path(lambda: self.queue.failing is None,
                                         lambda: spool is None or spool.problem is None)
         self.ingest = Ingest(stage, self.telemetry, [self.strategies.observe],
                              max_in_flight_bytes=settings.max_in_flight_bytes_int)
@@ -160,7 +160,7 @@ class TracewayServer:
     def problems(self) -> list[str]:
         """What keeps the write path from accepting spans now (empty: ready)."""
         spool = self._active_spool
-        return [problem for problem in (self.queue.problem, spool.problem if spool else None)
+        return [problem for problem in (self.queue.failing, spool.problem if spool else None)
                 if problem]
 
     def _listener(self, app: ASGIApp, port: int) -> tuple[_Listener, socket.socket]:

@@ -3,25 +3,25 @@
 One clickhouse-connect ``Client`` serves a ClickHouse server (HTTP) and chdb
 (the engine in-process) alike. Writes are Arrow inserts of whole write-queue
 groups (thousands of spans), each with an ``insert_deduplication_token``; an
-unreachable server makes ``write`` wait and retry the same insert, so the
-write queue and the spool behind it fill (senders then get 429/UNAVAILABLE)
-and no acknowledged span is lost. Trace reads go through the lookup table;
+outage (``outage.py``) makes ``write`` wait and retry the same insert, so the
+write queue and the spool behind it fill (senders then get 503/UNAVAILABLE
+with Retry-After) and no acknowledged span is lost. Trace reads go through the lookup table;
 searches, services, operations and dependencies are SQL with bound values.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import replace
 from typing import Any
 
 import clickhouse_connect
-from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
+from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from traceway.model import SpanBatch
 from traceway.storage.api import DependencyLink, Operation, StorageError, TraceQuery
 from traceway.storage.clickhouse import dedup, queries
+from traceway.storage.clickhouse.outage import OutageRetry
 from traceway.storage.clickhouse.rollups import ClickHouseRollups
 from traceway.storage.clickhouse.rows import (
     NARROW_READ_COLUMNS,
@@ -37,7 +37,6 @@ from traceway.storage.windows import newest_first_windows
 
 log = logging.getLogger(__name__)
 
-_RETRY_FIRST_S, _RETRY_MAX_S = 0.2, 5.0
 # Spans a pattern search confirms in Python per time window, at most.
 _PATTERN_CANDIDATES = 50_000
 
@@ -54,7 +53,7 @@ class ClickHouseStore(ClickHouseRollups):
     def __init__(self, client: Any, location: Location) -> None:
         self._client = client
         self.location = location
-        self._closed = threading.Event()
+        self._outage = OutageRetry()
         try:
             if location.create:
                 self._create_missing()
@@ -87,26 +86,21 @@ class ClickHouseStore(ClickHouseRollups):
 
     # -- Writer -------------------------------------------------------------
     def write(self, batch: SpanBatch) -> None:
-        batch = self._fresh(batch, narrow_by_lookup=True)
+        """Inserts the spans of ``batch`` not stored yet; waits out an outage
+        (``outage.py``), retrying the same insert, so it lands once."""
+        batch = self._outage.run(lambda: self._fresh(batch, narrow_by_lookup=True), "read")
         if not len(batch):
             return
         table = insert_table(batch, self.own_columns)
         settings = {"insert_deduplication_token": deduplication_token(batch)}
-        delay = _RETRY_FIRST_S
-        while True:
-            try:
-                self._client.insert_arrow(f"{self.location.database}.{self.location.table}",
-                                          table, settings=settings)
-                return
-            except OperationalError as exc:  # unreachable: retry the same insert
-                if self._closed.is_set():
-                    raise StorageError(f"ClickHouse unreachable while closing: {exc}") from None
-                log.warning("ClickHouse insert of %d spans failed, retrying in %.1fs: %s",
-                            len(batch), delay, exc)
-                self._closed.wait(delay)
-                delay = min(delay * 2, _RETRY_MAX_S)
-            except ClickHouseError as exc:
-                raise StorageError(f"ClickHouse insert failed: {exc}") from None
+        self._outage.run(lambda: self._client.insert_arrow(
+            f"{self.location.database}.{self.location.table}", table, settings=settings),
+            f"insert of {len(batch)} spans")
+
+    @property
+    def problem(self) -> str | None:
+        """Why writes are stalled (a ClickHouse outage); None while they land."""
+        return self._outage.problem
 
     def _fresh(self, batch: SpanBatch, narrow_by_lookup: bool) -> SpanBatch:
         """``batch`` without the spans stored already or repeated in it (``dedup``)."""
@@ -114,8 +108,8 @@ class ClickHouseStore(ClickHouseRollups):
             return batch
         trace_ids = sorted({t.hex() for t in batch.trace_id})
         if narrow_by_lookup:
-            trace_ids = [t for (t,) in self._query(dedup.known_traces(self.location, trace_ids))]
-        stored = self._query(dedup.stored_spans(
+            trace_ids = [t for (t,) in self._rows(dedup.known_traces(self.location, trace_ids))]
+        stored = self._rows(dedup.stored_spans(
             self.location, trace_ids, min(batch.start_ns), max(batch.start_ns),
             self.own_columns)) if trace_ids else []
         return dedup.fresh(batch, dedup.stored_of(stored), self.own_columns)
@@ -130,7 +124,7 @@ class ClickHouseStore(ClickHouseRollups):
         not know (so they are looked for without it), and that trace by id
         would never find. The lookup (and operations) rows of those traces are
         written again from the stored spans; a repeat of them changes nothing."""
-        remainder = self._fresh(batch, narrow_by_lookup=False)
+        remainder = self._outage.run(lambda: self._fresh(batch, narrow_by_lookup=False), "read")
         if len(remainder) < len(batch):
             for statement in dedup.rederived(self.location, sorted({t.hex() for t in batch.trace_id}),
                                              min(batch.start_ns), max(batch.start_ns),
@@ -146,18 +140,21 @@ class ClickHouseStore(ClickHouseRollups):
             raise StorageError(f"ClickHouse command failed: {exc}") from None
 
     def close(self) -> None:
-        self._closed.set()
+        self._outage.closed.set()
         try:
             self._client.close()
         except ClickHouseError:
             pass
 
     # -- Reader -------------------------------------------------------------
-    def _query(self, sql_params: queries.Query) -> list[tuple[Any, ...]]:
+    def _rows(self, sql_params: queries.Query) -> list[tuple[Any, ...]]:
         sql, params = sql_params
+        rows: list[tuple[Any, ...]] = self._client.query(sql, parameters=params).result_rows
+        return rows
+
+    def _query(self, sql_params: queries.Query) -> list[tuple[Any, ...]]:
         try:
-            rows: list[tuple[Any, ...]] = self._client.query(sql, parameters=params).result_rows
-            return rows
+            return self._rows(sql_params)
         except ClickHouseError as exc:
             raise StorageError(f"ClickHouse query failed: {exc}") from None
 
