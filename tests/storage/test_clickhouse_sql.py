@@ -84,3 +84,10 @@ def test_rollup_and_dedup_queries() -> None:
              *dedup.rederived(Location(), ["ab" * 16], 1, 2, operations=True)]
     check("rollups_and_dedup.sql",
           "\n\n".join(f"{sql}\n-- {sorted(params.items())!r}" for sql, params in parts) + "\n")
+
+
+def test_trace_summary_query() -> None:
+    from traceway.storage.clickhouse.summaries import summary_query
+
+    sql, params = summary_query(Location(), [("ab" * 16, 10, 12)])
+    check("trace_summaries.sql", f"{sql}\n-- {sorted(params.items())!r}\n")

@@ -32,6 +32,7 @@ from traceway.storage.clickhouse.rows import (
     insert_table,
 )
 from traceway.storage.clickhouse.schema import KIND_BY_NAME, OWN_COLUMNS, Location, create_statements
+from traceway.storage.clickhouse.summaries import ClickHouseSummaries
 from traceway.storage.tagmatch import span_matches
 from traceway.storage.windows import newest_first_windows
 
@@ -49,7 +50,7 @@ def connect(**kwargs: Any) -> Any:
         raise StorageError(f"cannot reach ClickHouse: {exc}") from None
 
 
-class ClickHouseStore(ClickHouseRollups):
+class ClickHouseStore(ClickHouseRollups, ClickHouseSummaries):
     def __init__(self, client: Any, location: Location) -> None:
         self._client = client
         self.location = location
@@ -158,9 +159,13 @@ class ClickHouseStore(ClickHouseRollups):
         except ClickHouseError as exc:
             raise StorageError(f"ClickHouse query failed: {exc}") from None
 
+    def _ranges(self, trace_ids: list[str]) -> list[tuple[str, int, int]]:
+        """(trace id, first second, last second) of the traces the lookup table knows."""
+        return [(trace_id, int(first.timestamp()), int(last.timestamp())) for trace_id, first, last
+                in self._query(queries.trace_ranges(self.location, trace_ids))]
+
     def _spans(self, trace_ids: list[str]) -> SpanBatch:
-        ranges = [(trace_id, int(first.timestamp()), int(last.timestamp())) for trace_id, first, last
-                  in self._query(queries.trace_ranges(self.location, trace_ids))]
+        ranges = self._ranges(trace_ids)
         if not ranges:
             return SpanBatch()
         if self.own_columns:
@@ -183,8 +188,16 @@ class ClickHouseStore(ClickHouseRollups):
         return self._spans([trace_id.hex()])
 
     def find_traces(self, query: TraceQuery) -> list[SpanBatch]:
-        """Newest-first in growing windows: a search that fills its limit from
-        recent data never reads the rest of the range."""
+        newest = self._find_trace_ids(query)
+        if not newest:
+            return []
+        by_trace = {t.trace_id[0].hex(): t for t in self._spans(newest).split_by_trace()}
+        return [by_trace[tid] for tid in newest if tid in by_trace]
+
+    def _find_trace_ids(self, query: TraceQuery) -> list[str]:
+        """Up to ``query.limit`` matching trace ids, newest first, searched in
+        growing windows: a search that fills its limit from recent data never
+        reads the rest of the range."""
         newest: dict[str, None] = {}
         for start_ns, end_ns in newest_first_windows(query.start_min_ns, query.start_max_ns):
             window = replace(query, start_min_ns=start_ns, start_max_ns=end_ns,
@@ -197,10 +210,7 @@ class ClickHouseStore(ClickHouseRollups):
                     newest.setdefault(trace_id)
             if len(newest) >= query.limit:
                 break
-        if not newest:
-            return []
-        by_trace = {t.trace_id[0].hex(): t for t in self._spans(list(newest)).split_by_trace()}
-        return [by_trace[tid] for tid in newest if tid in by_trace]
+        return list(newest)
 
     def _confirmed_by_patterns(self, query: TraceQuery) -> list[str]:
         """Trace ids, newest first, of candidate spans that ``span_matches``
