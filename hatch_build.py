@@ -1,9 +1,10 @@
-"""Hatchling build hook: compiles the C decoder and puts the built web UI into the wheel.
+"""Hatchling build hook: compiles the C extensions and puts the built web UI into the wheel.
 
-The OTLP decoder ``src/traceway/convert/_otlp_columns.c`` is compiled with the C compiler
-Python was built with (gcc here) into the source tree, for editable installs and wheels
-alike; a wheel that carries it is tagged for this platform. Without a compiler the build
-warns and Traceway runs on its pure-Python decoder (``TRACEWAY_SKIP_NATIVE=1`` skips it).
+The OTLP decoder ``src/traceway/convert/_otlp_columns.c`` and the DuckDB store's text
+columns ``src/traceway/storage/duckdb/_latin1.c`` are compiled with the C compiler Python
+was built with (gcc here) into the source tree, for editable installs and wheels alike; a
+wheel that carries them is tagged for this platform. Without a compiler the build warns and
+Traceway runs on its pure-Python code paths (``TRACEWAY_SKIP_NATIVE=1`` skips them).
 
 The UI's assets (``src/traceway/ui/static/``) are build output and not in git. When a wheel is
 built and they are missing, this runs ``npm ci && npm run build`` in ``ui/`` (Node.js 20+ and
@@ -25,7 +26,7 @@ from typing import Any
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 STATIC = "src/traceway/ui/static"
-NATIVE_SOURCE = "src/traceway/convert/_otlp_columns.c"
+NATIVE_SOURCES = ("src/traceway/convert/_otlp_columns.c", "src/traceway/storage/duckdb/_latin1.c")
 
 
 class UIBuildHook(BuildHookInterface):
@@ -35,9 +36,10 @@ class UIBuildHook(BuildHookInterface):
         if self.target_name != "wheel":
             return
         root = Path(self.root)
-        native = self._build_native(root)
-        if native is not None and version != "editable":
-            build_data["artifacts"].append(f"/{native.relative_to(root).as_posix()}")
+        built = [target for source in NATIVE_SOURCES
+                 if (target := self._build_native(root / source)) is not None]
+        if built and version != "editable":
+            build_data["artifacts"] += [f"/{target.relative_to(root).as_posix()}" for target in built]
             build_data["pure_python"] = False
             build_data["infer_tag"] = True
         if version == "editable":
@@ -59,23 +61,22 @@ class UIBuildHook(BuildHookInterface):
         for args in (["ci", "--no-audit", "--no-fund"], ["run", "build"]):
             subprocess.run([npm, *args], cwd=ui, check=True)
 
-    def _build_native(self, root: Path) -> Path | None:
-        source = root / NATIVE_SOURCE
-        target = source.with_name("_otlp_columns" + sysconfig.get_config_var("EXT_SUFFIX"))
+    def _build_native(self, source: Path) -> Path | None:
+        target = source.with_name(source.stem + sysconfig.get_config_var("EXT_SUFFIX"))
         if os.environ.get("TRACEWAY_SKIP_NATIVE") == "1" or not source.is_file():
             return None
         if target.is_file() and target.stat().st_mtime >= source.stat().st_mtime:
             return target
         compiler = shlex.split(sysconfig.get_config_var("CC") or "cc")
         if shutil.which(compiler[0]) is None:
-            self.app.display_warning(f"no C compiler ({compiler[0]}): using the pure-Python OTLP decoder")
+            self.app.display_warning(f"no C compiler ({compiler[0]}): using pure Python for {source.name}")
             return None
         command = [*compiler, "-O2", "-shared", "-fPIC", "-Wall",
                    f"-I{sysconfig.get_paths()['include']}", str(source), "-o", str(target)]
-        self.app.display_info("compiling the OTLP decoder: " + " ".join(command))
+        self.app.display_info(f"compiling {source.name}: " + " ".join(command))
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
-            self.app.display_warning("the C OTLP decoder did not compile; using the pure-Python one:\n"
+            self.app.display_warning(f"{source.name} did not compile; using pure Python instead:\n"
                                      + result.stderr)
             return None
         return target

@@ -27,12 +27,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 import ingest
 import synthetic
 
-from traceway.convert.otlp import spans_from_otlp_proto
+from traceway.convert.otlp import batch_to_otlp, spans_from_otlp_proto
 from traceway.model import SpanBatch
 from traceway.pipeline.batcher import WriteQueue
-from traceway.pipeline.sampling import Spool, TailSampler
+from traceway.pipeline.sampling import TailSampler
 from traceway.pipeline.sampling.settings import parse_tail
 from traceway.pipeline.sampling.tail import tune_gc_for_holding
+from traceway.pipeline.spool import Spool
 from traceway.telemetry import Telemetry
 from traceway.testing import ServerProcess
 
@@ -65,8 +66,9 @@ def _realistic(batch: SpanBatch) -> SpanBatch:
     return batch
 
 
-def _batches(spans: int) -> list[SpanBatch]:
-    """Requests where every trace's spans are split over two consecutive requests."""
+def _requests(spans: int) -> list[tuple[SpanBatch, bytes | None]]:
+    """Requests where every trace's spans are split over two consecutive requests,
+    as the receivers hand them on: decoded spans and the OTLP body they came from."""
     out = []
     for seed in range(spans // 512):
         request = synthetic.request_of(512, seed=seed)
@@ -78,12 +80,13 @@ def _batches(spans: int) -> list[SpanBatch]:
         first_b, second_b = b.take(range(256)), b.take(range(256, 512))
         shuffled.append(SpanBatch.concat([first_a, first_b]))
         shuffled.append(SpanBatch.concat([second_a, second_b]))
-    return shuffled
+    decoded = [spans_from_otlp_proto(batch_to_otlp(b).SerializeToString()) for b in shuffled]
+    return [(d.batch, d.request) for d in decoded]
 
 
 def in_process(spans: int) -> dict:
-    batches = _batches(spans)
-    total = sum(len(b) for b in batches)
+    requests = _requests(spans)
+    total = sum(len(batch) for batch, _ in requests)
     with tempfile.TemporaryDirectory() as tmp:
         telemetry = Telemetry()
         queue = WriteQueue(DiscardingStore(), telemetry)
@@ -94,7 +97,7 @@ def in_process(spans: int) -> dict:
         sampler.start(decider=False)
         cpu_started = time.process_time()
         started = time.perf_counter()
-        futures = [sampler.submit(batch) for batch in batches]
+        futures = [sampler.submit(batch, request) for batch, request in requests]
         submitted = time.perf_counter()
         for future in futures:
             future.result()

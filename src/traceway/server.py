@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import socket
@@ -245,6 +246,10 @@ class TracewayServer:
         loop.add_signal_handler(signal.SIGHUP, self.reload)
         try:
             await self.start()
+            # What start-up built (modules, the store, the listeners) lives as long as the
+            # process: frozen, the collector's full passes stop walking it again and again.
+            gc.collect()
+            gc.freeze()
             await self._stopping.wait()
         finally:
             await self.stop()

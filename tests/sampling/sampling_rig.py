@@ -41,8 +41,8 @@ class Rig:
         self.sampler.replay()
         self.sampler.start(decider=False)
 
-    def send(self, batch) -> None:
-        self.sampler.submit(batch).result(timeout=30)
+    def send(self, batch, request: bytes | None = None) -> None:
+        self.sampler.submit(batch, request).result(timeout=30)
 
     def decide_all_waiting(self) -> int:
         self.clock.now += self.config.decision_wait_ns / 1e9 + 1

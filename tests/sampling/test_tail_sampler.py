@@ -10,6 +10,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from sampling_rig import STANDARD_POLICIES
 from sampling_traffic import generate
 
+from traceway.convert.otlp import batch_to_otlp, spans_from_otlp_proto
 from traceway.model import SpanBatch
 from traceway.pipeline.sampling import POLICY_ATTRIBUTE
 from traceway.pipeline.spool import Spool
@@ -162,6 +163,60 @@ def test_spool_replays_held_spans_after_a_crash(tmp_path):
     stored = _stored(second.store)
     assert {t: len(v) for t, v in stored.items()} == traffic.spans_per_trace
     assert Spool(directory).existing_segments() == [], "decided segments are deleted"
+
+
+def _as_requests(batches: list[SpanBatch]) -> list[tuple[SpanBatch, bytes]]:
+    """Each batch as an OTLP request arrives: the decoded spans and the body."""
+    out = []
+    for batch in batches:
+        decoded = spans_from_otlp_proto(batch_to_otlp(batch).SerializeToString())
+        assert decoded.request is not None
+        out.append((decoded.batch, decoded.request))
+    return out
+
+
+def test_spool_of_request_bodies_replays_held_spans_after_a_crash(tmp_path):
+    directory = tmp_path / "spool"
+    from sampling_rig import Rig
+
+    keep_all = {"decision_wait": "10s", "policy": [{"name": "all", "type": "always_sample"}]}
+    first = Rig(directory, keep_all)
+    traffic = generate(200, seed=6)
+    for batch, request in _as_requests(traffic.batches):
+        first.send(batch, request)
+    first.sampler._spool._closed = True  # a crash: only the fsynced segments remain
+    second = Rig(directory, keep_all)
+    assert second.sampler.held_traces == 200
+    second.decide_all_waiting()
+    second.flush()
+    assert {t: len(v) for t, v in _stored(second.store).items()} == traffic.spans_per_trace
+
+
+def test_late_spans_of_a_request_are_not_replayed_after_a_crash(tmp_path):
+    """A request mixing a decided (dropped) trace's late span with a new trace's
+    span: only the new one is held, and the late one does not come back from the
+    spool (the decided trace's first request does: its segment was still open)."""
+    directory = tmp_path / "spool"
+    from sampling_rig import Rig
+
+    drop_all = {"decision_wait": "10s", "policy": [{"name": "big", "type": "span_count",
+                                                     "min_spans": 1000}]}
+    first = Rig(directory, drop_all)
+    decided = _spans([b"d" * 16], 1)
+    first.send(*_as_requests([decided])[0])
+    first.decide_all_waiting()
+    ((mixed, request),) = _as_requests([SpanBatch.concat([_spans([b"d" * 16], 2),
+                                                          _spans([b"n" * 16], 3)])])
+    first.send(mixed, request)
+    assert first.sampler.held_traces == 1
+    first.sampler._spool._closed = True
+    second = Rig(directory, {"decision_wait": "10s",
+                             "policy": [{"name": "all", "type": "always_sample"}]})
+    second.decide_all_waiting()
+    second.flush()
+    stored = _stored(second.store)
+    assert [s.span_id for s in stored[b"d" * 16]] == decided.span_id
+    assert len(stored[b"n" * 16]) == 1
 
 
 def test_spool_ignores_a_torn_tail(tmp_path):

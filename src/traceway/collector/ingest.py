@@ -42,9 +42,11 @@ class WriteFailedError(Exception):
 class Stage(Protocol):
     """Where accepted spans go: the WriteQueue, or the tail sampler in front of it."""
 
-    def submit(self, batch: SpanBatch) -> Future[None]:
+    def submit(self, batch: SpanBatch, request: bytes | None = None) -> Future[None]:
         """The future resolves once every span of ``batch`` is durable.
 
+        ``request`` is the OTLP protobuf body decoding to exactly ``batch``, when
+        there is one (``DecodedSpans.request``): a spool stores it as it arrived.
         Raises QueueFullError (retry later) or QueueClosedError (stopping)."""
         ...
 
@@ -70,7 +72,7 @@ class Ingest:
         if not count:
             return None
         try:
-            return self._stage.submit(decoded.batch)
+            return self._stage.submit(decoded.batch, decoded.request)
         except StoreUnavailableError as exc:  # full because the store fails: 503, not 429
             t.spans_dropped.labels(protocol, "unavailable").inc(count)
             raise OverloadedError(str(exc), unavailable=True) from None

@@ -45,22 +45,30 @@ class InvalidPayloadError(ValueError):
 
 @dataclass(slots=True)
 class DecodedSpans:
-    """A converter's result: the valid spans, and what was rejected and why."""
+    """A converter's result: the valid spans, and what was rejected and why.
+
+    ``request`` is the OTLP protobuf body the spans came from when ``batch`` is
+    every span of it (none rejected): a spool keeps those bytes as they arrived.
+    """
 
     batch: SpanBatch
     rejected: int = 0
     error_message: str = ""
+    request: bytes | None = None
 
 
 def spans_from_otlp_proto(body: bytes) -> DecodedSpans:
     batch = batch_from_otlp_native(body)
     if batch is not None:
-        return DecodedSpans(batch)
+        return DecodedSpans(batch, request=body)
     try:
         request = ExportTraceServiceRequest.FromString(body)
     except DecodeError as exc:
         raise InvalidPayloadError(f"body is not an OTLP ExportTraceServiceRequest: {exc}") from None
-    return spans_from_otlp(request)
+    decoded = spans_from_otlp(request)
+    if not decoded.rejected:
+        decoded.request = body
+    return decoded
 
 
 def spans_from_otlp_json(body: bytes) -> DecodedSpans:

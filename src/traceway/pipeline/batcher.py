@@ -48,6 +48,17 @@ class StageUnavailableError(Exception):
     and refuses spans until it recovers; retry later."""
 
 
+def settle(futures: list[Future[None]], error: BaseException | None) -> None:
+    """Tell every waiter of a group write how it went (cancelled waiters left alone)."""
+    for future in futures:
+        if future.cancelled():
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
+
+
 class WriteQueue:
     def __init__(self, writer: Writer, telemetry: Telemetry, *, max_bytes: int = 512 << 20,
                  max_batch_spans: int = 20_000, linger_s: float = 0.002,
@@ -70,8 +81,10 @@ class WriteQueue:
         self._thread = threading.Thread(target=self._run, name="traceway-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, batch: SpanBatch) -> Future[None]:
-        """Queue ``batch``; the future resolves once it is durably written."""
+    def submit(self, batch: SpanBatch, request: bytes | None = None) -> Future[None]:
+        """Queue ``batch``; the future resolves once it is durably written.
+
+        ``request`` (the OTLP body ``batch`` came from, for a spool) is not needed here."""
         size = batch.approx_bytes()
         future: Future[None] = Future()
         with self._cond:
@@ -156,13 +169,7 @@ class WriteQueue:
                 self._bytes -= sum(item[1] for item in taken)
                 self._spans -= len(batch)
             self._update_gauges()
-            for _, _, future in taken:
-                if future.cancelled():
-                    continue
-                if error is None:
-                    future.set_result(None)
-                else:
-                    future.set_exception(error)
+            settle([future for _, _, future in taken], error)
 
     def _update_gauges(self) -> None:
         self._telemetry.queue_spans.set(self._spans)

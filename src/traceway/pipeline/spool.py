@@ -5,13 +5,21 @@ an acknowledged span survives ``kill -9``. So every accepted batch is appended
 to the current segment file and fsynced before the sender is answered, with
 group commit as in the WriteQueue: one writer thread takes everything queued,
 writes it with one ``write`` and one ``fdatasync`` and resolves every waiter.
-Pickling happens on that thread, off the receivers' path.
 
 Segments are deleted, not compacted: each counts the held traces that have
 spans in it (``holds``); the sampler releases a trace's segments once the trace
 is decided and, if kept, committed to the store. A closed segment with no holds
-left is unlinked. Records are ``<length, crc32>`` + pickled columns, so a torn
-tail from a crash (never acknowledged) is detected and ignored on replay.
+left is unlinked. Records are ``<length, crc32>`` + a format byte + what arrived,
+so a torn tail from a crash (never acknowledged) is detected and ignored on replay:
+
+* ``FORMAT_OTLP``: the OTLP protobuf request body as it arrived (decompressed), when
+  the batch is every span decoding it gives. Nothing is encoded on the way in; the
+  replay decodes it again (in C when built).
+* ``FORMAT_COLUMNS``: the batch's columns, pickled on the writer thread, for
+  everything else (OTLP/JSON, Zipkin, requests with refused spans, the part of a
+  request the tail sampler holds when some of its spans follow earlier decisions).
+* A record starting with a pickle's own first byte is the format before these
+  bytes existed (pickled columns): spools left by an older version replay too.
 """
 
 from __future__ import annotations
@@ -27,13 +35,17 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
 
+from traceway.convert.otlp import DecodedSpans, spans_from_otlp_proto
 from traceway.model import SpanBatch
-from traceway.pipeline.batcher import QueueClosedError, StageUnavailableError
+from traceway.pipeline.batcher import QueueClosedError, StageUnavailableError, settle
 from traceway.pipeline.quarantine import Quarantine
 
 log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct("<II")
+FORMAT_OTLP = b"\x01"
+FORMAT_COLUMNS = b"\x02"
+_LEGACY_PICKLE = b"\x80"  # pickle's PROTO opcode: a record from before format bytes
 _NAME = "segment-{:012d}.spool"
 _IOV_MAX = 512
 _RETRY_MIN_S = 0.1
@@ -49,7 +61,7 @@ class Spool:
         self.segment_bytes = segment_bytes
         self.segment_age_s = segment_age_s
         self._cond = threading.Condition()
-        self._pending: list[tuple[SpanBatch, Future[None]]] = []
+        self._pending: list[tuple[SpanBatch, bytes | None, Future[None]]] = []
         self._holds: dict[int, int] = {}
         self._closed_segments: set[int] = set()
         existing = self.existing_segments()
@@ -106,16 +118,20 @@ class Spool:
 
     def _decode(self, body: bytes, origin: str) -> SpanBatch | None:
         try:
-            batch = SpanBatch(*pickle.loads(body))
-            if len({len(column) for _, column in batch.columns()}) != 1:
-                raise ValueError("columns of different lengths")
-        except Exception as exc:  # anything pickle or a foreign record raises
+            decoded = decode_record(body)
+        except Exception as exc:  # anything unpickling or a foreign record raises
             if self._quarantine is not None:
                 self._quarantine.record(body, origin, f"{type(exc).__name__}: {exc}")
             else:
                 log.error("spool %s: skipping an undecodable record: %s", origin, exc)
             return None
-        return batch
+        if decoded.rejected:  # acknowledged once, refused by this version's decoder
+            reason = f"replayed without spans this version refuses: {decoded.error_message}"
+            if self._quarantine is not None:
+                self._quarantine.record(body, origin, reason)
+            else:
+                log.error("spool %s: %s", origin, reason)
+        return decoded.batch
 
     def replay_done(self) -> None:
         with self._cond:
@@ -128,11 +144,14 @@ class Spool:
         self._thread.start()
 
     # -- the hot path ----------------------------------------------------------
-    def append(self, batch: SpanBatch, holds: Callable[[int], int]) -> Future[None]:
+    def append(self, batch: SpanBatch, holds: Callable[[int], int],
+               request: bytes | None = None) -> Future[None]:
         """Queue ``batch`` for the current segment; the future resolves once it is fsynced.
 
-        ``holds(segment)`` runs under the spool's lock and returns how many new
-        traces now have spans in ``segment``.
+        ``request``, when given, is the OTLP protobuf body whose spans are exactly
+        ``batch`` (every span it holds, none refused): the spool keeps those bytes
+        and replays by decoding them again. ``holds(segment)`` runs under the
+        spool's lock and returns how many new traces now have spans in ``segment``.
         """
         future: Future[None] = Future()
         with self._cond:
@@ -140,7 +159,7 @@ class Spool:
                 raise QueueClosedError("server is shutting down")
             if not self.available:
                 raise StageUnavailableError(f"{self.problem}; retry later")
-            self._pending.append((batch, future))
+            self._pending.append((batch, request, future))
             added = holds(self._current)
             if added:
                 self._holds[self._current] = self._holds.get(self._current, 0) + added
@@ -176,7 +195,8 @@ class Spool:
         self._current_bytes = os.fstat(self._fd).st_size
         self._current_opened = time.monotonic()
 
-    def _take(self) -> tuple[list[tuple[SpanBatch, Future[None]]], int | None] | None:
+    def _take(self) -> tuple[list[tuple[SpanBatch, bytes | None, Future[None]]],
+                             int | None] | None:
         """Pending appends, and the segment to close after writing them (if rotating)."""
         with self._cond:
             while not self._pending and not self._closed:
@@ -211,13 +231,7 @@ class Spool:
                     self._write(taken)
             except OSError as exc:
                 error = exc
-            for _, future in taken:
-                if future.cancelled():
-                    continue
-                if error is None:
-                    future.set_result(None)
-                else:
-                    future.set_exception(error)
+            settle([future for _, _, future in taken], error)
             if closing is not None:
                 self._close_segment(closing)
             try:
@@ -262,12 +276,17 @@ class Spool:
         """False while the spool cannot take appends (no open segment after a failure)."""
         return self.problem is None or self._fd >= 0
 
-    def _write(self, taken: list[tuple[SpanBatch, Future[None]]]) -> None:
-        parts = []
-        for batch, _ in taken:
-            body = pickle.dumps(tuple(column for _, column in batch.columns()), protocol=5)
-            parts.append(_HEADER.pack(len(body), zlib.crc32(body)))
-            parts.append(body)
+    def _write(self, taken: list[tuple[SpanBatch, bytes | None, Future[None]]]) -> None:
+        parts: list[bytes] = []
+        for batch, request, _ in taken:
+            kind, payload = FORMAT_OTLP, request
+            if payload is None:
+                kind = FORMAT_COLUMNS
+                payload = pickle.dumps(tuple(column for _, column in batch.columns()),
+                                       protocol=5)
+            # The payload is written as it is (no joined copy); the checksum covers both.
+            parts += (_HEADER.pack(1 + len(payload), zlib.crc32(payload, zlib.crc32(kind))),
+                      kind, payload)
         size = sum(map(len, parts))
         # writev: no joined copy of the whole group in memory.
         views: list[bytes | memoryview] = list(parts)
@@ -299,3 +318,26 @@ class Spool:
             self._fd = -1
             if self._holds.get(self._current, 0) <= 0:  # nothing in it is needed any more
                 self._path(self._current).unlink(missing_ok=True)
+
+
+def decode_record(record: bytes) -> DecodedSpans:
+    """The spans of one spool record (after its ``<length, crc32>``).
+
+    ``rejected`` counts spans of an OTLP record that this version's decoder
+    refuses although they were acknowledged when written. Raises
+    InvalidPayloadError for an OTLP body that does not decode, ValueError for an
+    unknown format, and whatever unpickling raises for damaged columns.
+    """
+    kind = record[:1]
+    if kind == FORMAT_OTLP:
+        return spans_from_otlp_proto(record[1:])
+    if kind == FORMAT_COLUMNS:
+        columns = pickle.loads(memoryview(record)[1:])
+    elif kind == _LEGACY_PICKLE:
+        columns = pickle.loads(record)
+    else:
+        raise ValueError(f"unknown spool record format {kind.hex() or 'empty'}")
+    batch = SpanBatch(*columns)
+    if len({len(column) for _, column in batch.columns()}) != 1:
+        raise ValueError("columns of different lengths")
+    return DecodedSpans(batch)

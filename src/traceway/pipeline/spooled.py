@@ -46,7 +46,7 @@ class SpooledWrites:
         self._queue = queue
         self._spool = spool
 
-    def submit(self, batch: SpanBatch) -> Future[None]:
+    def submit(self, batch: SpanBatch, request: bytes | None = None) -> Future[None]:
         if not self._spool.available:
             raise StageUnavailableError(f"{self._spool.problem}; retry later")
         stored = self._queue.submit(batch)  # raises QueueFullError: nothing accepted
@@ -76,7 +76,7 @@ class SpooledWrites:
                 self._retry_later(batch, segments, _RETRY_MIN_S)
 
         try:
-            spooled = self._spool.append(batch, hold)
+            spooled = self._spool.append(batch, hold, request)
         except Exception as exc:  # stopping: the store write alone decides
             log.debug("spool refused a batch: %s", exc)
             settle("spool", exc)

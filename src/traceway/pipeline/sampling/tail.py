@@ -101,6 +101,14 @@ class _Held:
         self.segments: list[int] = []  # ascending: segment ids only grow
 
 
+def by_trace(batch: SpanBatch) -> dict[bytes, list[int]]:
+    """The indices of ``batch``'s spans, by trace id in first-seen order."""
+    groups: dict[bytes, list[int]] = {}
+    for i, tid in enumerate(batch.trace_id):
+        groups.setdefault(tid, []).append(i)
+    return groups
+
+
 def all_of(futures: list[Future[None]]) -> Future[None]:
     """A future that resolves when every one of ``futures`` has, failing if any failed."""
     if len(futures) == 1:
@@ -181,19 +189,26 @@ class TailSampler:
             self._thread.start()
 
     # -- the ingest path -------------------------------------------------------
-    def submit(self, batch: SpanBatch) -> Future[None]:
-        """Accept ``batch``; the future resolves once every span is durable (spool or store)."""
+    def submit(self, batch: SpanBatch, request: bytes | None = None) -> Future[None]:
+        """Accept ``batch``; the future resolves once every span is durable (spool or store).
+
+        ``request`` is the OTLP body ``batch`` is every span of: the spool keeps it
+        unless some spans follow earlier decisions (then it keeps the rest's columns)."""
         futures: list[Future[None]] = []
         with self._lock:
-            late = self._late_indices(batch)
+            groups = by_trace(batch)
+            decisions = self._decisions
+            late = {tid: idx for tid, idx in groups.items() if tid in decisions} if decisions else {}
             if late:
                 kept, undecided = self._follow_decisions(batch, late)
                 if kept is not None:
                     futures.append(self._queue.submit(kept))  # may raise QueueFullError: nothing changed
-                batch = undecided
+                batch, request = undecided, None
+                groups = by_trace(batch)
             if len(batch):
-                held = batch
-                futures.append(self._spool.append(held, lambda segment: self._hold(held, segment)))
+                held, held_groups = batch, groups
+                futures.append(self._spool.append(
+                    held, lambda segment: self._hold(held, segment, held_groups), request))
                 self._evict_over_limit()
         self._update_gauges()
         if not futures:
@@ -201,17 +216,6 @@ class TailSampler:
             done.set_result(None)
             return done
         return all_of(futures)
-
-    def _late_indices(self, batch: SpanBatch) -> dict[bytes, list[int]]:
-        """Spans of ``batch`` whose trace was already decided, by trace."""
-        decisions = self._decisions
-        if not decisions:
-            return {}
-        late: dict[bytes, list[int]] = {}
-        for i, tid in enumerate(batch.trace_id):
-            if tid in decisions:
-                late.setdefault(tid, []).append(i)
-        return late
 
     def _follow_decisions(self, batch: SpanBatch, late: dict[bytes, list[int]]
                           ) -> tuple[SpanBatch | None, SpanBatch]:
@@ -240,11 +244,12 @@ class TailSampler:
             suffix = self._suffixes[policy] = policy_suffix(policy)
         return suffix
 
-    def _hold(self, batch: SpanBatch, segment: int) -> int:
-        """Add ``batch`` to its held traces; returns how many traces newly touch ``segment``."""
-        groups: dict[bytes, list[int]] = {}
-        for i, tid in enumerate(batch.trace_id):
-            groups.setdefault(tid, []).append(i)
+    def _hold(self, batch: SpanBatch, segment: int,
+              groups: dict[bytes, list[int]] | None = None) -> int:
+        """Add ``batch`` (its spans ``groups``ed by trace) to its held traces;
+        returns how many traces newly touch ``segment``."""
+        if groups is None:
+            groups = by_trace(batch)
         now = self._clock()
         held = self._held
         added = 0
@@ -317,6 +322,8 @@ class TailSampler:
 
     def _decide(self, traces: list[tuple[bytes, _Held]]) -> None:
         now = self._clock()
+        policies = self._policies
+        decisions = self._decisions
         kept_chunks: list[Chunk] = []
         kept_suffixes: list[bytes] = []
         kept_segments: list[list[int]] = []
@@ -328,14 +335,13 @@ class TailSampler:
             self._held_spans -= trace.spans
             self._held_bytes -= trace.bytes
             self._unpin(trace.chunks)
-            view = TraceView(tid, trace.chunks, trace.spans, trace.start_ns, trace.end_ns,
-                             trace.status_mask)
-            policy = decide(self._policies, view, now)
-            self._remember(tid, policy)
+            policy = decide(policies, TraceView(tid, trace.chunks, trace.spans, trace.start_ns,
+                                                trace.end_ns, trace.status_mask), now)
+            decisions[tid] = policy
             if policy is None:
                 dropped[0] += 1
                 dropped[1] += trace.spans
-                released.extend(trace.segments)
+                released += trace.segments
                 if n % 8 == 0:  # a sample: a Histogram.observe per trace costs ~0.3 µs a span
                     latencies.append(now - trace.first_seen)
                 continue
@@ -343,9 +349,11 @@ class TailSampler:
             counts = kept.setdefault(policy, [0, 0])
             counts[0] += 1
             counts[1] += trace.spans
-            kept_chunks.extend(trace.chunks)
-            kept_suffixes.extend([self._suffix(policy)] * trace.spans)
+            kept_chunks += trace.chunks
+            kept_suffixes += [self._suffix(policy)] * trace.spans
             kept_segments.append(trace.segments)
+        for _ in range(len(decisions) - self.config.decision_cache_size):
+            decisions.popitem(last=False)  # the oldest decisions
         self._count(kept, dropped, latencies)
         if released:
             self._spool.release(released)
@@ -391,12 +399,6 @@ class TailSampler:
     def pinned_spans(self) -> int:
         """Spans kept in memory for held traces, including their batches' decided spans."""
         return self._pinned_spans
-
-    def _remember(self, tid: bytes, policy: str | None) -> None:
-        decisions = self._decisions
-        decisions[tid] = policy
-        if len(decisions) > self.config.decision_cache_size:
-            decisions.popitem(last=False)
 
     def _write(self, batch: SpanBatch, segments: list[list[int]]) -> None:
         try:

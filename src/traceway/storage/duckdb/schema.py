@@ -15,7 +15,17 @@ size of the store.
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
+
 import numpy as np
+import pyarrow as pa
+
+_latin1: ModuleType | None
+try:
+    _latin1 = importlib.import_module("traceway.storage.duckdb._latin1")
+except ImportError:  # not compiled: Python builds the text columns
+    _latin1 = None
 
 SCHEMA_VERSION = 1
 
@@ -73,16 +83,43 @@ SPAN_COLUMNS = ("trace_hi, trace_lo, span_id, parent_id, service, name, kind, st
 _BIG_U64 = np.dtype(">u8")
 
 
+def _lengths(ids: list[bytes]) -> np.ndarray:
+    return np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+
+
 def u64_pairs(ids16: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
-    """16-byte ids -> (hi, lo) unsigned 64-bit columns."""
+    """16-byte ids -> (hi, lo) unsigned 64-bit columns; ValueError for other lengths."""
+    if (_lengths(ids16) != 16).any():
+        raise ValueError("trace ids must be 16 bytes")
     both = np.frombuffer(b"".join(ids16), dtype=_BIG_U64).astype(np.uint64)
     return both[0::2], both[1::2]
 
 
 def u64s(ids8: list[bytes]) -> np.ndarray:
-    """8-byte ids (b"" meaning none) -> unsigned 64-bit column, 0 for none."""
-    joined = b"".join(i or b"\0" * 8 for i in ids8)
-    return np.frombuffer(joined, dtype=_BIG_U64).astype(np.uint64)
+    """8-byte ids (b"" meaning none) -> unsigned 64-bit column, 0 for none;
+    ValueError for other lengths."""
+    lengths = _lengths(ids8)
+    present = lengths == 8
+    joined = b"".join(ids8)
+    if present.all():
+        return np.frombuffer(joined, dtype=_BIG_U64).astype(np.uint64)
+    if (lengths[~present] != 0).any():
+        raise ValueError("span ids must be 8 bytes or empty")
+    out = np.zeros(len(ids8), dtype=np.uint64)
+    out[present] = np.frombuffer(joined, dtype=_BIG_U64)
+    return out
+
+
+def latin1_text(values: list[bytes]) -> pa.StringArray:
+    """Bytes as latin-1 text (one character per byte), as an Arrow string column.
+
+    Compiled (``_latin1.c``): no Python object per value, and the copy runs
+    without the GIL. Without a C compiler at install time, Python does it.
+    """
+    if _latin1 is None:
+        return pa.array([value.decode("latin-1") for value in values], pa.string())
+    offsets, data = _latin1.utf8_columns(values)
+    return pa.StringArray.from_buffers(len(values), pa.py_buffer(offsets), pa.py_buffer(data))
 
 
 def ids16_from(hi: np.ndarray, lo: np.ndarray) -> list[bytes]:

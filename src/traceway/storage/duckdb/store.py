@@ -32,7 +32,7 @@ from traceway.storage.duckdb.rollups import (
     rollup_statements,
     unmerged_minutes,
 )
-from traceway.storage.duckdb.schema import DDL, SCHEMA_VERSION, u64_pairs, u64s
+from traceway.storage.duckdb.schema import DDL, SCHEMA_VERSION, latin1_text, u64_pairs, u64s
 
 DATABASE_FILE = "traceway.duckdb"
 # DuckDB errors about the batch's values, not the database's state.
@@ -150,27 +150,40 @@ class DuckDBStore(DuckDBRollups, DuckDBReader):
         return ids, new_rows
 
     def _tables(self, batch: SpanBatch) -> tuple[pa.Table, dict[str, list[tuple[Any, ...]]]]:
+        """The spans as an Arrow table, and the rows of lookup tables they add.
+
+        Column by column (numpy, Arrow), with no Python code per span: this runs
+        holding the GIL that the receivers need."""
         resource_ids, new_resources = self._dense_ids(
             "resources", batch.resource, lambda body: (service_name(Resource.FromString(body)),))
         scope_ids, new_scopes = self._dense_ids("scopes", batch.scope, _scope_name_version)
-        operations = [op for op in set(zip(batch.service, batch.name, batch.kind))
-                      if op not in self._known_operations]
+        n = len(batch)
         hi, lo = u64_pairs(batch.trace_id)
         spans = pa.table({
             "trace_hi": hi, "trace_lo": lo,
             "span_id": u64s(batch.span_id), "parent_id": u64s(batch.parent_span_id),
-            "service": batch.service, "name": batch.name,
-            "kind": np.array(batch.kind, dtype=np.uint8),
-            "start_ns": np.array(batch.start_ns, dtype=np.int64),
-            "duration_ns": np.array(batch.duration_ns, dtype=np.int64),
-            "status_code": np.array(batch.status_code, dtype=np.uint8),
-            "status_message": batch.status_message,
-            "resource_id": np.array([resource_ids[r] for r in batch.resource], dtype=np.uint32),
-            "scope_id": np.array([scope_ids[s] for s in batch.scope], dtype=np.uint32),
-            "detail": [d.decode("latin-1") for d in batch.detail],
+            "service": pa.array(batch.service, pa.string()),
+            "name": pa.array(batch.name, pa.string()),
+            "kind": np.fromiter(batch.kind, dtype=np.uint8, count=n),
+            "start_ns": np.fromiter(batch.start_ns, dtype=np.int64, count=n),
+            "duration_ns": np.fromiter(batch.duration_ns, dtype=np.int64, count=n),
+            "status_code": np.fromiter(batch.status_code, dtype=np.uint8, count=n),
+            "status_message": pa.array(batch.status_message, pa.string()),
+            "resource_id": np.fromiter(map(resource_ids.__getitem__, batch.resource),
+                                       dtype=np.uint32, count=n),
+            "scope_id": np.fromiter(map(scope_ids.__getitem__, batch.scope),
+                                    dtype=np.uint32, count=n),
+            "detail": latin1_text(batch.detail),
         })
-        new_rows = {"resources": new_resources, "scopes": new_scopes, "operations": operations}
+        new_rows = {"resources": new_resources, "scopes": new_scopes,
+                    "operations": self._new_operations(spans)}
         return spans, {table: rows for table, rows in new_rows.items() if rows}
+
+    def _new_operations(self, spans: pa.Table) -> list[tuple[Any, ...]]:
+        distinct = spans.select(["service", "name", "kind"]).group_by(
+            ["service", "name", "kind"], use_threads=False).aggregate([])
+        return [op for op in zip(*(column.to_pylist() for column in distinct.columns))
+                if op not in self._known_operations]
 
     # -- Retention ----------------------------------------------------------
     def delete_before(self, start_ns: int) -> int:
