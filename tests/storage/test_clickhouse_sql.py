@@ -55,7 +55,8 @@ def test_search_query() -> None:
 
 
 def test_trace_and_dependency_queries() -> None:
-    parts = [queries.trace_ranges(Location(), ["ab" * 16]),
+    parts = [queries.trace_by_id(Location(), "ab" * 16, NARROW_READ_COLUMNS),
+             queries.trace_ranges(Location(), ["ab" * 16]),
              queries.trace_spans(Location(), [("ab" * 16, 10, 12), ("cd" * 16, 11, 11)],
                                  NARROW_READ_COLUMNS),
              queries.dependencies(Location(), 1, 2)]

@@ -43,6 +43,21 @@ def trace_spans(loc: Location, ranges: list[tuple[str, int, int]], columns: str)
             + " ORDER BY Timestamp, SpanId", params)
 
 
+def trace_by_id(loc: Location, trace_id: str, columns: str) -> Query:
+    """Every span of one trace in one round trip: the lookup table's seconds
+    become the bounds (scalar subqueries, folded to constants before the
+    partition, primary key and bloom filter pick the granules)."""
+    def second(aggregate: str) -> str:
+        return (f"toInt64(toUnixTimestamp((SELECT {aggregate} FROM {loc.trace_id_ts} "
+                "WHERE TraceId = {id:String})))")
+
+    first, last = second("min(Start)"), second("max(End)")
+    return (f"SELECT {columns} FROM {loc.traces}\nWHERE TraceId = {{id:String}}\n"
+            f"  AND Timestamp >= fromUnixTimestamp64Nano({first} * 1000000000)\n"
+            f"  AND Timestamp < fromUnixTimestamp64Nano(({last} + 1) * 1000000000)\n"
+            "ORDER BY Timestamp, SpanId", {"id": trace_id})
+
+
 def find_trace_ids(loc: Location, query: TraceQuery, own_columns: bool) -> Query:
     """Ids of up to ``limit`` traces with a span meeting every condition, by
     their latest matching span, newest first."""
@@ -114,6 +129,8 @@ def tag_condition(i: int, key: str, value: str, own_columns: bool,
     params[k], params[v] = key, value
 
     def has(m: str) -> str:
+        if value:  # a missing key reads as '': one map lookup decides
+            return f"{m}[{{{k}:String}}] = {{{v}:String}}"
         return f"(mapContains({m}, {{{k}:String}}) AND {m}[{{{k}:String}}] = {{{v}:String}})"
 
     options = [has("SpanAttributes"), has("ResourceAttributes"),

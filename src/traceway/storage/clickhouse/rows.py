@@ -21,11 +21,23 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from traceway.convert.attributes import string_form
-from traceway.convert.otlp import service_name
-from traceway.model import SpanBatch
+from traceway.model import SpanBatch, SpanKind, StatusCode
+from traceway.storage.clickhouse.protoscan import (
+    Fields,
+    MalformedError,
+    buffer_of,
+    fixed64,
+    hex_strings,
+    pair_ranges,
+    scan,
+    strings,
+)
 from traceway.storage.clickhouse.schema import KIND_BY_NAME, KIND_NAMES, STATUS_BY_NAME, STATUS_NAMES
 
 _SCOPE_KEYS = ("otel.scope.name", "otel.scope.version")
+# Indexed by the OTLP number; out-of-range numbers are written as 0's form.
+_KIND_FORMS = pa.array([KIND_NAMES[SpanKind(k)] for k in range(len(KIND_NAMES))], pa.string())
+_STATUS_FORMS = pa.array([STATUS_NAMES[StatusCode(c)] for c in range(3)], pa.string())
 
 # Exporter columns, then Traceway's: the order of the insert.
 READ_COLUMNS = ("TraceId, SpanId, ParentSpanId, ServiceName, SpanName, SpanKind, "
@@ -39,110 +51,152 @@ OWN_READ_COLUMNS = ", TracewaySpan, TracewayResource, TracewayScope"
 NARROW_READ_COLUMNS = READ_COLUMNS[:READ_COLUMNS.index(", TraceState")] + OWN_READ_COLUMNS
 
 
-def _pairs(attributes: Iterable[KeyValue]) -> list[tuple[str, str]]:
-    return [(kv.key, string_form(kv.value)) for kv in attributes]
+def _any_values(buf: np.ndarray, start: np.ndarray, end: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(field number of the value, its start, end, varint) for each AnyValue;
+    a short string alone (the common form) in one pass, the rest through ``scan``."""
+    at = np.minimum(start + 1, len(buf) - 1)
+    short_text = (buf[np.minimum(start, len(buf) - 1)] == 0x0A) & (buf[at] < 0x80) & (
+        start + 2 + buf[at].astype(np.int64) == end)
+    which = np.where(short_text, 1, 0)
+    text_start, text_end, ints = start + 2, end.copy(), np.zeros(len(start), np.uint64)
+    rest = np.flatnonzero(~short_text)
+    if rest.size:
+        fields = scan(buf, start[rest], end[rest])
+        # The last field of each AnyValue is its value (a oneof); index len(): none.
+        last = np.full(len(rest), len(fields.owner), np.int64)
+        last[fields.owner] = np.arange(len(fields.owner))
+        which[rest] = np.append(fields.number, 0)[last]
+        ints[rest] = np.append(fields.value, np.uint64(0))[last]
+        text_start[rest] = np.append(fields.start, 0)[last]
+        text_end[rest] = np.append(fields.end, 0)[last]
+    return which, text_start, text_end, ints.view(np.int64)
 
 
-class _Maps:
-    """A Map(String, String) column built flat: Arrow from Python lists of
-    pairs costs ~50x more than from flat keys, values and offsets."""
-
-    def __init__(self) -> None:
-        self.keys: list[str] = []
-        self.values: list[str] = []
-        self.offsets = [0]
-
-    def add(self, attributes: Iterable[KeyValue]) -> None:
-        for kv in attributes:
-            self.keys.append(kv.key)
-            self.values.append(string_form(kv.value))
-        self.offsets.append(len(self.keys))
-
-    def add_pairs(self, pairs: list[tuple[str, str]]) -> None:
-        for key, value in pairs:
-            self.keys.append(key)
-            self.values.append(value)
-        self.offsets.append(len(self.keys))
-
-    def array(self) -> pa.Array:
-        return pa.MapArray.from_arrays(pa.array(self.offsets, pa.int32()),
-                                       pa.array(self.keys, pa.string()),
-                                       pa.array(self.values, pa.string()))
+def _string_forms(buf: np.ndarray, value_start: np.ndarray, value_end: np.ndarray) -> pa.Array:
+    """``string_form`` of each AnyValue: strings, ints and bools in numpy, the
+    rare others (doubles, bytes, arrays, maps, unset) in Python."""
+    count = len(value_start)
+    which, text_start, text_end, ints = _any_values(buf, value_start, value_end)
+    text, flag, number = (np.flatnonzero(which == n) for n in (1, 2, 3))
+    other = np.flatnonzero((which < 1) | (which > 3))
+    pieces = [strings(buf, text_start[text], text_end[text]),
+              pa.array(np.where(ints[flag] != 0, "true", "false"), pa.string()),
+              pa.array(ints[number]).cast(pa.string()),
+              pa.array([string_form(AnyValue.FromString(buf[value_start[i]:value_end[i]].tobytes()))
+                        for i in other.tolist()], pa.string())]
+    order = np.concatenate([text, flag, number, other])
+    position = np.empty(count, np.int64)
+    position[order] = np.arange(count)
+    return pa.concat_arrays([p.cast(pa.string()) for p in pieces]).take(position)
 
 
-class _Lists:
-    """Array(T) columns (one per Nested field) sharing one offsets list."""
+def _attribute_maps(buf: np.ndarray, holders: Fields, number: int, count: int) -> pa.Array:
+    """Map(String, String) of the KeyValues in field ``number`` of ``count`` messages."""
+    kvs = holders.select(number)
+    key_start, key_end, value_start, value_end = pair_ranges(buf, kvs.start, kvs.end)
+    offsets = np.zeros(count + 1, np.int32)
+    np.cumsum(kvs.counts(count), out=offsets[1:])
+    return pa.MapArray.from_arrays(pa.array(offsets), strings(buf, key_start, key_end),
+                                   _string_forms(buf, value_start, value_end))
 
-    def __init__(self, *names: str) -> None:
-        self.items: dict[str, list[Any]] = {name: [] for name in names}
-        self.maps = _Maps()
-        self.offsets = [0]
-        self._count = 0
 
-    def end_row(self, added: int) -> None:
-        self._count += added
-        self.offsets.append(self._count)
+def _nested(prefix: str, held: Fields, count: int, columns: dict[str, pa.Array]) -> dict[str, pa.Array]:
+    """Array columns of a Nested field: one list per span of ``held`` messages."""
+    offsets = np.zeros(count + 1, np.int32)
+    np.cumsum(held.counts(count), out=offsets[1:])
+    return {f"{prefix}.{name}": pa.ListArray.from_arrays(pa.array(offsets), values)
+            for name, values in columns.items()}
 
-    def arrays(self, prefix: str, types: dict[str, pa.DataType]) -> dict[str, pa.Array]:
-        offsets = pa.array(self.offsets, pa.int32())
-        out = {f"{prefix}.{name}": pa.ListArray.from_arrays(offsets, pa.array(values, types[name]))
-               for name, values in self.items.items()}
-        out[f"{prefix}.Attributes"] = pa.ListArray.from_arrays(offsets, self.maps.array())
-        return out
+
+def _events(buf: np.ndarray, spans: Fields, count: int) -> dict[str, pa.Array]:
+    events = spans.select(11)
+    n = len(events.owner)
+    fields = scan(buf, events.start, events.end)
+    time_at, time_end = fields.last_ranges(1, n)
+    times = np.where(time_end > time_at, fixed64(buf, time_at), 0).astype(np.int64)
+    return _nested("Events", events, count, {
+        "Timestamp": pa.array(times, pa.timestamp("ns")),
+        "Name": strings(buf, *fields.last_ranges(2, n)).cast(pa.string()),
+        "Attributes": _attribute_maps(buf, fields, 3, n)})
+
+
+def _links(buf: np.ndarray, spans: Fields, count: int) -> dict[str, pa.Array]:
+    links = spans.select(13)
+    n = len(links.owner)
+    fields = scan(buf, links.start, links.end)
+    return _nested("Links", links, count, {
+        "TraceId": hex_strings(buf, *fields.last_ranges(1, n)).cast(pa.string()),
+        "SpanId": hex_strings(buf, *fields.last_ranges(2, n)).cast(pa.string()),
+        "TraceState": strings(buf, *fields.last_ranges(3, n)).cast(pa.string()),
+        "Attributes": _attribute_maps(buf, fields, 4, n)})
+
+
+def _hex_ids(ids: list[bytes]) -> pa.Array:
+    buf, starts, ends = buffer_of(ids)
+    return hex_strings(buf, starts, ends).cast(pa.string())
+
+
+def _unique_indices(values: list[bytes]) -> tuple[list[bytes], pa.Array]:
+    """The distinct values in first-seen order, and each value's index among them."""
+    index: dict[bytes, int] = {}
+    positions = [index.setdefault(v, len(index)) for v in values]
+    return list(index), pa.array(positions, pa.int32())
+
+
+def _parsed_columns(details: list[bytes], resources: list[bytes]) -> dict[str, pa.Array]:
+    """The columns read out of the spans' and (distinct) resources' protobuf."""
+    count = len(details)
+    buf, starts, ends = buffer_of(details)
+    spans = scan(buf, starts, ends)
+    resource_buf, resource_starts, resource_ends = buffer_of(resources)
+    return {"TraceState": strings(buf, *spans.last_ranges(3, count)).cast(pa.string()),
+            "SpanAttributes": _attribute_maps(buf, spans, 9, count),
+            **_events(buf, spans, count), **_links(buf, spans, count),
+            "ResourceAttributes": _attribute_maps(
+                resource_buf, scan(resource_buf, resource_starts, resource_ends), 1, len(resources))}
+
+
+def _known_fields(body: bytes, message: Any) -> bytes:
+    parsed = message.FromString(body)
+    parsed.DiscardUnknownFields()
+    return bytes(parsed.SerializeToString())
 
 
 def insert_table(batch: SpanBatch, own_columns: bool = True) -> pa.Table:
-    """``batch`` as an Arrow table of ``otel_traces`` columns."""
-    resources: dict[bytes, tuple[list[tuple[str, str]], str]] = {}
-    for body in dict.fromkeys(batch.resource):
-        resource = Resource.FromString(body)
-        resources[body] = (_pairs(resource.attributes), service_name(resource))
-    scopes = {body: InstrumentationScope.FromString(body) for body in dict.fromkeys(batch.scope)}
-    resource_maps, attributes = _Maps(), _Maps()
-    for body in batch.resource:
-        resource_maps.add_pairs(resources[body][0])
-    states: list[str] = []
-    events = _Lists("Timestamp", "Name")
-    links = _Lists("TraceId", "SpanId", "TraceState")
-    for detail in batch.detail:
-        span = Span.FromString(detail)
-        states.append(span.trace_state)
-        attributes.add(span.attributes)
-        for event in span.events:
-            events.items["Timestamp"].append(event.time_unix_nano)
-            events.items["Name"].append(event.name)
-            events.maps.add(event.attributes)
-        events.end_row(len(span.events))
-        for link in span.links:
-            links.items["TraceId"].append(link.trace_id.hex())
-            links.items["SpanId"].append(link.span_id.hex())
-            links.items["TraceState"].append(link.trace_state)
-            links.maps.add(link.attributes)
-        links.end_row(len(span.links))
+    """``batch`` as an Arrow table of ``otel_traces`` columns, built column-wise."""
+    resources, resource_of = _unique_indices(batch.resource)
+    try:
+        parsed = _parsed_columns(batch.detail, resources)
+    except MalformedError:  # unknown fields protobuf kept, in a form not walked here
+        parsed = _parsed_columns([_known_fields(d, Span) for d in batch.detail],
+                                 [_known_fields(r, Resource) for r in resources])
+    scopes, scope_of = _unique_indices(batch.scope)
+    scope_messages = [InstrumentationScope.FromString(body) for body in scopes]
+    kinds = np.array(batch.kind, np.int64)
+    statuses = np.array(batch.status_code, np.int64)
     columns: dict[str, Any] = {
         "Timestamp": pa.array(np.array(batch.start_ns, dtype=np.int64), pa.timestamp("ns")),
-        "TraceId": [t.hex() for t in batch.trace_id],
-        "SpanId": [s.hex() for s in batch.span_id],
-        "ParentSpanId": [p.hex() for p in batch.parent_span_id],
-        "TraceState": states,
-        "SpanName": batch.name,
-        "SpanKind": [KIND_NAMES.get(k, "Unspecified") for k in batch.kind],  # type: ignore[call-overload]
-        "ServiceName": batch.service,
-        "ResourceAttributes": resource_maps.array(),
-        "ScopeName": [scopes[s].name for s in batch.scope],
-        "ScopeVersion": [scopes[s].version for s in batch.scope],
-        "SpanAttributes": attributes.array(),
+        "TraceId": _hex_ids(batch.trace_id),
+        "SpanId": _hex_ids(batch.span_id),
+        "ParentSpanId": _hex_ids(batch.parent_span_id),
+        "TraceState": parsed["TraceState"],
+        "SpanName": pa.array(batch.name, pa.string()),
+        "SpanKind": _KIND_FORMS.take(np.where((kinds >= 0) & (kinds < len(_KIND_FORMS)), kinds, 0)),
+        "ServiceName": pa.array(batch.service, pa.string()),
+        "ResourceAttributes": parsed["ResourceAttributes"].take(resource_of),
+        "ScopeName": pa.array([s.name for s in scope_messages], pa.string()).take(scope_of),
+        "ScopeVersion": pa.array([s.version for s in scope_messages], pa.string()).take(scope_of),
+        "SpanAttributes": parsed["SpanAttributes"],
         "Duration": pa.array(np.array(batch.duration_ns, dtype=np.uint64)),
-        "StatusCode": [STATUS_NAMES.get(c, "Unset") for c in batch.status_code],  # type: ignore[call-overload]
-        "StatusMessage": batch.status_message,
-        **events.arrays("Events", {"Timestamp": pa.timestamp("ns"), "Name": pa.string()}),
-        **links.arrays("Links", {"TraceId": pa.string(), "SpanId": pa.string(),
-                                 "TraceState": pa.string()}),
+        "StatusCode": _STATUS_FORMS.take(np.where((statuses >= 0) & (statuses < 3), statuses, 0)),
+        "StatusMessage": pa.array(batch.status_message, pa.string()),
+        **{name: column for name, column in parsed.items() if name.startswith(("Events.", "Links."))},
     }
     if own_columns:
         columns["TracewaySpan"] = pa.array(batch.detail, pa.binary())
-        columns["TracewayResource"] = pa.array(batch.resource, pa.binary())
-        columns["TracewayScope"] = pa.array(batch.scope, pa.binary())
+        columns["TracewayResource"] = pa.array(resources, pa.binary()).take(resource_of)
+        columns["TracewayScope"] = pa.array(scopes, pa.binary()).take(scope_of)
     return pa.table(columns)
 
 
@@ -151,9 +205,8 @@ def deduplication_token(batch: SpanBatch) -> str:
     an insert with the same token (a retry whose first answer was lost)."""
     digest = hashlib.blake2b(digest_size=16)
     for column in (batch.trace_id, batch.span_id, batch.detail):
-        for value in column:
-            digest.update(len(value).to_bytes(4, "little"))
-            digest.update(value)
+        digest.update(np.fromiter(map(len, column), np.uint32, len(column)).tobytes())
+        digest.update(b"".join(column))
     digest.update(np.array(batch.start_ns, dtype=np.int64).tobytes())
     return digest.hexdigest()
 

@@ -12,6 +12,7 @@ searches, services, operations and dependencies are SQL with bound values.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -165,16 +166,22 @@ class ClickHouseStore(ClickHouseRollups, ClickHouseSummaries):
                 in self._query(queries.trace_ranges(self.location, trace_ids))]
 
     def _spans(self, trace_ids: list[str]) -> SpanBatch:
+        if len(trace_ids) == 1:
+            return self._read(lambda columns: queries.trace_by_id(self.location, trace_ids[0], columns))
         ranges = self._ranges(trace_ids)
         if not ranges:
             return SpanBatch()
+        return self._read(lambda columns: queries.trace_spans(self.location, ranges, columns))
+
+    def _read(self, spans_query: Callable[[str], queries.Query]) -> SpanBatch:
+        """Spans from Traceway's own columns, or rebuilt from the exporter's
+        for rows the exporter wrote."""
         if self.own_columns:
-            table = self._arrow(queries.trace_spans(self.location, ranges, NARROW_READ_COLUMNS))
+            table = self._arrow(spans_query(NARROW_READ_COLUMNS))
             if all(table.column("TracewaySpan").to_pylist()):
                 return batch_from_table(table)
-        # Rows the exporter wrote: rebuild them from its columns.
         columns = READ_COLUMNS + (OWN_READ_COLUMNS if self.own_columns else "")
-        return batch_from_table(self._arrow(queries.trace_spans(self.location, ranges, columns)))
+        return batch_from_table(self._arrow(spans_query(columns)))
 
     def _arrow(self, sql_params: queries.Query) -> Any:
         sql, params = sql_params
