@@ -8,14 +8,23 @@ last hours, 1M spans an hour), then times:
   kind: rollup read + merge + rates, error ratios, p50/p95/p99 and sparklines);
 - ``monitor_latencies_p95_1h``: one Jaeger Monitor-tab query (a service's p95
   by operation, one point a minute, 10-minute windows);
-- ``dependencies_1h``: ``/api/dependencies`` for the last hour, edge rollup current.
+- ``dependencies_1h``: ``/api/dependencies`` for the last hour, edge rollup current
+  (the window rounded out to whole minutes, as the store answers it).
+
+Each figure has wall-clock p50/p99 and ``cpu_p50_ms``, the process's CPU time (DuckDB's
+threads included): on a machine shared with other work, the steadier figure.
 
 After the fill it runs the store's background maintenance once and reports its
 time (``maintain_after_fill_s``): compacting the partial RED rows of every write
 and computing the edges of every minute. A live server does this every 30 s for
 the minutes that just passed.
 
-    .venv/bin/python bench/red.py [--spans 1000000 10000000] [--repeat 50]
+    .venv/bin/python bench/red.py [--spans 1000000 10000000] [--repeat 50] [--keep DIR]
+
+``--keep DIR`` keeps each filled store in ``DIR/<spans>`` and reuses it on the next
+run (times are then measured from the end of that fill), so a change can be
+measured again without the fill; a store from older rollup code is rebuilt by the
+store's own backfill when opened (reported as ``open_s``).
 """
 
 from __future__ import annotations
@@ -35,15 +44,29 @@ from traceway.convert.red_json import red_table_json, sparkline_grid
 from traceway.storage.duckdb import DuckDBStore
 
 
-def measure(spans: int, repeat: int) -> dict:
+def filled_store(spans: int, directory: Path, result: dict) -> tuple[DuckDBStore, int]:
+    """A store holding ``spans`` spans of the fill in ``directory`` (filled now unless
+    an earlier run left one there) and the time the fill ended."""
+    filled = directory / "filled.json"
+    started = time.perf_counter()
+    store = DuckDBStore(directory)
+    if filled.exists():
+        result["open_s"] = round(time.perf_counter() - started, 1)
+        return store, json.loads(filled.read_text())["now_ns"]
+    fill(store, spans, span_hours=max(2.0, spans / 1_000_000))
+    result["fill_spans_per_s"] = round(spans / (time.perf_counter() - started))
+    store.checkpoint()
+    now_ns = time.time_ns()
+    filled.write_text(json.dumps({"now_ns": now_ns}))
+    return store, now_ns
+
+
+def measure(spans: int, repeat: int, keep: Path | None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        store = DuckDBStore(tmp)
-        started = time.perf_counter()
-        fill(store, spans, span_hours=max(2.0, spans / 1_000_000))
-        fill_s = time.perf_counter() - started
-        store.checkpoint()
-        now_ns = time.time_ns()
-        result: dict = {"spans": spans, "fill_spans_per_s": round(spans / fill_s)}
+        directory = keep / str(spans) if keep else Path(tmp)
+        directory.mkdir(parents=True, exist_ok=True)
+        result: dict = {"spans": spans}
+        store, now_ns = filled_store(spans, directory, result)
         (partial_rows,) = store._con.execute("SELECT count(*) FROM red_rollup").fetchone()
         started = time.perf_counter()
         store.maintain(now_ns + 2 * MINUTE_NS)
@@ -78,9 +101,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--spans", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("--keep", type=Path, help="keep filled stores here and reuse them")
     args = parser.parse_args()
     for spans in args.spans:
-        print(json.dumps(measure(spans, args.repeat), indent=2), flush=True)
+        print(json.dumps(measure(spans, args.repeat, args.keep), indent=2), flush=True)
 
 
 if __name__ == "__main__":

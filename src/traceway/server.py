@@ -96,7 +96,10 @@ def zipkin_app(ingest: Ingest, store: Reader, autocomplete_keys: tuple[str, ...]
     """Zipkin's port: the collector's ingest and the query side's read API, as Zipkin serves them.
 
     Its tokens and CORS (--zipkin-cors-origins) come from Security.zipkin_app."""
-    return Starlette(routes=zipkin_routes(ingest) + zipkin_read_routes(store, autocomplete_keys))
+    app = Starlette(routes=zipkin_routes(ingest) + zipkin_read_routes(store, autocomplete_keys))
+    # A trailing slash (``/api/v2/trace/abc/``) is a 404 as in Zipkin, not a redirect.
+    app.router.redirect_slashes = False
+    return app
 
 
 SPOOL_DIR = "spool"

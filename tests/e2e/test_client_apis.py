@@ -198,6 +198,8 @@ def test_zipkin_trace_comes_back_as_sent(server, sent):
     _, _, many = _get(f"{zipkin}/traceMany?traceIds=7a2b3c4d5e6f7081,{sent['otlp']}")
     check_zipkin("ListOfTraces", many)
     assert sorted(len(t) for t in many) == [2, 3]
+    # A trailing slash is no such path (urllib would follow a redirect to the trace).
+    assert _get(zipkin + "/trace/7a2b3c4d5e6f7081/")[0] == 404
 
 
 def test_zipkin_dependencies_and_cors(server, sent):

@@ -133,7 +133,9 @@ class Reader(Protocol):
         ``error_count`` too when the child's status is ERROR. When two stored
         spans share the parent's span id (the CLIENT and SERVER halves of a
         Zipkin shared span), the SERVER half is the parent, so one RPC is one
-        call. Sorted by parent, then child.
+        call. Sorted by parent, then child. A backend that answers from a rollup
+        may round the window out to whole UTC minutes (the minutes holding
+        ``start_min_ns`` through ``start_max_ns``).
         """
         ...
 
@@ -213,9 +215,9 @@ class Rollups(Protocol):
         covers the minutes starting in ``[time_ns, time_ns + step_ns)`` where
         ``time_ns = start_ns + k * step_ns``. One row per (time, service, operation)
         that had spans, or per (time, service) with ``operation`` None when not
-        ``by_operation``. Counts every span written, duplicates included (rollups
-        count writes; readers de-duplicate); ``errors`` counts spans with status
-        ERROR. ``services`` and ``span_kinds`` narrow the spans counted when given
+        ``by_operation``. Counts each span once: a span written again (a retried
+        write, a replayed spool: same trace id, span id, service, kind and start) is
+        not counted again; ``errors`` counts spans with status ERROR. ``services`` and ``span_kinds`` narrow the spans counted when given
         (an empty sequence selects nothing). ``keys`` are sorted by service, then
         operation; rows and sketch entries come in any order (``.rows()`` sorts
         by time, service, operation). Visible as soon as ``Writer.write`` returns.

@@ -418,14 +418,39 @@ class StorageConformance(TraceSummaryConformance):
         assert keys(services=[]) == []
         assert keys(services=["nobody"]) == []
 
-    def test_red_rollup_counts_every_write(self, store: Any, t0: int) -> None:
+    def test_rollups_count_a_span_written_again_once(self, store: Any, t0: int) -> None:
         skip_unless_rollups(store)
-        span = make_span(1, 1, start_ns=t0, service="a", kind=SpanKind.SERVER)
-        store.write(batch_of(span))
-        store.write(batch_of(span))
-        (row,) = store.red(minute_of(t0), minute_of(t0) + MINUTE_NS).rows()
-        assert (row.calls, row.duration_sum_ns, row.sketch) == (
-            2, 2_000_000, sketch_of([1_000_000] * 2))
+        m0 = minute_of(t0)
+        ms = 1_000_000
+        late = m0 - 30 * MINUTE_NS
+        spans = [make_span(1, 1, start_ns=m0 + SECOND_NS, service="web", name="GET /",
+                           kind=SpanKind.SERVER, duration_ns=5 * ms),
+                 make_span(1, 2, parent=1, start_ns=m0 + 2 * SECOND_NS, service="db",
+                           name="query", kind=SpanKind.SERVER, duration_ns=2 * ms,
+                           status_code=StatusCode.ERROR),
+                 make_span(2, 1, start_ns=late, service="web", name="GET /",
+                           kind=SpanKind.SERVER, duration_ns=3 * ms),
+                 make_span(2, 2, parent=1, start_ns=late + 1, service="db", name="query",
+                           kind=SpanKind.SERVER, duration_ns=4 * ms)]
+        store.write(batch_of(*spans[:3]))
+        store.write(batch_of(*spans[:3]))  # a retried write
+        store.write(batch_of(*spans[1:]))  # overlapping an earlier write
+        store.write(batch_of(spans[3], spans[3]))  # twice in one batch, after it was stored
+        assert store.red(late - MINUTE_NS, m0 + MINUTE_NS, 32 * MINUTE_NS).rows() == [
+            RedRow(late - MINUTE_NS, "db", "query", 2, 1, 6 * ms, sketch_of([2 * ms, 4 * ms])),
+            RedRow(late - MINUTE_NS, "web", "GET /", 2, 0, 8 * ms, sketch_of([5 * ms, 3 * ms]))]
+        assert store.edges(late, m0 + MINUTE_NS) == [
+            EdgeRow("web", "db", 2, 1, sketch_of([2 * ms, 4 * ms]))]
+        assert store.dependencies(late, m0 + MINUTE_NS) == [DependencyLink("web", "db", 2, 1)]
+
+    def test_red_counts_both_halves_of_a_zipkin_shared_span(self, store: Any, t0: int) -> None:
+        skip_unless_rollups(store)
+        m0 = minute_of(t0)
+        store.write(batch_of(*zipkin_shared_rpc(m0)))
+        store.write(batch_of(*zipkin_shared_rpc(m0)))
+        assert [(r.service, r.calls, r.errors) for r in store.red(
+            m0, m0 + MINUTE_NS, by_operation=False).rows()] == [
+            ("backend", 2, 1), ("db", 1, 0), ("frontend", 2, 0)]
 
     def test_edges_with_errors_and_callee_durations(self, store: Any, t0: int) -> None:
         skip_unless_rollups(store)

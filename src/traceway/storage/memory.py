@@ -112,10 +112,11 @@ class MemoryStore:
             services: Sequence[str] | None = None, span_kinds: Sequence[int] | None = None,
             by_operation: bool = True) -> RedColumns:
         with self._lock:
-            spans = [r for records in self._traces.values() for r in records
-                     if start_ns <= minute_of(r.start_ns) < end_ns
-                     and (services is None or r.service in services)
-                     and (span_kinds is None or r.kind in span_kinds)]
+            copies = {(r.trace_id, r.span_id, r.service, r.kind, r.start_ns): r
+                      for records in self._traces.values() for r in reversed(records)}
+        spans = [r for r in copies.values() if start_ns <= minute_of(r.start_ns) < end_ns
+                 and (services is None or r.service in services)
+                 and (span_kinds is None or r.kind in span_kinds)]
         return RedColumns.of_rows(red_rows_of(
             [bucket_of(r.start_ns, start_ns, step_ns) for r in spans],
                            [r.service for r in spans],

@@ -3,9 +3,12 @@
 RED: every write appends, in its own transaction, one partial row per (minute,
 service, operation, kind, status) of the batch, aggregated by SQL over the
 registered Arrow batch; reads merge the partial rows (sum the counts, add the
-sketches bucket by bucket). Every ``MAINTAIN_INTERVAL_S`` a background pass
-compacts the partial rows of past minutes into one row per key, so reads stay
-proportional to minutes x keys, not to the number of writes.
+sketches bucket by bucket). A span already stored (same COPY_KEY: a retried write,
+a replayed spool) is not counted again: the write anti-joins its batch against the
+spans stored in the short ranges of time its starts fall in, before inserting it.
+Every ``MAINTAIN_INTERVAL_S`` a background pass compacts the partial rows of past
+minutes into one row per key, so reads stay proportional to minutes x keys, not to
+the number of writes.
 
 Edges need a span's parent, which may arrive in a later write. So a write only
 marks minutes dirty: the start minute of each span (its own call) and the minutes
@@ -16,8 +19,9 @@ mark is deleted by the transaction that recomputed it from a snapshot holding th
 spans it stood for; a write after that snapshot leaves its own mark.
 
 The same background pass recomputes the dirty minutes that have passed, so that
-reads mostly find the edges ready. A store from before the rollups is backfilled
-once when opened.
+reads mostly find the edges ready. ``dependencies`` answers from the edge rollup
+alone, its window rounded out to whole minutes. A store from before the rollups (or
+from an older ROLLUP_VERSION) is backfilled once when opened.
 """
 
 from __future__ import annotations
@@ -33,10 +37,11 @@ import numpy as np
 
 from traceway.analysis.red import LOG_GAMMA, MINUTE_NS, EdgeRow, RedColumns, minute_of
 from traceway.storage.api import DependencyLink
+from traceway.storage.duckdb.rollup_rows import edge_rows_of, red_columns_of
 
 log = logging.getLogger(__name__)
 
-ROLLUP_VERSION = "1"
+ROLLUP_VERSION = "2"  # 2: copies of a span counted once
 MAINTAIN_INTERVAL_S = 30.0
 # How many minutes after its start a long span marks dirty (for children that
 # arrived before it).
@@ -46,6 +51,10 @@ ERROR = 2  # StatusCode.ERROR
 _BUCKET = f"CAST(ceil(ln(greatest(duration_ns, 1)) / {LOG_GAMMA!r}) AS SMALLINT)"
 _MINUTE = f"(start_ns // {MINUTE_NS}) * {MINUTE_NS}"
 _RED_KEY = "minute_ns, service, name, kind, status_code"
+# Spans equal in these are copies of one span (a retried write, a replayed spool):
+# RED counts one of them. The two halves of a Zipkin shared span differ in kind and
+# service, so both count.
+COPY_KEY = "trace_hi, trace_lo, span_id, service, kind, start_ns"
 
 _RED_OF = f"""
     SELECT {_RED_KEY}, sum(n)::BIGINT, sum(d)::BIGINT, list(b ORDER BY b), list(n ORDER BY b)
@@ -72,10 +81,7 @@ def _merged(rows: str, key: str, sums: str) -> str:
 _RED_SUMS = "sum(calls)::BIGINT, sum(duration_sum_ns)::BIGINT"
 
 # Callee spans (``c``) joined to their parent (``p``), the SERVER half of a shared span
-# first. Parents are looked for from the start of the earliest trace involved.
-_PARENT_LO = """
-    SELECT min(start_ns) FROM trace_index WHERE trace_hi IN
-        (SELECT trace_hi FROM spans WHERE start_ns BETWEEN ? AND ? AND parent_id <> 0)"""
+# first. Parents are looked for from ``$parent_lo`` (``calls_params``).
 _CALLS = f"""
     WITH c AS (SELECT DISTINCT trace_hi, trace_lo, span_id, parent_id, service, status_code,
                       duration_ns, start_ns
@@ -100,10 +106,37 @@ _EDGES_OF_CALLS = f"""
     GROUP BY minute_ns, parent, child"""
 
 
+# Where a call's parent is looked for first: spans that start at most this long before
+# the callees' window (nearly every parent). Only the traces of callees whose parent is
+# not there are looked up in trace_index (an index lookup while they are few), so a
+# parent that started hours earlier is still found.
+PARENT_NEAR_NS = MINUTE_NS
+MAX_INDEXED_TRACES = 2_000
+_FAR_TRACES = """
+    SELECT DISTINCT c.trace_hi
+    FROM (SELECT trace_hi, trace_lo, parent_id FROM spans
+          WHERE start_ns BETWEEN $lo AND $hi AND parent_id <> 0) c
+    ANTI JOIN (SELECT trace_hi, trace_lo, span_id FROM spans
+               WHERE start_ns BETWEEN $near AND $hi) p
+    ON c.trace_hi = p.trace_hi AND c.trace_lo = p.trace_lo AND c.parent_id = p.span_id"""
+
+
 def calls_params(cur: duckdb.DuckDBPyConnection, lo: int, hi: int) -> dict[str, int]:
-    """Parameters of _CALLS for callee spans started in ``[lo, hi]``."""
-    (found,) = cur.execute(_PARENT_LO, [lo, hi]).fetchone() or (None,)
-    return {"lo": lo, "hi": hi, "parent_lo": lo if found is None else min(found, lo)}
+    """Parameters of _CALLS for callee spans started in ``[lo, hi]``: parents are looked
+    for from the first start of every trace whose parent is not near."""
+    near = lo - PARENT_NEAR_NS
+    far = cur.execute(_FAR_TRACES, {"lo": lo, "hi": hi, "near": near}).fetchnumpy()["trace_hi"]
+    if not len(far):
+        return {"lo": lo, "hi": hi, "parent_lo": near}
+    if len(far) <= MAX_INDEXED_TRACES:  # a literal list: DuckDB probes the index
+        traces = ", ".join(str(int(t)) for t in far.tolist())
+        found = cur.execute(f"SELECT min(start_ns) FROM trace_index WHERE trace_hi IN ({traces})"
+                            ).fetchone()
+    else:
+        found = cur.execute("SELECT min(start_ns) FROM trace_index WHERE trace_hi IN "
+                            "(SELECT unnest(?::UBIGINT[]))", [far.tolist()]).fetchone()
+    first = found[0] if found and found[0] is not None else near
+    return {"lo": lo, "hi": hi, "parent_lo": min(first, near)}
 
 
 def dependencies_of_spans(cur: duckdb.DuckDBPyConnection, lo: int, hi: int
@@ -116,10 +149,37 @@ def dependencies_of_spans(cur: duckdb.DuckDBPyConnection, lo: int, hi: int
     return [DependencyLink(parent, child, n, errors) for parent, child, n, errors in rows]
 
 
-def rollup_statements() -> list[str]:
-    """What a write adds inside its transaction (``batch_spans``, ``batch_dirty`` registered)."""
-    return [f"INSERT INTO red_rollup {_RED_OF.format(source='batch_spans')}",
+def _first_copies(source: str) -> str:
+    """One span of ``source`` per COPY_KEY (the columns RED needs)."""
+    return f"(SELECT DISTINCT ON ({COPY_KEY}) {COPY_KEY}, name, status_code, duration_ns FROM {source})"
+
+
+def rollup_statements(stored_ranges: Sequence[tuple[int, int]]) -> list[str]:
+    """What a write adds inside its transaction, before its spans are inserted
+    (``batch_spans``, ``batch_dirty`` registered). RED counts the batch's spans that
+    are no copies of stored ones: those are looked for among the spans that start in
+    ``stored_ranges`` (``[first, last]`` pairs covering the batch's starts)."""
+    stored = " UNION ALL ".join(
+        f"SELECT {COPY_KEY} FROM spans WHERE start_ns BETWEEN {int(first)} AND {int(last)}"
+        for first, last in stored_ranges) or f"SELECT {COPY_KEY} FROM spans WHERE false"
+    new = f"(SELECT * FROM {_first_copies('batch_spans')} ANTI JOIN ({stored}) USING ({COPY_KEY}))"
+    return [f"INSERT INTO red_rollup {_RED_OF.format(source=new)}",
             "INSERT INTO edge_dirty SELECT minute_ns FROM batch_dirty"]
+
+
+def start_ranges(start_ns: np.ndarray, most: int = 16) -> list[tuple[int, int]]:
+    """At most ``most`` ``[first, last]`` ranges covering every start, split at the
+    widest gaps (a batch of live spans with a few late ones: a few short ranges)."""
+    starts = np.unique(start_ns)
+    if not len(starts):
+        return []
+    gaps = np.diff(starts)
+    splits = np.sort(np.argpartition(-gaps, most - 2)[:most - 1]) if len(gaps) >= most else (
+        np.arange(len(gaps)))
+    splits = splits[gaps[splits] > MINUTE_NS // 60]  # a second apart: one range
+    firsts = np.concatenate(([starts[0]], starts[splits + 1]))
+    lasts = np.concatenate((starts[splits], [starts[-1]]))
+    return list(zip(firsts.tolist(), lasts.tolist()))
 
 
 def dirty_minutes(start_ns: np.ndarray, duration_ns: np.ndarray) -> set[int]:
@@ -145,7 +205,9 @@ def backfill(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("BEGIN")
     con.execute("DELETE FROM red_rollup")
     con.execute("DELETE FROM edge_rollup")
-    con.execute(f"INSERT INTO red_rollup {_RED_OF.format(source='spans')}")
+    # In time order, as writes leave them: reads of recent minutes skip the older row groups.
+    con.execute(f"INSERT INTO red_rollup {_RED_OF.format(source=_first_copies('spans'))} "
+                "ORDER BY minute_ns")
     con.execute(f"INSERT INTO edge_dirty SELECT DISTINCT {_MINUTE} FROM spans")
     con.execute("INSERT OR REPLACE INTO meta VALUES ('rollup_version', ?)", [ROLLUP_VERSION])
     con.execute("COMMIT")
@@ -187,89 +249,44 @@ class DuckDBRollups:
         if span_kinds is not None:
             where += " AND kind IN (SELECT unnest($kinds::UTINYINT[]))"
             params["kinds"] = [int(k) for k in span_kinds]
-        rows = f"""SELECT $start + (minute_ns - $start) // $step * $step AS time_ns, service,
-                          {"name" if by_operation else "''"} AS operation, status_code, calls,
-                          duration_sum_ns, buckets, counts
-                   FROM red_rollup WHERE {where}"""
-        # Both answers number the keys alike (dense_rank), so the sketch entries need
-        # no strings.
-        key = "dense_rank() OVER (ORDER BY service, operation) - 1 AS k"
+        operation = "name" if by_operation else "''"
+        # The rows as they are, sketches included: merged by numpy (RedColumns entries
+        # add up), which is several times cheaper than unnesting them in SQL.
         cur = self._con.cursor()
         try:
-            totals = cur.execute(f"""
-                WITH r AS ({rows})
-                SELECT {key}, service, operation, time_ns, sum(calls)::BIGINT AS calls,
-                       coalesce(sum(calls) FILTER (status_code = {ERROR}), 0)::BIGINT AS errors,
-                       sum(duration_sum_ns)::BIGINT AS d
-                FROM r GROUP BY service, operation, time_ns""", params).fetchnumpy()
-            # Numbered after grouping, through the few distinct keys: cheaper than
-            # ranking every entry.
-            entries = cur.execute(f"""
-                WITH r AS ({rows}),
-                     g AS (SELECT service, operation, time_ns, b, sum(n)::BIGINT AS n
-                           FROM (SELECT service, operation, time_ns, unnest(buckets) AS b,
-                                        unnest(counts) AS n FROM r) GROUP BY ALL),
-                     keys AS (SELECT service, operation,
-                                     row_number() OVER (ORDER BY service, operation) - 1 AS k
-                              FROM (SELECT DISTINCT service, operation FROM r))
-                SELECT keys.k, g.time_ns, g.b, g.n FROM g JOIN keys USING (service, operation)
-                """, params).fetchnumpy()
+            table = cur.sql(f"""
+                SELECT service, {operation} AS operation,
+                       $start + (minute_ns - $start) // $step * $step AS time_ns, calls,
+                       CASE WHEN status_code = {ERROR} THEN calls ELSE 0 END AS errors,
+                       duration_sum_ns, buckets, counts
+                FROM red_rollup WHERE {where}""", params=params).to_arrow_table()
         finally:
             cur.close()
-        names: dict[int, tuple[str, str | None]] = {}
-        for k, service, operation in zip(totals["k"].tolist(), totals["service"].tolist(),
-                                         totals["operation"].tolist()):
-            names[k] = (service, operation if by_operation else None)
-
-        def ints(values: Any) -> np.ndarray:
-            return np.asarray(values, dtype=np.int64)
-
-        return RedColumns([names[k] for k in range(len(names))], ints(totals["k"]),
-                          ints(totals["time_ns"]), ints(totals["calls"]), ints(totals["errors"]),
-                          ints(totals["d"]), ints(entries["k"]), ints(entries["time_ns"]),
-                          ints(entries["b"]), ints(entries["n"]))
+        return red_columns_of(table, by_operation)
 
     def edges(self, start_ns: int, end_ns: int) -> list[EdgeRow]:
         self._refresh_edges(start_ns, end_ns)
-        window = "FROM edge_rollup WHERE minute_ns >= ? AND minute_ns < ?"
-        totals = self._query(f"SELECT parent, child, sum(calls)::BIGINT, sum(errors)::BIGINT "
-                             f"{window} GROUP BY ALL ORDER BY ALL", [start_ns, end_ns])
-        sketches: dict[tuple[str, str], dict[int, int]] = {}
-        for parent, child, b, n in self._query(
-                f"SELECT parent, child, b, sum(n)::BIGINT FROM (SELECT parent, child, "
-                f"unnest(buckets) AS b, unnest(counts) AS n {window}) GROUP BY ALL",
-                [start_ns, end_ns]):
-            sketches.setdefault((parent, child), {})[b] = n
-        return [EdgeRow(parent, child, calls, errors, sketches.get((parent, child), {}))
-                for parent, child, calls, errors in totals]
-
-    def dependencies(self, start_min_ns: int, start_max_ns: int) -> list[DependencyLink]:
-        """Whole minutes of the window from the rollup, its ragged ends from the spans."""
-        first = -(-start_min_ns // MINUTE_NS) * MINUTE_NS
-        after = (start_max_ns + 1) // MINUTE_NS * MINUTE_NS
-        parts: list[tuple[str, str, int, int]] = []
-        ragged = [(start_min_ns, start_max_ns)]
-        if first < after:
-            self._refresh_edges(first, after)
-            parts += self._query("SELECT parent, child, sum(calls), sum(errors) FROM edge_rollup "
-                                 "WHERE minute_ns >= ? AND minute_ns < ? GROUP BY ALL",
-                                 [first, after])
-            ragged = [(start_min_ns, first - 1), (after, start_max_ns)]
         cur = self._con.cursor()
         try:
-            for lo, hi in ragged:
-                if lo <= hi:
-                    parts += [(d.parent, d.child, d.call_count, d.error_count)
-                              for d in dependencies_of_spans(cur, lo, hi)]
+            table = cur.sql("""
+                SELECT parent, child, calls, errors, buckets, counts
+                FROM edge_rollup WHERE minute_ns >= ? AND minute_ns < ?""",
+                params=[start_ns, end_ns]).to_arrow_table()
         finally:
             cur.close()
-        calls: dict[tuple[str, str], list[int]] = {}
-        for parent, child, n, errors in parts:
-            totals = calls.setdefault((parent, child), [0, 0])
-            totals[0] += int(n)
-            totals[1] += int(errors)
-        return [DependencyLink(parent, child, n, errors)
-                for (parent, child), (n, errors) in sorted(calls.items())]
+        return edge_rows_of(table)
+
+    def dependencies(self, start_min_ns: int, start_max_ns: int) -> list[DependencyLink]:
+        """From the edge rollup, the window rounded out to whole minutes (the minutes
+        that hold ``start_min_ns`` through ``start_max_ns``): computing the ragged ends
+        from the spans cost more than the rest of the answer at 10M spans."""
+        first = minute_of(start_min_ns)
+        after = minute_of(start_max_ns) + MINUTE_NS
+        self._refresh_edges(first, after)
+        return [DependencyLink(parent, child, int(n), int(errors)) for parent, child, n, errors
+                in self._query("SELECT parent, child, sum(calls), sum(errors) FROM edge_rollup "
+                               "WHERE minute_ns >= ? AND minute_ns < ? GROUP BY ALL ORDER BY ALL",
+                               [first, after])]
 
     # -- maintenance ----------------------------------------------------------
 

@@ -30,6 +30,7 @@ from traceway.storage.duckdb.rollups import (
     delete_rollups_before,
     dirty_minutes,
     rollup_statements,
+    start_ranges,
     unmerged_minutes,
 )
 from traceway.storage.duckdb.schema import DDL, SCHEMA_VERSION, latin1_text, u64_pairs, u64s
@@ -107,7 +108,8 @@ class DuckDBStore(DuckDBRollups, DuckDBReader):
                 for table, rows in new_rows.items():
                     con.register(f"new_{table}", pa.table(dict(zip(
                         _LOOKUP_COLUMNS[table], map(list, zip(*rows))))))
-                con.execute(_write_sql(list(new_rows)))
+                con.execute(_write_sql(list(new_rows), start_ranges(
+                    spans["start_ns"].to_numpy())))
             except duckdb.Error as exc:
                 try:
                     con.execute("ROLLBACK")
@@ -244,12 +246,12 @@ _LOOKUP_COLUMNS = {"resources": ("id", "hash", "service", "body"),
                    "operations": ("service", "name", "kind")}
 
 
-def _write_sql(new_row_tables: list[str]) -> str:
+def _write_sql(new_row_tables: list[str], batch_ranges: list[tuple[int, int]]) -> str:
     statements = [
         "BEGIN",
+        *rollup_statements(batch_ranges),  # before the spans: it looks for copies of them
         "INSERT INTO spans SELECT * FROM batch_spans",
         "INSERT INTO trace_index SELECT * FROM batch_traces",
-        *rollup_statements(),
     ]
     # Resource and scope ids are new by construction (one writer); an operation
     # may be re-inserted after retention pruned it while a write was in flight.
