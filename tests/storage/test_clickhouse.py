@@ -28,10 +28,6 @@ class TestClickHouseStore(StorageConformance):
 
         return reopen
 
-    def test_red_rollup_counts_every_write(self, store, t0):
-        pytest.skip("ClickHouse stores a span written again once, so RED counts it once "
-                    "(test_a_span_written_again_is_stored_and_counted_once)")
-
 
 class TestClickHouseStoreJaegerCorpus(JaegerCorpusConformance):
     corpus_dir = FIXTURES / "jaeger-storage-integration"
