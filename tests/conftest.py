@@ -17,3 +17,13 @@ def traceway_server(tmp_path):
     server = ServerProcess(tmp_path / "data").start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def chdb_client(tmp_path_factory):
+    """The chdb engine of this test process (chdb opens one path per process)."""
+    clickhouse = pytest.importorskip("traceway.storage.clickhouse")
+    pytest.importorskip("chdb")
+    client = clickhouse.connect(dsn=f"chdb://{tmp_path_factory.mktemp('chdb')}")
+    yield client
+    client.close()

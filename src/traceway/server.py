@@ -137,7 +137,7 @@ class TracewayServer:
                                                 self.quarantine, self._stored_from_worker)
                               if self.receives else None)
         self.workers: ReceiverWorkers | None = None
-        self.telemetry.watch_write_path(lambda: self.queue.problem is None,
+        self.telemetry.watch_write_path(lambda: self.queue.failing is None,
                                         lambda: spool is None or spool.problem is None)
         self.ingest = Ingest(stage, self.telemetry, [self.strategies.observe],
                              max_in_flight_bytes=in_flight_share(settings))
@@ -156,7 +156,7 @@ class TracewayServer:
     def problems(self) -> list[str]:
         """What keeps the write path from accepting spans now (empty: ready)."""
         spool = self._active_spool
-        found = [problem for problem in (self.queue.problem, spool.problem if spool else None)
+        found = [problem for problem in (self.queue.failing, spool.problem if spool else None)
                  if problem]
         return found + (self.workers.problems() if self.workers is not None else [])
 

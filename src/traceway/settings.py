@@ -89,7 +89,8 @@ SETTING_HELP = {
     "ui_port": "web UI, Jaeger-compatible query API and /metrics",
     "retention": "delete spans older than this (e.g. 12h, 7d)",
     "log_level": "debug, info, warning or error",
-    "max_queue_bytes": "memory for spans waiting to be written; beyond it senders get 429",
+    "max_queue_bytes": "memory for spans waiting to be written; beyond it senders get 429 "
+                       "(503 while the store is failing)",
     "max_in_flight_bytes": "request bytes (raw and decompressed) all receivers hold at once; "
                            "beyond it senders get 429 with Retry-After",
     "config": "TOML file with [sampling.tail] and [sampling.remote]; reloaded on SIGHUP",

@@ -69,5 +69,17 @@ def test_spans_the_otel_exporter_wrote_are_served_by_the_jaeger_api(tmp_path, cr
         links = server.api(f"/api/dependencies?endTs={end_ms}&lookback=3600000")["data"]
         assert links == [{"parent": "frontend", "child": "payment", "callCount": 1},
                          {"parent": "payment", "child": "bank", "callCount": 1}]
+        # RED without Traceway's rollup view: SQL over the exporter's spans.
+        window = f"endTs={end_ms + 60_000}&lookback=600000"
+        services = server.api(f"/api/red/services?{window}")["data"]
+        assert [(s["service"], s["calls"], s["errors"]) for s in services] == [
+            ("bank", 1, 1), ("frontend", 1, 0)]  # their own work: SERVER spans, both spellings
+        assert services[1]["p95Ms"] == pytest.approx(250, rel=0.01)
+        edges = server.api(f"/api/red/edges?{window}")["data"]
+        assert [(e["parent"], e["child"], e["callCount"], e["errorCount"]) for e in edges] == [
+            ("frontend", "payment", 1, 1), ("payment", "bank", 1, 1)]
+        errors = server.api(f"/api/metrics/errors?service=bank&{window}&step=60000")["metrics"]
+        ratios = {p["gaugeValue"]["doubleValue"] for p in errors[0]["metricPoints"]}
+        assert ratios - {"NaN"} == {1.0}  # bank's one call failed
     finally:
         server.stop()

@@ -27,13 +27,18 @@ from traceway.testing import ServerProcess
 LENS_ORIGIN = "http://lens.example:8080"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, decoder_path):
-    # decoder_path (tests/e2e/conftest.py) sets how the server decodes OTLP: one server per path.
+@pytest.fixture(scope="module", params=["duckdb", "chdb"])
+def server(request, tmp_path_factory, decoder_path):
+    # decoder_path (tests/e2e/conftest.py) sets how the server decodes OTLP: one server per
+    # path, on DuckDB and on ClickHouse (chdb: summaries, search and traces in its SQL).
+    storage: list[str] = []
+    if request.param == "chdb":
+        pytest.importorskip("chdb")
+        storage = ["--storage", f"chdb://{tmp_path_factory.mktemp('clients-chdb')}"]
     process = ServerProcess(tmp_path_factory.mktemp("clients") / "data",
                             extra_args=["--zipkin-cors-origins", LENS_ORIGIN,
-                                        "--zipkin-autocomplete-keys", "otel.status_description"]
-                            ).start()
+                                        "--zipkin-autocomplete-keys", "otel.status_description",
+                                        *storage]).start(timeout_s=60)
     yield process
     process.stop()
 

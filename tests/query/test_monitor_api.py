@@ -1,13 +1,15 @@
 """Jaeger's monitor API: the JSON Jaeger UI's Monitor tab reads, against golden files.
 
-The store is a real DuckDB file filled with synthetic traffic at fixed times, so
-the answers are exact; run with UPDATE_GOLDEN=1 to rewrite the expected files.
+The store is a real DuckDB file, and chdb (with its RED view, and without it as on
+the exporter's tables), filled with synthetic traffic at fixed times, so the
+answers are exact and the same; UPDATE_GOLDEN=1 rewrites the expected files.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -46,14 +48,31 @@ def traffic():
     return spans
 
 
-@pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    store = DuckDBStore(tmp_path_factory.mktemp("monitor"))
+def open_store(backend: str, request: pytest.FixtureRequest, tmp_path: Path):
+    if backend == "duckdb":
+        return DuckDBStore(tmp_path)
+    from traceway.storage.clickhouse import ClickHouseStore, Location
+
+    client = request.getfixturevalue("chdb_client")
+    location = Location(database=f"monitor_{uuid.uuid4().hex[:12]}")
+    request.addfinalizer(lambda: client.command(f"DROP DATABASE `{location.database}`"))
+    store = ClickHouseStore(client, location)
+    if backend == "chdb-spans":  # as on the exporter's tables: no RED view, SQL over the spans
+        for table in ("otel_traces_red_mv", "otel_traces_red"):
+            client.command(f"DROP TABLE `{location.database}`.{table}")
+        store = ClickHouseStore(client, location)
+    return store
+
+
+@pytest.fixture(scope="module", params=["duckdb", "chdb", "chdb-spans"])
+def client(request, tmp_path_factory):
+    store = open_store(request.param, request, tmp_path_factory.mktemp("monitor"))
     spans = traffic()
     store.write(batch_of(*spans[: len(spans) // 2]))
     store.write(batch_of(*spans[len(spans) // 2:]))
     yield TestClient(Starlette(routes=monitor_routes(store)))
-    store.close()
+    if request.param == "duckdb":
+        store.close()  # chdb's client is the session's
 
 
 def check_golden(name: str, document: dict) -> None:

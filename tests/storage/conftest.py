@@ -16,15 +16,6 @@ SERVER_URL = os.environ.get("TRACEWAY_CLICKHOUSE_URL", "")
 BACKENDS = ["chdb", *(["server"] if SERVER_URL else [])]
 
 
-@pytest.fixture(scope="session")
-def chdb_client(tmp_path_factory):
-    clickhouse = pytest.importorskip("traceway.storage.clickhouse")
-    pytest.importorskip("chdb")
-    client = clickhouse.connect(dsn=f"chdb://{tmp_path_factory.mktemp('chdb')}")
-    yield client
-    client.close()
-
-
 def server_client():
     from traceway.storage.clickhouse import connect
 

@@ -60,3 +60,52 @@ def test_a_replayed_spool_inserts_only_what_clickhouse_lacks(clickhouse_client, 
     rows = clickhouse_client.query(
         f"SELECT count(), uniqExact(TraceId, SpanId) FROM `{fresh_database}`.otel_traces").result_rows
     assert rows == [(4, 4)]
+
+
+def test_a_replayed_spool_restores_lookup_rows_a_kill_cut_off(clickhouse_client, clickhouse_store,
+                                                              fresh_database, tmp_path):
+    """``kill -9`` between the insert into otel_traces and its views' commits:
+    the spans are stored but the lookup table lacks their trace. Replaying the
+    spool must make the trace readable by id again (it was invisible before)."""
+    from traceway.pipeline.quarantine import Quarantine
+    from traceway.pipeline.spool import Spool
+    from traceway.pipeline.spooled import drain_spool
+    from traceway.storage.testspans import batch_of, make_span
+    from traceway.telemetry import Telemetry
+
+    t0 = 1_700_000_000 * 10**9
+    inserted = batch_of(*(make_span(1, s, start_ns=t0 + s * 10**9) for s in range(1, 4)))
+    clickhouse_store.write(inserted)
+    for table in ("otel_traces_trace_id_ts", "otel_traces_operations"):
+        clickhouse_client.command(f"TRUNCATE TABLE `{fresh_database}`.{table}")
+    assert not len(clickhouse_store.get_trace(inserted.trace_id[0]))
+    spool = Spool(tmp_path / "spool")
+    spool.start()
+    spool.append(inserted, lambda segment: 1).result()
+    spool.close()
+    assert drain_spool(tmp_path / "spool", clickhouse_store, Quarantine(None, Telemetry())) == 0
+    assert len(clickhouse_store.get_trace(inserted.trace_id[0])) == 3
+    assert clickhouse_store.services() == sorted(set(inserted.service))
+
+
+def test_a_span_written_again_is_stored_and_counted_once(clickhouse_client, clickhouse_store,
+                                                         fresh_database):
+    """A retried write, an overlapping one and a batch repeating a span: each
+    span is one row in otel_traces and one call in the RED view; a span that
+    differs in content is a span of its own."""
+    import time
+
+    from traceway.analysis.red import MINUTE_NS, minute_of
+    from traceway.storage.testspans import batch_of, make_span
+
+    t0 = time.time_ns() // MINUTE_NS * MINUTE_NS - 10 * MINUTE_NS
+    spans = [make_span(1, s, start_ns=t0 + s, service="a") for s in range(1, 4)]
+    clickhouse_store.write(batch_of(*spans[:2]))
+    clickhouse_store.write(batch_of(*spans[:2]))
+    clickhouse_store.write(batch_of(*spans[1:], spans[2]))
+    changed = make_span(1, 3, start_ns=t0 + 3, service="a", attributes={"retry": 1})
+    clickhouse_store.write(batch_of(changed))
+    rows = clickhouse_client.query(f"SELECT count() FROM `{fresh_database}`.otel_traces").result_rows
+    assert rows == [(4,)]
+    (row,) = clickhouse_store.red(minute_of(t0), minute_of(t0) + MINUTE_NS).rows()
+    assert row.calls == 4

@@ -69,3 +69,26 @@ def test_trace_and_dependency_queries() -> None:
 def test_names_in_the_url_are_checked(options: dict[str, str]) -> None:
     with pytest.raises(StorageError):
         Location.from_options(options)
+
+
+def test_rollup_and_dedup_queries() -> None:
+    from traceway.storage.clickhouse import dedup, rollups
+
+    minute = 60 * 10**9
+    parts = [rollups.red_query(Location(), True, 10 * minute, 70 * minute, 5 * minute,
+                               ["checkout"], [SpanKind.SERVER], by_operation=True),
+             rollups.red_query(Location(), False, 10 * minute, 70 * minute + 1, minute,
+                               None, None, by_operation=False),
+             rollups.calls_query(Location(), 10 * minute, 70 * minute),
+             dedup.known_traces(Location(), ["ab" * 16]),
+             dedup.stored_spans(Location(), ["ab" * 16], 1, 2, own_columns=True),
+             *dedup.rederived(Location(), ["ab" * 16], 1, 2, operations=True)]
+    check("rollups_and_dedup.sql",
+          "\n\n".join(f"{sql}\n-- {sorted(params.items())!r}" for sql, params in parts) + "\n")
+
+
+def test_trace_summary_query() -> None:
+    from traceway.storage.clickhouse.summaries import summary_query
+
+    sql, params = summary_query(Location(), [("ab" * 16, 10, 12)])
+    check("trace_summaries.sql", f"{sql}\n-- {sorted(params.items())!r}\n")

@@ -10,7 +10,12 @@ from typing import Protocol
 from traceway.collector.inflight import InFlightBytes
 from traceway.convert.otlp import DecodedSpans
 from traceway.model import SpanBatch
-from traceway.pipeline.batcher import QueueClosedError, QueueFullError, StageUnavailableError
+from traceway.pipeline.batcher import (
+    QueueClosedError,
+    QueueFullError,
+    StageUnavailableError,
+    StoreUnavailableError,
+)
 from traceway.telemetry import Telemetry
 
 RETRY_AFTER_SECONDS = 2
@@ -68,6 +73,9 @@ class Ingest:
             return None
         try:
             return self._stage.submit(decoded.batch, decoded.request)
+        except StoreUnavailableError as exc:  # full because the store fails: 503, not 429
+            t.spans_dropped.labels(protocol, "unavailable").inc(count)
+            raise OverloadedError(str(exc), unavailable=True) from None
         except QueueFullError as exc:
             t.spans_dropped.labels(protocol, "queue_full").inc(count)
             raise OverloadedError(str(exc)) from None

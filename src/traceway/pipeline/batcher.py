@@ -34,6 +34,11 @@ class QueueFullError(Exception):
     """The write queue holds its maximum; retry later."""
 
 
+class StoreUnavailableError(QueueFullError):
+    """The queue is full because the store is failing (a ClickHouse outage),
+    not because it is busy: 503/UNAVAILABLE rather than 429; retry later."""
+
+
 class QueueClosedError(Exception):
     """The server is shutting down and accepts no more spans."""
 
@@ -87,14 +92,24 @@ class WriteQueue:
                 raise QueueClosedError("server is shutting down")
             # An oversized single batch is still admitted into an empty queue.
             if self._bytes and self._bytes + size > self.max_bytes:
-                raise QueueFullError(
-                    f"write queue full ({self._bytes >> 20} MiB of {self.max_bytes >> 20} MiB)")
+                full = f"write queue full ({self._bytes >> 20} MiB of {self.max_bytes >> 20} MiB)"
+                failing = self.failing
+                if failing:
+                    raise StoreUnavailableError(f"{failing}; {full}")
+                raise QueueFullError(full)
             self._pending.append((batch, size, future))
             self._bytes += size
             self._spans += len(batch)
             self._cond.notify()
         self._update_gauges()
         return future
+
+    @property
+    def failing(self) -> str | None:
+        """Why store writes fail or stall now (the last write's error, or the
+        store's own ``problem`` while it waits out an outage); None when well."""
+        store_problem: str | None = getattr(self._writer, "problem", None)
+        return self.problem or store_problem
 
     def close(self, timeout: float | None = None) -> None:
         """Stop accepting, write everything already queued, then return."""

@@ -121,15 +121,15 @@ def drain_spool(directory: Path, store: Writer, quarantine: Quarantine) -> int:
 
     Batches that reached the store before a crash are written again (readers
     return identical spans once), unless the store can tell which spans it
-    already holds (``without_stored``, ClickHouse): then only the rest. Spans
+    already holds (``replay_remainder``, ClickHouse): then only the rest. Spans
     the store refuses, and records that cannot be decoded, are quarantined:
     the start-up goes on."""
     spool = Spool(directory, quarantine=quarantine)
     spans = 0
-    without_stored = getattr(store, "without_stored", None)
+    replay_remainder = getattr(store, "replay_remainder", None)
     for _, batch in spool.replay():
-        if without_stored is not None:
-            batch = without_stored(batch)
+        if replay_remainder is not None:
+            batch = replay_remainder(batch)
         write_isolating(store, batch, quarantine)
         spans += len(batch)
     for segment in spool.existing_segments():

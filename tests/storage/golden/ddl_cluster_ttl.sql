@@ -82,6 +82,32 @@ AS SELECT ServiceName, SpanName, SpanKind, max(toDateTime(Timestamp)) AS LastSee
 FROM `tracing`.`otel_traces_local`
 GROUP BY ServiceName, SpanName, SpanKind;
 
+CREATE TABLE IF NOT EXISTS `tracing`.`otel_traces_local_red` ON CLUSTER `prod` (
+    Minute DateTime CODEC(Delta(4), ZSTD(1)),
+    ServiceName LowCardinality(String),
+    SpanName LowCardinality(String),
+    SpanKind LowCardinality(String),
+    StatusCode LowCardinality(String),
+    Calls SimpleAggregateFunction(sum, UInt64),
+    DurationSum SimpleAggregateFunction(sum, UInt64),
+    Sketch SimpleAggregateFunction(sumMap, Tuple(Array(Int16), Array(UInt64)))
+) ENGINE = ReplicatedAggregatingMergeTree()
+PARTITION BY toDate(Minute)
+ORDER BY (ServiceName, Minute, SpanName, SpanKind, StatusCode)
+TTL Minute + toIntervalSecond(604800)
+SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `tracing`.`otel_traces_local_red_mv` ON CLUSTER `prod`
+TO `tracing`.`otel_traces_local_red`
+AS SELECT toStartOfMinute(toDateTime(Timestamp)) AS Minute, ServiceName, SpanName, SpanKind, StatusCode,
+    count() AS Calls, sum(Duration) AS DurationSum,
+    sumMap([toInt16(ceil(log(greatest(Duration, 1)) / 0.020000666706669435))], [toUInt64(1)]) AS Sketch
+FROM `tracing`.`otel_traces_local`
+GROUP BY Minute, ServiceName, SpanName, SpanKind, StatusCode;
+
+CREATE TABLE IF NOT EXISTS `tracing`.`otel_traces_red` ON CLUSTER `prod` AS `tracing`.`otel_traces_local_red`
+ENGINE = Distributed(`prod`, `tracing`, `otel_traces_local_red`, rand());
+
 CREATE TABLE IF NOT EXISTS `tracing`.`otel_traces` ON CLUSTER `prod` AS `tracing`.`otel_traces_local`
 ENGINE = Distributed(`prod`, `tracing`, `otel_traces_local`, cityHash64(TraceId));
 

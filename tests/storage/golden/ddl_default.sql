@@ -78,3 +78,25 @@ TO `default`.`otel_traces_operations`
 AS SELECT ServiceName, SpanName, SpanKind, max(toDateTime(Timestamp)) AS LastSeen
 FROM `default`.`otel_traces`
 GROUP BY ServiceName, SpanName, SpanKind;
+
+CREATE TABLE IF NOT EXISTS `default`.`otel_traces_red` (
+    Minute DateTime CODEC(Delta(4), ZSTD(1)),
+    ServiceName LowCardinality(String),
+    SpanName LowCardinality(String),
+    SpanKind LowCardinality(String),
+    StatusCode LowCardinality(String),
+    Calls SimpleAggregateFunction(sum, UInt64),
+    DurationSum SimpleAggregateFunction(sum, UInt64),
+    Sketch SimpleAggregateFunction(sumMap, Tuple(Array(Int16), Array(UInt64)))
+) ENGINE = AggregatingMergeTree()
+PARTITION BY toDate(Minute)
+ORDER BY (ServiceName, Minute, SpanName, SpanKind, StatusCode)
+SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `default`.`otel_traces_red_mv`
+TO `default`.`otel_traces_red`
+AS SELECT toStartOfMinute(toDateTime(Timestamp)) AS Minute, ServiceName, SpanName, SpanKind, StatusCode,
+    count() AS Calls, sum(Duration) AS DurationSum,
+    sumMap([toInt16(ceil(log(greatest(Duration, 1)) / 0.020000666706669435))], [toUInt64(1)]) AS Sketch
+FROM `default`.`otel_traces`
+GROUP BY Minute, ServiceName, SpanName, SpanKind, StatusCode;

@@ -58,14 +58,6 @@ def trace_by_id(loc: Location, trace_id: str, columns: str) -> Query:
             "ORDER BY Timestamp, SpanId", {"id": trace_id})
 
 
-def stored_spans(loc: Location, trace_ids: list[str], first_ns: int, last_ns: int) -> Query:
-    """(TraceId, SpanId, start ns) of the stored spans of these traces in the window."""
-    return (f"SELECT TraceId, SpanId, toUnixTimestamp64Nano(Timestamp) FROM {loc.traces} "
-            "WHERE TraceId IN {ids:Array(String)} AND Timestamp BETWEEN "
-            "fromUnixTimestamp64Nano({first:Int64}) AND fromUnixTimestamp64Nano({last:Int64})",
-            {"ids": trace_ids, "first": first_ns, "last": last_ns})
-
-
 def find_trace_ids(loc: Location, query: TraceQuery, own_columns: bool) -> Query:
     """Ids of up to ``limit`` traces with a span meeting every condition, by
     their latest matching span, newest first."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from traceway.analysis.red import LOG_GAMMA
 from traceway.model import SpanKind, StatusCode
 from traceway.storage.api import StorageError
 
@@ -212,6 +213,38 @@ def operations_backfill(loc: Location) -> str:
     return f"INSERT INTO {loc.operations}\n" + OPERATIONS_SELECT.format(traces=loc.traces)
 
 
+def red_table(loc: Location) -> str:
+    """Per-minute RED partial rows (``clickhouse/rollups.py``); reads merge them."""
+    return f"""CREATE TABLE IF NOT EXISTS {loc.name("_red")}{_on_cluster(loc)} (
+    Minute DateTime CODEC(Delta(4), ZSTD(1)),
+    ServiceName LowCardinality(String),
+    SpanName LowCardinality(String),
+    SpanKind LowCardinality(String),
+    StatusCode LowCardinality(String),
+    Calls SimpleAggregateFunction(sum, UInt64),
+    DurationSum SimpleAggregateFunction(sum, UInt64),
+    Sketch SimpleAggregateFunction(sumMap, Tuple(Array(Int16), Array(UInt64)))
+) ENGINE = {_engine(loc, "AggregatingMergeTree")}
+PARTITION BY toDate(Minute)
+ORDER BY (ServiceName, Minute, SpanName, SpanKind, StatusCode)
+{_ttl(loc, "Minute")}SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000"""
+
+
+# The latency sketch bucket of ``analysis.red`` (``sketch_buckets``) in SQL.
+SKETCH_BUCKET = f"toInt16(ceil(log(greatest(Duration, 1)) / {LOG_GAMMA!r}))"
+SPAN_MINUTE = "toStartOfMinute(toDateTime(Timestamp))"
+
+
+def red_view(loc: Location) -> str:
+    return f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {loc.name('_red_mv')}{_on_cluster(loc)}
+TO {loc.name('_red')}
+AS SELECT {SPAN_MINUTE} AS Minute, ServiceName, SpanName, SpanKind, StatusCode,
+    count() AS Calls, sum(Duration) AS DurationSum,
+    sumMap([{SKETCH_BUCKET}], [toUInt64(1)]) AS Sketch
+FROM {loc.traces}
+GROUP BY Minute, ServiceName, SpanName, SpanKind, StatusCode"""
+
+
 def _distributed(loc: Location, suffix: str, key: str) -> str:
     local = _local(loc)
     return (f"CREATE TABLE IF NOT EXISTS {loc.name(suffix)}{_on_cluster(loc)} "
@@ -230,6 +263,14 @@ def create_statements(loc: Location, existing: set[str]) -> list[str]:
         (f"{local.table}_operations", operations_table(local)),
         (f"{local.table}_operations_mv", operations_view(local)),
     ]
+    # Rollups only beside spans they saw from the start: on tables the exporter
+    # (or an older Traceway) made, RED is aggregated from the spans instead.
+    rollups = local.table not in existing
+    if rollups:
+        wanted += [(f"{local.table}_red", red_table(local)),
+                   (f"{local.table}_red_mv", red_view(local))]
+    if loc.cluster and rollups:
+        wanted.append((f"{loc.table}_red", _distributed(loc, "_red", "rand()")))
     if loc.cluster:
         wanted += [(loc.table, _distributed(loc, "", "cityHash64(TraceId)")),
                    (f"{loc.table}_trace_id_ts", _distributed(loc, "_trace_id_ts",

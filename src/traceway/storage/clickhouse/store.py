@@ -3,26 +3,27 @@
 One clickhouse-connect ``Client`` serves a ClickHouse server (HTTP) and chdb
 (the engine in-process) alike. Writes are Arrow inserts of whole write-queue
 groups (thousands of spans), each with an ``insert_deduplication_token``; an
-unreachable server makes ``write`` wait and retry the same insert, so the
-write queue and the spool behind it fill (senders then get 429/UNAVAILABLE)
-and no acknowledged span is lost. Trace reads go through the lookup table;
+outage (``outage.py``) makes ``write`` wait and retry the same insert, so the
+write queue and the spool behind it fill (senders then get 503/UNAVAILABLE
+with Retry-After) and no acknowledged span is lost. Trace reads go through the lookup table;
 searches, services, operations and dependencies are SQL with bound values.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import clickhouse_connect
-from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
+from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from traceway.model import SpanBatch
 from traceway.storage.api import DependencyLink, Operation, StorageError, TraceQuery
-from traceway.storage.clickhouse import queries
+from traceway.storage.clickhouse import dedup, queries
+from traceway.storage.clickhouse.outage import OutageRetry
+from traceway.storage.clickhouse.rollups import ClickHouseRollups
 from traceway.storage.clickhouse.rows import (
     NARROW_READ_COLUMNS,
     OWN_READ_COLUMNS,
@@ -32,12 +33,12 @@ from traceway.storage.clickhouse.rows import (
     insert_table,
 )
 from traceway.storage.clickhouse.schema import KIND_BY_NAME, OWN_COLUMNS, Location, create_statements
+from traceway.storage.clickhouse.summaries import ClickHouseSummaries
 from traceway.storage.tagmatch import span_matches
 from traceway.storage.windows import newest_first_windows
 
 log = logging.getLogger(__name__)
 
-_RETRY_FIRST_S, _RETRY_MAX_S = 0.2, 5.0
 # Spans a pattern search confirms in Python per time window, at most.
 _PATTERN_CANDIDATES = 50_000
 
@@ -50,11 +51,11 @@ def connect(**kwargs: Any) -> Any:
         raise StorageError(f"cannot reach ClickHouse: {exc}") from None
 
 
-class ClickHouseStore:
+class ClickHouseStore(ClickHouseRollups, ClickHouseSummaries):
     def __init__(self, client: Any, location: Location) -> None:
         self._client = client
         self.location = location
-        self._closed = threading.Event()
+        self._outage = OutageRetry()
         try:
             if location.create:
                 self._create_missing()
@@ -68,8 +69,9 @@ class ClickHouseStore:
         # Tables the exporter created lack Traceway's columns: read and write without them.
         self.own_columns = set(OWN_COLUMNS) <= columns
         # Without Traceway's operations table (create=false), lists scan the spans.
-        self._operations_from = (location.operations if self._exists(location.table + "_operations")
-                                 else location.traces)
+        self._has_operations = self._exists(location.table + "_operations")
+        self._has_red = self._exists(location.table + "_red")
+        self._operations_from = location.operations if self._has_operations else location.traces
 
     def _exists(self, table: str) -> bool:
         return bool(self._client.query(
@@ -86,59 +88,87 @@ class ClickHouseStore:
 
     # -- Writer -------------------------------------------------------------
     def write(self, batch: SpanBatch) -> None:
+        """Inserts the spans of ``batch`` not stored yet; waits out an outage
+        (``outage.py``), retrying the same insert, so it lands once."""
+        batch = self._outage.run(lambda: self._fresh(batch, narrow_by_lookup=True), "read")
         if not len(batch):
             return
         table = insert_table(batch, self.own_columns)
         settings = {"insert_deduplication_token": deduplication_token(batch)}
-        delay = _RETRY_FIRST_S
-        while True:
-            try:
-                self._client.insert_arrow(f"{self.location.database}.{self.location.table}",
-                                          table, settings=settings)
-                return
-            except OperationalError as exc:  # unreachable: retry the same insert
-                if self._closed.is_set():
-                    raise StorageError(f"ClickHouse unreachable while closing: {exc}") from None
-                log.warning("ClickHouse insert of %d spans failed, retrying in %.1fs: %s",
-                            len(batch), delay, exc)
-                self._closed.wait(delay)
-                delay = min(delay * 2, _RETRY_MAX_S)
-            except ClickHouseError as exc:
-                raise StorageError(f"ClickHouse insert failed: {exc}") from None
+        self._outage.run(lambda: self._client.insert_arrow(
+            f"{self.location.database}.{self.location.table}", table, settings=settings),
+            f"insert of {len(batch)} spans")
 
-    def without_stored(self, batch: SpanBatch) -> SpanBatch:
-        """The spans of ``batch`` not stored yet, for a spool replayed after a
-        crash: whatever reached ClickHouse before the crash is not inserted twice."""
+    @property
+    def problem(self) -> str | None:
+        """Why writes are stalled (a ClickHouse outage); None while they land."""
+        return self._outage.problem
+
+    def _fresh(self, batch: SpanBatch, narrow_by_lookup: bool) -> SpanBatch:
+        """``batch`` without the spans stored already or repeated in it (``dedup``)."""
         if not len(batch):
             return batch
-        stored = set(self._query(queries.stored_spans(
-            self.location, sorted({t.hex() for t in batch.trace_id}),
-            min(batch.start_ns), max(batch.start_ns))))
-        keep = [i for i, key in enumerate(zip(batch.trace_id, batch.span_id, batch.start_ns))
-                if (key[0].hex(), key[1].hex(), key[2]) not in stored]
-        return batch if len(keep) == len(batch) else batch.take(keep)
+        trace_ids = sorted({t.hex() for t in batch.trace_id})
+        if narrow_by_lookup:
+            trace_ids = [t for (t,) in self._rows(dedup.known_traces(self.location, trace_ids))]
+        stored = self._rows(dedup.stored_spans(
+            self.location, trace_ids, min(batch.start_ns), max(batch.start_ns),
+            self.own_columns)) if trace_ids else []
+        return dedup.fresh(batch, dedup.stored_of(stored), self.own_columns)
+
+    def replay_remainder(self, batch: SpanBatch) -> SpanBatch:
+        """The spans of a spool batch replayed after a crash that are still to
+        be written; the ones ClickHouse already holds are not inserted twice.
+
+        A ``kill -9`` can land after an insert committed to ``otel_traces`` and
+        before its materialized views committed (ClickHouse writes the table
+        first, then each view), leaving stored spans that the lookup table does
+        not know (so they are looked for without it), and that trace by id
+        would never find. The lookup (and operations) rows of those traces are
+        written again from the stored spans; a repeat of them changes nothing."""
+        remainder = self._outage.run(lambda: self._fresh(batch, narrow_by_lookup=False), "read")
+        if len(remainder) < len(batch):
+            for statement in dedup.rederived(self.location, sorted({t.hex() for t in batch.trace_id}),
+                                             min(batch.start_ns), max(batch.start_ns),
+                                             self._has_operations):
+                self._command(statement)
+        return remainder
+
+    def _command(self, sql_params: queries.Query) -> None:
+        sql, params = sql_params
+        try:
+            self._client.command(sql, parameters=params)
+        except ClickHouseError as exc:
+            raise StorageError(f"ClickHouse command failed: {exc}") from None
 
     def close(self) -> None:
-        self._closed.set()
+        self._outage.closed.set()
         try:
             self._client.close()
         except ClickHouseError:
             pass
 
     # -- Reader -------------------------------------------------------------
-    def _query(self, sql_params: queries.Query) -> list[tuple[Any, ...]]:
+    def _rows(self, sql_params: queries.Query) -> list[tuple[Any, ...]]:
         sql, params = sql_params
+        rows: list[tuple[Any, ...]] = self._client.query(sql, parameters=params).result_rows
+        return rows
+
+    def _query(self, sql_params: queries.Query) -> list[tuple[Any, ...]]:
         try:
-            rows: list[tuple[Any, ...]] = self._client.query(sql, parameters=params).result_rows
-            return rows
+            return self._rows(sql_params)
         except ClickHouseError as exc:
             raise StorageError(f"ClickHouse query failed: {exc}") from None
+
+    def _ranges(self, trace_ids: list[str]) -> list[tuple[str, int, int]]:
+        """(trace id, first second, last second) of the traces the lookup table knows."""
+        return [(trace_id, int(first.timestamp()), int(last.timestamp())) for trace_id, first, last
+                in self._query(queries.trace_ranges(self.location, trace_ids))]
 
     def _spans(self, trace_ids: list[str]) -> SpanBatch:
         if len(trace_ids) == 1:
             return self._read(lambda columns: queries.trace_by_id(self.location, trace_ids[0], columns))
-        ranges = [(trace_id, int(first.timestamp()), int(last.timestamp())) for trace_id, first, last
-                  in self._query(queries.trace_ranges(self.location, trace_ids))]
+        ranges = self._ranges(trace_ids)
         if not ranges:
             return SpanBatch()
         return self._read(lambda columns: queries.trace_spans(self.location, ranges, columns))
@@ -165,8 +195,16 @@ class ClickHouseStore:
         return self._spans([trace_id.hex()])
 
     def find_traces(self, query: TraceQuery) -> list[SpanBatch]:
-        """Newest-first in growing windows: a search that fills its limit from
-        recent data never reads the rest of the range."""
+        newest = self._find_trace_ids(query)
+        if not newest:
+            return []
+        by_trace = {t.trace_id[0].hex(): t for t in self._spans(newest).split_by_trace()}
+        return [by_trace[tid] for tid in newest if tid in by_trace]
+
+    def _find_trace_ids(self, query: TraceQuery) -> list[str]:
+        """Up to ``query.limit`` matching trace ids, newest first, searched in
+        growing windows: a search that fills its limit from recent data never
+        reads the rest of the range."""
         newest: dict[str, None] = {}
         for start_ns, end_ns in newest_first_windows(query.start_min_ns, query.start_max_ns):
             window = replace(query, start_min_ns=start_ns, start_max_ns=end_ns,
@@ -179,10 +217,7 @@ class ClickHouseStore:
                     newest.setdefault(trace_id)
             if len(newest) >= query.limit:
                 break
-        if not newest:
-            return []
-        by_trace = {t.trace_id[0].hex(): t for t in self._spans(list(newest)).split_by_trace()}
-        return [by_trace[tid] for tid in newest if tid in by_trace]
+        return list(newest)
 
     def _confirmed_by_patterns(self, query: TraceQuery) -> list[str]:
         """Trace ids, newest first, of candidate spans that ``span_matches``
