@@ -7,15 +7,9 @@ from traceway.pipeline.spooled import SpooledWrites, drain_spool
 from traceway.storage.memory import GatedMemoryStore, MemoryStore
 from traceway.storage.testspans import batch_of, make_span
 from traceway.telemetry import Telemetry
+from traceway.testing import wait_until
 
 T0 = 1_700_000_000_000_000_000
-
-
-def _wait(predicate, timeout_s=10.0):
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.01)
 
 
 def test_acknowledged_from_the_spool_before_the_store_commits_and_survives_a_crash(tmp_path):
@@ -45,7 +39,7 @@ def test_spool_segments_go_once_their_spans_are_in_the_store(tmp_path):
     for i in range(1, 20):
         stage.submit(batch_of(make_span(i, 1, start_ns=T0))).result(10)
         time.sleep(0.01)
-    _wait(lambda: len(list((tmp_path / "spool").glob("*.spool"))) <= 1)
+    wait_until(lambda: len(list((tmp_path / "spool").glob("*.spool"))) <= 1)
     queue.close()
     spool.close()
     assert not list((tmp_path / "spool").glob("*.spool"))

@@ -17,15 +17,9 @@ from traceway.pipeline.worker_spools import (
 from traceway.storage.memory import GatedMemoryStore, MemoryStore
 from traceway.storage.testspans import batch_of, make_span
 from traceway.telemetry import Telemetry
+from traceway.testing import wait_until
 
 T0 = 1_700_000_000_000_000_000
-
-
-def _wait(predicate, timeout_s=10.0):
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.01)
 
 
 def _span(n):
@@ -77,8 +71,8 @@ def test_a_rotated_segment_is_stored_while_its_worker_runs(tmp_path):
     store = MemoryStore()
     queue, reader = _reader(tmp_path, store)
     reader.start()
-    _wait(lambda: len(store.get_trace(_span(1).trace_id)) == 1)
-    _wait(lambda: not any(p.stat().st_size for p in _segments(spool.directory)))
+    wait_until(lambda: len(store.get_trace(_span(1).trace_id)) == 1)
+    wait_until(lambda: not any(p.stat().st_size for p in _segments(spool.directory)))
     reader.close()
     spool.close()
     os.close(lock)
@@ -120,7 +114,7 @@ def test_a_failed_store_write_keeps_the_segment_until_it_is_stored(tmp_path):
     store = FlakyStore()
     queue, reader = _reader(tmp_path, store)
     reader.consume_closed()
-    _wait(lambda: reader.pending() == 0)
+    wait_until(lambda: reader.pending() == 0)
     assert _segments(spool.directory), "deleted although its spans were not stored"
     assert reader.drain(10)
     assert len(store.get_trace(_span(1).trace_id)) == 1
@@ -153,7 +147,7 @@ def test_the_writer_waits_for_room_in_its_queue(tmp_path):
     time.sleep(0.2)
     assert _segments(spool.directory)
     store.gate.set()
-    _wait(lambda: not _segments(spool.directory))
+    wait_until(lambda: not _segments(spool.directory))
     assert [len(store.get_trace(_span(n).trace_id)) for n in range(1, 6)] == [1] * 5
     reader.close()
     queue.close()
