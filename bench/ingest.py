@@ -156,6 +156,13 @@ def rss_mib(pid: int) -> tuple[float, float]:
     return values.get("VmRSS", 0.0), values.get("VmHWM", 0.0)
 
 
+def _metrics(server: ServerProcess) -> dict[str, float]:
+    with urllib.request.urlopen(server.ui_url + "/metrics") as answer:
+        text = answer.read().decode()
+    return {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
+            if line.startswith("traceway_") and " " in line}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=20)
@@ -178,6 +185,7 @@ def main() -> None:
             cpu_before = {pid: cpu_seconds(pid) for pid in pids}
             elapsed, results, last_ids = queue.get(timeout=args.seconds + 300)
             cpu_by_process = {pid: cpu_seconds(pid) - cpu_before[pid] for pid in pids}
+            stored_at_end = _metrics(server).get("traceway_write_batch_spans_sum", 0.0)
             cpu = sum(cpu_by_process.values())
             generator.join()
             ok = sorted(r for r in results if r >= 0)
@@ -185,15 +193,15 @@ def main() -> None:
             spans = len(ok) * SPANS_PER_REQUEST
             queryable, waited_s = _queryable_after(server, last_ids)
             rss, peak = rss_mib(server.process.pid)
-            with urllib.request.urlopen(server.ui_url + "/metrics") as answer:
-                metrics = answer.read().decode()
-            values = {line.split()[0]: float(line.split()[1]) for line in metrics.splitlines()
-                      if line.startswith("traceway_") and " " in line}
+            peaks = {str(pid): round(rss_mib(pid)[1]) for pid in pids}
+            values = _metrics(server)
             commits = values.get("traceway_write_batch_spans_count", 0)
             print(json.dumps({
                 "seconds": round(elapsed, 1), "connections": args.connections,
                 "requests_acknowledged": len(ok), "requests_refused": len(refused),
                 "spans_per_second_acknowledged": round(spans / elapsed),
+                # What the store committed while the load ran (the spool holds the rest).
+                "spans_per_second_stored_during_load": round(stored_at_end / elapsed),
                 "request_p50_ms": round(statistics.median(ok) * 1000, 1) if ok else None,
                 "request_p99_ms": round(ok[int(len(ok) * 0.99) - 1] * 1000, 1) if ok else None,
                 "last_acknowledged_traces_queryable": f"{queryable}/{len(last_ids)}",
@@ -203,6 +211,7 @@ def main() -> None:
                     str(pid): round(used / spans * 1e6, 2) for pid, used in cpu_by_process.items()
                 } if spans else None,
                 "server_rss_mib": round(rss), "server_peak_rss_mib": round(peak),
+                "server_peak_rss_mib_by_process": peaks,
                 "commits": int(commits),
                 "spans_per_commit": round(values["traceway_write_batch_spans_sum"] / commits)
                 if commits else None,
