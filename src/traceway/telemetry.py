@@ -63,7 +63,7 @@ class Telemetry:
             "traceway_queue_bytes", "Approximate bytes of spans waiting to be written.", registry=r)
         self.write_batch_spans = Histogram(
             "traceway_write_batch_spans", "Spans per store write (group commit).", registry=r,
-            buckets=(1, 10, 100, 512, 1000, 2500, 5000, 10000, 20000, 50000))
+            buckets=(1, 10, 100, 512, 1000, 2500, 5000, 10000, 20000, 50000, 122880))
         self.write_seconds = Histogram(
             "traceway_write_duration_seconds", "Latency of one store write.", registry=r,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))

@@ -120,3 +120,38 @@ def test_a_plain_reader_computes_dependencies_from_the_spans(duckdb_store):
     assert plain.dependencies(*window) == duckdb_store.dependencies(*window)
     assert [(d.parent, d.child, d.call_count, d.error_count) for d in plain.dependencies(*window)] == [
         ("backend", "db", 1, 0), ("frontend", "backend", 1, 1)]
+
+
+def test_red_finds_copies_through_the_traces_already_stored(tmp_path):
+    """The copy check reads only spans of traces ``trace_index`` holds: a copy must be
+    found whatever else its write or the stored trace holds."""
+    from traceway.analysis.red import MINUTE_NS, minute_of
+    from traceway.model import SpanKind
+    from traceway.storage.testspans import batch_of, make_span
+
+    def trace(n: int) -> int:  # the halves differ: the index holds only the high one
+        return n << 64 | n
+
+    t0 = minute_of(1_767_225_600 * 10**9)
+    long_root = make_span(trace(1), 1, start_ns=t0, duration_ns=50 * MINUTE_NS, service="web",
+                          kind=SpanKind.SERVER)
+    late_child = make_span(trace(1), 2, parent=1, start_ns=t0 + 40 * MINUTE_NS, service="db",
+                           kind=SpanKind.SERVER)
+    backwards = make_span(trace(2), 1, start_ns=t0 + 40 * MINUTE_NS + 5, duration_ns=-10 * MINUTE_NS,
+                          service="clock-skewed", kind=SpanKind.SERVER)
+    twice = make_span(trace(3), 1, start_ns=t0 + 40 * MINUTE_NS + 7, service="web", kind=SpanKind.SERVER)
+    store = DuckDBStore(tmp_path)
+    try:
+        store.write(batch_of(long_root))
+        store.write(batch_of(late_child, backwards))
+        # Again, among spans of new traces, one of them twice in its first write.
+        store.write(batch_of(late_child, backwards, twice, twice,
+                             make_span(trace(4), 1, start_ns=t0 + 40 * MINUTE_NS, service="web",
+                                       kind=SpanKind.SERVER)))
+        store.write(batch_of(long_root))
+        calls = {(row.time_ns, row.service): row.calls
+                 for row in store.red(t0, t0 + 60 * MINUTE_NS, MINUTE_NS).rows()}
+        assert calls == {(t0, "web"): 1, (t0 + 40 * MINUTE_NS, "db"): 1,
+                         (t0 + 40 * MINUTE_NS, "clock-skewed"): 1, (t0 + 40 * MINUTE_NS, "web"): 2}
+    finally:
+        store.close()

@@ -128,11 +128,12 @@ class WorkerSpoolReader:
     its segment, which stays on disk until then. At most ``max_in_memory_bytes``
     of spans are submitted and not yet durable: the rest waits on disk (when the
     store is slower than the receivers, the workers' backlog grows on disk, not
-    here, until they answer 429)."""
+    here, until they answer 429). The default holds two of the writer's largest
+    groups of typical spans: one being written while the next one gathers."""
 
     def __init__(self, spool_root: Path, submit: Submit, quarantine: Quarantine,
                  on_durable: Callable[[SpanBatch], None], poll_s: float = 0.01,
-                 max_in_memory_bytes: int = 64 << 20) -> None:
+                 max_in_memory_bytes: int = 160 << 20) -> None:
         self._root = spool_root
         self._submit = submit
         self._quarantine = quarantine

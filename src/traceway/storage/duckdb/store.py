@@ -109,7 +109,7 @@ class DuckDBStore(DuckDBRollups, DuckDBReader):
                     con.register(f"new_{table}", pa.table(dict(zip(
                         _LOOKUP_COLUMNS[table], map(list, zip(*rows))))))
                 con.execute(_write_sql(list(new_rows), start_ranges(
-                    spans["start_ns"].to_numpy())))
+                    spans["start_ns"].to_numpy()), _span_id_repeats(spans)))
             except duckdb.Error as exc:
                 try:
                     con.execute("ROLLBACK")
@@ -231,9 +231,11 @@ class DuckDBStore(DuckDBRollups, DuckDBReader):
 
 
 def _trace_ranges(spans: pa.Table) -> pa.Table:
-    """One trace_index row per trace: its first start and last end in the batch.
-    Grouped by Arrow: on small batches DuckDB's parallel GROUP BY costs more."""
-    ends = pc.add(spans["start_ns"], spans["duration_ns"])
+    """One trace_index row per trace: its first start and last end in the batch
+    (an end never before its start: the copy check relies on every span's start
+    lying in its row's range). Grouped by Arrow: on small batches DuckDB's
+    parallel GROUP BY costs more."""
+    ends = pc.add(spans["start_ns"], pc.max_element_wise(spans["duration_ns"], 0))
     grouped = pa.table({"trace_hi": spans["trace_hi"], "trace_lo": spans["trace_lo"],
                         "start_ns": spans["start_ns"], "end_ns": ends}).group_by(
         ["trace_hi", "trace_lo"], use_threads=False).aggregate(
@@ -246,10 +248,19 @@ _LOOKUP_COLUMNS = {"resources": ("id", "hash", "service", "body"),
                    "operations": ("service", "name", "kind")}
 
 
-def _write_sql(new_row_tables: list[str], batch_ranges: list[tuple[int, int]]) -> str:
+def _span_id_repeats(spans: pa.Table) -> bool:
+    """Whether a span id is in the batch twice (copies, or the two halves of a Zipkin
+    shared span): only then RED looks for copies inside the batch."""
+    span_ids = spans["span_id"].to_numpy()
+    return len(np.unique(span_ids)) < len(span_ids)
+
+
+def _write_sql(new_row_tables: list[str], batch_ranges: list[tuple[int, int]],
+               copies_in_batch: bool) -> str:
     statements = [
         "BEGIN",
-        *rollup_statements(batch_ranges),  # before the spans: it looks for copies of them
+        # before the spans: it looks for copies of them
+        *rollup_statements(batch_ranges, copies_in_batch=copies_in_batch),
         "INSERT INTO spans SELECT * FROM batch_spans",
         "INSERT INTO trace_index SELECT * FROM batch_traces",
     ]
