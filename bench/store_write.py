@@ -10,6 +10,12 @@ already stored (every span a copy: RED must not count it again).
 
 CPU is the process's (DuckDB's threads included); wall is what the writer thread
 waits. On a shared 2-core machine compare CPU figures, interleaving runs.
+
+Measured on such a machine (load ~7 from other work), 1M spans, two interleaved rounds:
+groups of 20,000 5.8-6.5 µs CPU/span (a checkpoint every ~17 writes shows as a tenth
+at 8-10); groups of 122,880, one DuckDB row group, 2.9-3.5 (no WAL copy, no checkpoint
+spikes). All of this benchmark's spans start within one second, so the copy check used
+to read every stored span in each write; it now reads only the traces trace_index holds.
 """
 
 from __future__ import annotations

@@ -148,10 +148,11 @@ def test_red_finds_copies_through_the_traces_already_stored(tmp_path):
         store.write(batch_of(late_child, backwards, twice, twice,
                              make_span(trace(4), 1, start_ns=t0 + 40 * MINUTE_NS, service="web",
                                        kind=SpanKind.SERVER)))
-        store.write(batch_of(long_root))
+        store.write(batch_of(long_root, make_span(trace(5), 1, start_ns=t0 + 40 * MINUTE_NS,
+                                                  service="web", kind=SpanKind.SERVER)))
         calls = {(row.time_ns, row.service): row.calls
                  for row in store.red(t0, t0 + 60 * MINUTE_NS, MINUTE_NS).rows()}
         assert calls == {(t0, "web"): 1, (t0 + 40 * MINUTE_NS, "db"): 1,
-                         (t0 + 40 * MINUTE_NS, "clock-skewed"): 1, (t0 + 40 * MINUTE_NS, "web"): 2}
+                         (t0 + 40 * MINUTE_NS, "clock-skewed"): 1, (t0 + 40 * MINUTE_NS, "web"): 3}
     finally:
         store.close()

@@ -163,7 +163,7 @@ def rollup_statements(stored_ranges: Sequence[tuple[int, int]], *,
     starts) and belong to a trace of the batch that ``trace_index`` already holds.
 
     Every stored span has a ``trace_index`` row of its write whose ``[start_ns, end_ns]``
-    holds its start, so a trace without one in ``[first, last]`` has no copy stored: the
+    holds its start, so a trace without one meeting a range has no copy stored: the
     spans of the ranges are then not read at all, and otherwise only checked for those
     traces. Scanning every span of the ranges cost more than the rest of a write
     (bench/store_write.py). Without ``copies_in_batch`` (no span id twice in the batch)
@@ -172,10 +172,9 @@ def rollup_statements(stored_ranges: Sequence[tuple[int, int]], *,
     if not stored_ranges:
         return [f"INSERT INTO red_rollup {_RED_OF.format(source=batch)}",
                 "INSERT INTO edge_dirty SELECT minute_ns FROM batch_dirty"]
-    lowest = int(min(first for first, _ in stored_ranges))
-    highest = int(max(last for _, last in stored_ranges))
-    seen = (f"SELECT trace_hi FROM trace_index WHERE start_ns <= {highest} AND end_ns >= {lowest} "
-            "AND trace_hi IN (SELECT trace_hi FROM batch_traces)")
+    seen = " UNION ALL ".join(
+        f"SELECT trace_hi FROM trace_index WHERE start_ns <= {int(last)} AND end_ns >= {int(first)} "
+        "AND trace_hi IN (SELECT trace_hi FROM batch_traces)" for first, last in stored_ranges)
     stored = " UNION ALL ".join(
         f"SELECT {COPY_KEY} FROM spans WHERE start_ns BETWEEN {int(first)} AND {int(last)} "
         "AND trace_hi IN (SELECT trace_hi FROM seen)" for first, last in stored_ranges)
