@@ -7,7 +7,7 @@ spellings the exporter has used (``Server`` and ``SPAN_KIND_SERVER``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from traceway.convert.derived import derived_condition, encoded_in_detail
 from traceway.storage.api import TraceQuery
@@ -22,40 +22,66 @@ _WINDOW = ("Timestamp BETWEEN fromUnixTimestamp64Nano({start_min:Int64}) "
            "AND fromUnixTimestamp64Nano({start_max:Int64})")
 
 
-def trace_ranges(loc: Location, trace_ids: list[str]) -> Query:
-    """First and last start second of each trace, from the lookup table."""
+class TraceRange(NamedTuple):
+    """Where a trace's spans are: its first and last start second and, when
+    Traceway's trace keys table knows them, its (service, span name) pairs."""
+
+    trace_id: str
+    first_s: int
+    last_s: int
+    keys: tuple[tuple[str, str], ...] = ()
+
+
+def trace_ranges(loc: Location, trace_ids: list[str], keyed: bool) -> Query:
+    """First and last start second (and the key pairs, ``keyed``) of each trace,
+    from the trace keys table or else the exporter's lookup table."""
+    if keyed:
+        return (f"SELECT TraceId, min(Start), max(End), groupUniqArrayArray(Keys) "
+                f"FROM {loc.trace_keys} WHERE TraceId IN {{ids:Array(String)}} GROUP BY TraceId",
+                {"ids": trace_ids})
     return (f"SELECT TraceId, min(Start), max(End) FROM {loc.trace_id_ts} "
             "WHERE TraceId IN {ids:Array(String)} GROUP BY TraceId", {"ids": trace_ids})
 
 
-def trace_spans(loc: Location, ranges: list[tuple[str, int, int]], columns: str) -> Query:
-    """Every span of the traces, each pruned to its own seconds from the lookup
-    table (partition by day, primary key on the second, bloom filter on TraceId)."""
+def trace_spans(loc: Location, ranges: list[TraceRange], columns: str) -> Query:
+    """Every span of the traces, each pruned to its own seconds (partition by
+    day, primary key on the second, bloom filter on TraceId) and, with its key
+    pairs, to the primary key ranges of those pairs."""
     conditions, params = [], {}
-    for i, (trace_id, first_s, last_s) in enumerate(ranges):
+    for i, (trace_id, first_s, last_s, keys) in enumerate(ranges):
         # (DateTime64 against DateTime bounds trips a skip-index bug in 26.x.)
+        keyed = f" AND (ServiceName, SpanName) IN {{keys{i}:Array(Tuple(String, String))}}" \
+            if keys else ""
         conditions.append(f"(TraceId = {{id{i}:String}} AND Timestamp >= "
                           f"fromUnixTimestamp64Nano({{first{i}:Int64}}) AND Timestamp < "
-                          f"fromUnixTimestamp64Nano({{last{i}:Int64}}))")
+                          f"fromUnixTimestamp64Nano({{last{i}:Int64}}){keyed})")
         params.update({f"id{i}": trace_id, f"first{i}": first_s * 10**9,
                        f"last{i}": (last_s + 1) * 10**9})
+        if keys:
+            params[f"keys{i}"] = list(keys)
     return (f"SELECT {columns} FROM {loc.traces} WHERE " + "\n   OR ".join(conditions)
             + " ORDER BY Timestamp, SpanId", params)
 
 
-def trace_by_id(loc: Location, trace_id: str, columns: str) -> Query:
+def trace_by_id(loc: Location, trace_id: str, columns: str, keyed: bool) -> Query:
     """Every span of one trace in one round trip: the lookup table's seconds
     become the bounds (scalar subqueries, folded to constants before the
-    partition, primary key and bloom filter pick the granules)."""
+    partition, primary key and bloom filter pick the granules); ``keyed``, the
+    trace keys table gives them and the (service, span name) pairs too."""
+    lookup = loc.trace_keys if keyed else loc.trace_id_ts
+
     def second(aggregate: str) -> str:
-        return (f"toInt64(toUnixTimestamp((SELECT {aggregate} FROM {loc.trace_id_ts} "
+        return (f"toInt64(toUnixTimestamp((SELECT {aggregate} FROM {lookup} "
                 "WHERE TraceId = {id:String})))")
 
     first, last = second("min(Start)"), second("max(End)")
+    # GLOBAL: on a cluster the set is built once, from every shard's keys.
+    keys = (f"  AND (ServiceName, SpanName) GLOBAL IN (SELECT k.1, k.2 FROM {lookup} "
+            "ARRAY JOIN Keys AS k WHERE TraceId = {id:String})\n") if keyed else ""
     return (f"SELECT {columns} FROM {loc.traces}\nWHERE TraceId = {{id:String}}\n"
             f"  AND Timestamp >= fromUnixTimestamp64Nano({first} * 1000000000)\n"
             f"  AND Timestamp < fromUnixTimestamp64Nano(({last} + 1) * 1000000000)\n"
-            "ORDER BY Timestamp, SpanId", {"id": trace_id})
+            f"{keys}ORDER BY Timestamp, SpanId", {"id": trace_id})
 
 
 def find_trace_ids(loc: Location, query: TraceQuery, own_columns: bool) -> Query:
