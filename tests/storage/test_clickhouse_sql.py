@@ -57,10 +57,8 @@ def test_search_query() -> None:
 def test_trace_and_dependency_queries() -> None:
     parts = [queries.trace_by_id(Location(), "ab" * 16, NARROW_READ_COLUMNS, keyed=False),
              queries.trace_by_id(Location(), "ab" * 16, NARROW_READ_COLUMNS, keyed=True),
-             queries.trace_ranges(Location(), ["ab" * 16], keyed=False),
-             queries.trace_ranges(Location(), ["ab" * 16], keyed=True),
-             queries.trace_spans(Location(), [queries.TraceRange("ab" * 16, 10, 12),
-                                              queries.TraceRange("cd" * 16, 11, 11, (("a", "GET /"),))],
+             queries.trace_ranges(Location(), ["ab" * 16]),
+             queries.trace_spans(Location(), [("ab" * 16, 10, 12), ("cd" * 16, 11, 11)],
                                  NARROW_READ_COLUMNS),
              queries.dependencies(Location(), 1, 2)]
     check("trace_and_dependencies.sql",
@@ -93,5 +91,5 @@ def test_rollup_and_dedup_queries() -> None:
 def test_trace_summary_query() -> None:
     from traceway.storage.clickhouse.summaries import summary_query
 
-    sql, params = summary_query(Location(), [queries.TraceRange("ab" * 16, 10, 12)])
+    sql, params = summary_query(Location(), [("ab" * 16, 10, 12)])
     check("trace_summaries.sql", f"{sql}\n-- {sorted(params.items())!r}\n")

@@ -16,12 +16,9 @@ ORDER BY Timestamp, SpanId
 SELECT TraceId, min(Start), max(End) FROM `default`.`otel_traces_trace_id_ts` WHERE TraceId IN {ids:Array(String)} GROUP BY TraceId
 -- [('ids', ['abababababababababababababababab'])]
 
-SELECT TraceId, min(Start), max(End), groupUniqArrayArray(Keys) FROM `default`.`otel_traces_trace_keys` WHERE TraceId IN {ids:Array(String)} GROUP BY TraceId
--- [('ids', ['abababababababababababababababab'])]
-
 SELECT TraceId, SpanId, ParentSpanId, ServiceName, SpanName, SpanKind, toUnixTimestamp64Nano(Timestamp) AS StartNs, Duration, StatusCode, StatusMessage, TracewaySpan, TracewayResource, TracewayScope FROM `default`.`otel_traces` WHERE (TraceId = {id0:String} AND Timestamp >= fromUnixTimestamp64Nano({first0:Int64}) AND Timestamp < fromUnixTimestamp64Nano({last0:Int64}))
-   OR (TraceId = {id1:String} AND Timestamp >= fromUnixTimestamp64Nano({first1:Int64}) AND Timestamp < fromUnixTimestamp64Nano({last1:Int64}) AND (ServiceName, SpanName) IN {keys1:Array(Tuple(String, String))}) ORDER BY Timestamp, SpanId
--- [('first0', 10000000000), ('first1', 11000000000), ('id0', 'abababababababababababababababab'), ('id1', 'cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd'), ('keys1', [('a', 'GET /')]), ('last0', 13000000000), ('last1', 12000000000)]
+   OR (TraceId = {id1:String} AND Timestamp >= fromUnixTimestamp64Nano({first1:Int64}) AND Timestamp < fromUnixTimestamp64Nano({last1:Int64})) ORDER BY Timestamp, SpanId
+-- [('first0', 10000000000), ('first1', 11000000000), ('id0', 'abababababababababababababababab'), ('id1', 'cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd'), ('last0', 13000000000), ('last1', 12000000000)]
 
 SELECT p.ServiceName AS parent, c.ServiceName AS child, count() AS calls,
        countIf(c.StatusCode IN {errors:Array(String)}) AS failed

@@ -162,11 +162,9 @@ class ClickHouseStore(ClickHouseRollups, ClickHouseSummaries):
             raise StorageError(f"ClickHouse query failed: {exc}") from None
 
     def _ranges(self, trace_ids: list[str]) -> list[queries.TraceRange]:
-        """Where the spans of the traces the lookup table knows are."""
-        return [queries.TraceRange(trace_id, int(first.timestamp()), int(last.timestamp()),
-                                   tuple(map(tuple, keys[0])) if keys else ())
-                for trace_id, first, last, *keys
-                in self._query(queries.trace_ranges(self.location, trace_ids, self._keyed))]
+        """(trace id, first second, last second) of the traces the lookup table knows."""
+        return [(trace_id, int(first.timestamp()), int(last.timestamp())) for trace_id, first, last
+                in self._query(queries.trace_ranges(self.location, trace_ids))]
 
     def _spans(self, trace_ids: list[str]) -> SpanBatch:
         if len(trace_ids) == 1:
