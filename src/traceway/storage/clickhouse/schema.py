@@ -17,7 +17,7 @@ service and operation lists without scanning spans. So is
 ``otel_traces_trace_keys`` (+ ``_mv``): each trace's seconds and its (service,
 span name) pairs, the first two columns of ``otel_traces``' primary key, so a
 trace read picks a few granules by key instead of testing the TraceId bloom
-filter of every granule in its seconds (~86 -> see bench/clickhouse.py at 10M).
+filter of every granule in its seconds (``bench/clickhouse.py`` at 10M spans).
 """
 
 from __future__ import annotations
