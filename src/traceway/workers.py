@@ -73,9 +73,9 @@ class _Worker:
         """Tell the worker the store's problem if it changed (None: well again)."""
         if self.to_worker_fd < 0 or problem == self.told_store_problem:
             return
-        line = "store-ok" if problem is None else "store-failing " + problem.replace("\n", " ")[:2000]
-        try:  # under PIPE_BUF bytes: written whole or not at all
-            os.write(self.to_worker_fd, line.encode() + b"\n")
+        line = "store-ok" if problem is None else "store-failing " + problem.replace("\n", " ")
+        try:  # under PIPE_BUF (4096) bytes: written whole or not at all
+            os.write(self.to_worker_fd, line.encode()[:4000] + b"\n")
         except (BlockingIOError, BrokenPipeError):
             return  # a busy or exiting worker: told on a later tick, or not at all
         self.told_store_problem = problem
