@@ -136,6 +136,8 @@ def test_clickhouse_outage_is_503_with_retry_after_then_heals(tmp_path, small_di
         assert server.stop(timeout_s=30) == 0, "SIGTERM did not stop the server (killed)"
 
 
+# Stopping does not depend on the OTLP decoder: run once.
+@pytest.mark.parametrize("decoder_path", ["c-decoder"], indirect=True)
 def test_sigterm_during_an_outage_stops_promptly_and_the_next_start_stores_everything(
         tmp_path, small_disk):
     """A stop does not wait for ClickHouse to come back: what is not stored stays in
