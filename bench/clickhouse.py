@@ -11,6 +11,11 @@ engine's merges and views running meanwhile), as wall and as CPU seconds: on
 a shared machine the CPU figure is the steadier one.
 
     .venv/bin/python bench/clickhouse.py [--spans 1000000 10000000] [--repeat 200]
+        [--path DIR --keep]
+
+With ``--path DIR --keep`` a database filled by an earlier run in DIR is
+measured again without filling it (its newest span stands for "now"), so a
+read-side change is compared on the same data.
 """
 
 from __future__ import annotations
@@ -48,8 +53,31 @@ class TimedWriter:
         self.cpu_s += time.process_time() - cpu_started
 
 
-def measure(client, spans: int, repeat: int) -> dict:
+def stored_spans(client, database: str) -> int:
+    exists = client.query("SELECT count() FROM system.tables WHERE database = {db:String} "
+                          "AND name = 'otel_traces'", parameters={"db": database}).result_rows[0][0]
+    return int(client.query(f"SELECT count() FROM {database}.otel_traces").result_rows[0][0]) \
+        if exists else 0
+
+
+def remeasure(client, spans: int, repeat: int) -> dict:
+    """The Reader figures over a database an earlier ``--keep`` run filled."""
     database = f"bench_{spans}"
+    store = DistinctReader(ClickHouseStore(client, Location(database=database)))
+    ids = [bytes.fromhex(t) for (t,) in client.query(
+        f"SELECT TraceId FROM {database}.otel_traces_trace_id_ts "
+        "ORDER BY cityHash64(TraceId) LIMIT 1000").result_rows]
+    newest_ns = int(client.query(
+        f"SELECT toUnixTimestamp64Nano(max(Timestamp)) FROM {database}.otel_traces").result_rows[0][0])
+    return {"spans": spans, "kept": True,
+            "bytes_per_span": round(bytes_on_disk(client, database) / spans, 1),
+            **measure_reader(store, ids, newest_ns + 10**9, repeat)}
+
+
+def measure(client, spans: int, repeat: int, keep: bool = False) -> dict:
+    database = f"bench_{spans}"
+    if keep and stored_spans(client, database) == spans:
+        return remeasure(client, spans, repeat)
     client.command(f"DROP DATABASE IF EXISTS {database}")
     store = DistinctReader(ClickHouseStore(client, Location(database=database)))
     writer = TimedWriter(store)
@@ -69,11 +97,15 @@ def main() -> None:
     parser.add_argument("--spans", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--repeat", type=int, default=200)
     parser.add_argument("--path", help="chdb directory (default: a temporary one)")
+    parser.add_argument("--keep", action="store_true",
+                        help="reuse a database of the same size filled earlier in --path")
     args = parser.parse_args()
+    if args.keep and not args.path:
+        parser.error("--keep needs --path")
     with tempfile.TemporaryDirectory() as tmp:
         client = connect(dsn=f"chdb://{args.path or tmp}")
         for spans in args.spans:
-            print(json.dumps(measure(client, spans, args.repeat), indent=2), flush=True)
+            print(json.dumps(measure(client, spans, args.repeat, args.keep), indent=2), flush=True)
         client.close()
 
 

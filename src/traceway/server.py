@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import grpc
 from starlette.applications import Starlette
@@ -35,7 +36,7 @@ from traceway.pipeline.sampling import RemoteConfig, Strategies, TailSampler
 from traceway.pipeline.sampling.tail import tune_gc_for_holding
 from traceway.pipeline.spool import Spool
 from traceway.pipeline.spooled import SpooledWrites, drain_spool
-from traceway.pipeline.worker_spools import WorkerSpoolReader
+from traceway.pipeline.worker_spools import WORKER_DIR, WorkerSpoolReader
 from traceway.query.health_api import health_routes
 from traceway.query.jaeger_api import jaeger_routes
 from traceway.query.jaeger_v3_api import jaeger_v3_routes
@@ -97,6 +98,16 @@ QUARANTINE_DIR = "quarantine"
 DRAIN_S = 20.0
 
 
+def _spools_left(spool_dir: Path) -> list[Path]:
+    """The main spool and the receiver workers' spools an earlier run left. They
+    are stored before serving, through ``drain_spool``: a store that can tell
+    which spans it already holds (ClickHouse, after a ``kill -9`` between an
+    insert and its views' commits) then inserts none twice."""
+    if not spool_dir.exists():
+        return []
+    return [spool_dir, *sorted(spool_dir.glob(WORKER_DIR.format("*")))]
+
+
 class TracewayServer:
     def __init__(self, settings: Settings, config: Config | None = None) -> None:
         config = config or Config()
@@ -129,8 +140,8 @@ class TracewayServer:
             self.sampler = stage = TailSampler(self.queue, spool, config.tail, self.telemetry)
             tune_gc_for_holding()
         else:
-            drained = (drain_spool(spool_dir, self.store, self.quarantine)
-                       if spool_dir.exists() else 0)
+            drained = sum(drain_spool(directory, self.store, self.quarantine)
+                          for directory in _spools_left(spool_dir))
             if drained:
                 log.info("stored %d spans the last run had acknowledged from its spool", drained)
             self.spool = spool = Spool(spool_dir, segment_age_s=1.0)

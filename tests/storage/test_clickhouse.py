@@ -76,7 +76,7 @@ def test_a_replayed_spool_restores_lookup_rows_a_kill_cut_off(clickhouse_client,
     t0 = 1_700_000_000 * 10**9
     inserted = batch_of(*(make_span(1, s, start_ns=t0 + s * 10**9) for s in range(1, 4)))
     clickhouse_store.write(inserted)
-    for table in ("otel_traces_trace_id_ts", "otel_traces_operations"):
+    for table in ("otel_traces_trace_id_ts", "otel_traces_trace_keys", "otel_traces_operations"):
         clickhouse_client.command(f"TRUNCATE TABLE `{fresh_database}`.{table}")
     assert not len(clickhouse_store.get_trace(inserted.trace_id[0]))
     spool = Spool(tmp_path / "spool")

@@ -18,24 +18,19 @@ GROUP BY ServiceName, Operation, TimeNs
 ORDER BY ServiceName, Operation, TimeNs
 -- [('after', 4201), ('errors', ['Error', 'STATUS_CODE_ERROR']), ('first', 600), ('hi', 4260000000000), ('lo', 600000000000), ('start', 600000000000), ('step', 60000000000)]
 
-WITH c AS (
-    SELECT DISTINCT TraceId, SpanId, ParentSpanId, ServiceName, StatusCode, Duration
-    FROM `default`.`otel_traces`
-    WHERE Timestamp >= fromUnixTimestamp64Nano({lo:Int64})
-      AND Timestamp < fromUnixTimestamp64Nano({hi:Int64}) AND ParentSpanId != '')
-SELECT p.ServiceName AS Parent, c.ServiceName AS Child, count() AS N,
-       countIf(c.StatusCode IN {errors:Array(String)}) AS E,
-       sumMap([toInt16(ceil(log(greatest(c.Duration, 1)) / 0.020000666706669435))], [toUInt64(1)]) AS S
-FROM c
-INNER JOIN (SELECT TraceId, SpanId,
-                   argMin(ServiceName, SpanKind NOT IN {servers:Array(String)}) AS ServiceName
+SELECT p.CallerService AS Parent, c.CalleeService AS Child, count() AS N, countIf(c.CalleeStatus IN {errors:Array(String)}) AS E, sumMap([toInt16(ceil(log(greatest(c.CalleeDuration, 1)) / 0.020000666706669435))], [toUInt64(1)]) AS S
+FROM (SELECT any(cityHash64(TraceId, ParentSpanId)) AS ParentKey, any(ServiceName) AS CalleeService,
+             any(StatusCode) AS CalleeStatus, any(Duration) AS CalleeDuration
+      FROM `default`.`otel_traces`
+      WHERE Timestamp >= fromUnixTimestamp64Nano({lo:Int64}) AND Timestamp < fromUnixTimestamp64Nano({hi:Int64}) AND ParentSpanId != ''
+      GROUP BY cityHash64(TraceId, SpanId, ParentSpanId, ServiceName, StatusCode, Duration)) AS c
+INNER JOIN (SELECT cityHash64(TraceId, SpanId) AS Key,
+                   argMin(ServiceName, SpanKind NOT IN {servers:Array(String)}) AS CallerService
             FROM `default`.`otel_traces`
-            WHERE Timestamp >= fromUnixTimestamp64Nano({parent_lo:Int64})
-              AND Timestamp < fromUnixTimestamp64Nano({hi:Int64})
-              AND TraceId IN (SELECT TraceId FROM c)
-            GROUP BY TraceId, SpanId) AS p
-  ON c.TraceId = p.TraceId AND c.ParentSpanId = p.SpanId
-WHERE p.ServiceName != c.ServiceName
+            WHERE Timestamp >= fromUnixTimestamp64Nano({parent_lo:Int64}) AND Timestamp < fromUnixTimestamp64Nano({hi:Int64})
+            GROUP BY Key) AS p
+  ON c.ParentKey = p.Key
+WHERE p.CallerService != c.CalleeService
 GROUP BY Parent, Child ORDER BY Parent, Child
 -- [('errors', ['Error', 'STATUS_CODE_ERROR']), ('hi', 4200000000000), ('lo', 600000000000), ('parent_lo', -3000000000000), ('servers', ['Server', 'SPAN_KIND_SERVER'])]
 
@@ -55,4 +50,12 @@ INSERT INTO `default`.`otel_traces_operations`
 SELECT ServiceName, SpanName, SpanKind, max(toDateTime(Timestamp)) FROM `default`.`otel_traces`
 WHERE TraceId IN {ids:Array(String)} AND Timestamp BETWEEN fromUnixTimestamp64Nano({first:Int64}) AND fromUnixTimestamp64Nano({last:Int64})
 GROUP BY ServiceName, SpanName, SpanKind
+-- [('first', 1), ('ids', ['abababababababababababababababab']), ('last', 2)]
+
+INSERT INTO `default`.`otel_traces_trace_keys`
+SELECT TraceId, min(toDateTime(Timestamp)) AS Start, max(toDateTime(Timestamp)) AS End,
+    groupUniqArray((ServiceName, SpanName)) AS Keys
+FROM `default`.`otel_traces`
+WHERE TraceId IN {ids:Array(String)} AND Timestamp BETWEEN fromUnixTimestamp64Nano({first:Int64}) AND fromUnixTimestamp64Nano({last:Int64})
+GROUP BY TraceId
 -- [('first', 1), ('ids', ['abababababababababababababababab']), ('last', 2)]

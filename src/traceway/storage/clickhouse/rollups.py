@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from traceway.analysis.red import MINUTE_NS, EdgeRow, RedColumns
-from traceway.storage.clickhouse.queries import PARENT_MARGIN_NS, Query
+from traceway.storage.clickhouse.queries import PARENT_MARGIN_NS, Query, callee_join
 from traceway.storage.clickhouse.schema import (
     SKETCH_BUCKET,
     SPAN_MINUTE,
@@ -86,30 +86,17 @@ ORDER BY ServiceName, Operation, TimeNs"""
 
 def calls_query(loc: Location, lo_ns: int, hi_ns: int) -> Query:
     """Edges (parent, child, calls, errors, buckets, counts) over the callee
-    spans started in ``[lo_ns, hi_ns)``: identical copies of a child once, a
-    Zipkin shared span id's SERVER half as the parent, parents looked for from
-    PARENT_MARGIN_NS before the window and only in the callees' traces."""
-    sql = f"""WITH c AS (
-    SELECT DISTINCT TraceId, SpanId, ParentSpanId, ServiceName, StatusCode, Duration
-    FROM {loc.traces}
-    WHERE Timestamp >= fromUnixTimestamp64Nano({{lo:Int64}})
-      AND Timestamp < fromUnixTimestamp64Nano({{hi:Int64}}) AND ParentSpanId != '')
-SELECT p.ServiceName AS Parent, c.ServiceName AS Child, count() AS N,
-       countIf(c.StatusCode IN {{errors:Array(String)}}) AS E,
-       sumMap([{SKETCH_BUCKET.replace("Duration", "c.Duration")}], [toUInt64(1)]) AS S
-FROM c
-INNER JOIN (SELECT TraceId, SpanId,
-                   argMin(ServiceName, SpanKind NOT IN {{servers:Array(String)}}) AS ServiceName
-            FROM {loc.traces}
-            WHERE Timestamp >= fromUnixTimestamp64Nano({{parent_lo:Int64}})
-              AND Timestamp < fromUnixTimestamp64Nano({{hi:Int64}})
-              AND TraceId IN (SELECT TraceId FROM c)
-            GROUP BY TraceId, SpanId) AS p
-  ON c.TraceId = p.TraceId AND c.ParentSpanId = p.SpanId
-WHERE p.ServiceName != c.ServiceName
-GROUP BY Parent, Child ORDER BY Parent, Child"""
-    return sql, {"lo": lo_ns, "hi": hi_ns, "parent_lo": lo_ns - PARENT_MARGIN_NS,
-                 "errors": status_forms(2), "servers": kind_forms(2)}
+    spans started in ``[lo_ns, hi_ns)`` (``queries.callee_join``), parents
+    looked for from PARENT_MARGIN_NS before the window."""
+    window = ("Timestamp >= fromUnixTimestamp64Nano({lo:Int64}) "
+              "AND Timestamp < fromUnixTimestamp64Nano({hi:Int64})")
+    parents = ("Timestamp >= fromUnixTimestamp64Nano({parent_lo:Int64}) "
+               "AND Timestamp < fromUnixTimestamp64Nano({hi:Int64})")
+    measures = (f"count() AS N, countIf(c.CalleeStatus IN {{errors:Array(String)}}) AS E, "
+                f"sumMap([{SKETCH_BUCKET.replace('Duration', 'c.CalleeDuration')}], [toUInt64(1)]) AS S")
+    return (callee_join(loc, window, parents, measures),
+            {"lo": lo_ns, "hi": hi_ns, "parent_lo": lo_ns - PARENT_MARGIN_NS,
+             "errors": status_forms(2), "servers": kind_forms(2)})
 
 
 def red_columns(rows: list[tuple[Any, ...]], by_operation: bool) -> RedColumns:

@@ -13,7 +13,11 @@ three columns of its own: the span's OTLP ``detail``, resource and scope bytes
 (``model.SpanRecord``). Rows without them (the exporter's) are rebuilt from
 the exporter's columns with string-typed values. ``otel_traces_operations``
 (+ ``_mv``) is Traceway's too: distinct (service, span name, kind) for the
-service and operation lists without scanning spans.
+service and operation lists without scanning spans. So is
+``otel_traces_trace_keys`` (+ ``_mv``): each trace's seconds and its (service,
+span name) pairs, the first two columns of ``otel_traces``' primary key, so a
+trace read picks a few granules by key instead of testing the TraceId bloom
+filter of every granule in its seconds (``bench/clickhouse.py`` at 10M spans).
 """
 
 from __future__ import annotations
@@ -96,6 +100,10 @@ class Location:
     @property
     def operations(self) -> str:
         return self.name("_operations")
+
+    @property
+    def trace_keys(self) -> str:
+        return self.name("_trace_keys")
 
 
 def _on_cluster(loc: Location) -> str:
@@ -186,6 +194,34 @@ WHERE TraceId != ''
 GROUP BY TraceId"""
 
 
+def trace_keys_table(loc: Location) -> str:
+    """Per trace (and insert): its first and last second and the (ServiceName,
+    SpanName) pairs of its spans. Rows of one trace from several inserts are
+    read together (min, max, union)."""
+    return f"""CREATE TABLE IF NOT EXISTS {loc.trace_keys}{_on_cluster(loc)} (
+    TraceId String CODEC(ZSTD(1)),
+    Start DateTime CODEC(Delta(4), ZSTD(1)),
+    End DateTime CODEC(Delta(4), ZSTD(1)),
+    Keys Array(Tuple(LowCardinality(String), LowCardinality(String))) CODEC(ZSTD(1))
+) ENGINE = {_engine(loc)}
+PARTITION BY toStartOfWeek(Start)
+ORDER BY (TraceId)
+{_ttl(loc, "Start")}SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1"""
+
+
+TRACE_KEYS_SELECT = """SELECT TraceId, min(toDateTime(Timestamp)) AS Start, max(toDateTime(Timestamp)) AS End,
+    groupUniqArray((ServiceName, SpanName)) AS Keys
+FROM {traces}
+WHERE {where}
+GROUP BY TraceId"""
+
+
+def trace_keys_view(loc: Location) -> str:
+    return (f"CREATE MATERIALIZED VIEW IF NOT EXISTS {loc.name('_trace_keys_mv')}"
+            f"{_on_cluster(loc)}\nTO {loc.trace_keys}\nAS "
+            + TRACE_KEYS_SELECT.format(traces=loc.traces, where="TraceId != ''"))
+
+
 def operations_table(loc: Location) -> str:
     return f"""CREATE TABLE IF NOT EXISTS {loc.operations}{_on_cluster(loc)} (
     ServiceName LowCardinality(String),
@@ -263,14 +299,19 @@ def create_statements(loc: Location, existing: set[str]) -> list[str]:
         (f"{local.table}_operations", operations_table(local)),
         (f"{local.table}_operations_mv", operations_view(local)),
     ]
-    # Rollups only beside spans they saw from the start: on tables the exporter
-    # (or an older Traceway) made, RED is aggregated from the spans instead.
+    # Rollups and trace keys only beside spans they saw from the start: on
+    # tables the exporter (or an older Traceway) made, RED is aggregated from
+    # the spans and traces are read through the exporter's lookup table.
     rollups = local.table not in existing
     if rollups:
         wanted += [(f"{local.table}_red", red_table(local)),
-                   (f"{local.table}_red_mv", red_view(local))]
+                   (f"{local.table}_red_mv", red_view(local)),
+                   (f"{local.table}_trace_keys", trace_keys_table(local)),
+                   (f"{local.table}_trace_keys_mv", trace_keys_view(local))]
     if loc.cluster and rollups:
-        wanted.append((f"{loc.table}_red", _distributed(loc, "_red", "rand()")))
+        wanted += [(f"{loc.table}_red", _distributed(loc, "_red", "rand()")),
+                   (f"{loc.table}_trace_keys", _distributed(loc, "_trace_keys",
+                                                            "cityHash64(TraceId)"))]
     if loc.cluster:
         wanted += [(loc.table, _distributed(loc, "", "cityHash64(TraceId)")),
                    (f"{loc.table}_trace_id_ts", _distributed(loc, "_trace_id_ts",

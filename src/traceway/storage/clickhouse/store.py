@@ -71,6 +71,7 @@ class ClickHouseStore(ClickHouseRollups, ClickHouseSummaries):
         # Without Traceway's operations table (create=false), lists scan the spans.
         self._has_operations = self._exists(location.table + "_operations")
         self._has_red = self._exists(location.table + "_red")
+        self._keyed = self._exists(location.table + "_trace_keys")
         self._operations_from = location.operations if self._has_operations else location.traces
 
     def _exists(self, table: str) -> bool:
@@ -134,7 +135,7 @@ class ClickHouseStore(ClickHouseRollups, ClickHouseSummaries):
         if len(remainder) < len(batch):
             for statement in dedup.rederived(self.location, sorted({t.hex() for t in batch.trace_id}),
                                              min(batch.start_ns), max(batch.start_ns),
-                                             self._has_operations):
+                                             self._has_operations, self._keyed):
                 self._command(statement)
         return remainder
 
@@ -164,14 +165,15 @@ class ClickHouseStore(ClickHouseRollups, ClickHouseSummaries):
         except ClickHouseError as exc:
             raise StorageError(f"ClickHouse query failed: {exc}") from None
 
-    def _ranges(self, trace_ids: list[str]) -> list[tuple[str, int, int]]:
+    def _ranges(self, trace_ids: list[str]) -> list[queries.TraceRange]:
         """(trace id, first second, last second) of the traces the lookup table knows."""
         return [(trace_id, int(first.timestamp()), int(last.timestamp())) for trace_id, first, last
                 in self._query(queries.trace_ranges(self.location, trace_ids))]
 
     def _spans(self, trace_ids: list[str]) -> SpanBatch:
         if len(trace_ids) == 1:
-            return self._read(lambda columns: queries.trace_by_id(self.location, trace_ids[0], columns))
+            return self._read(lambda columns: queries.trace_by_id(
+                self.location, trace_ids[0], columns, self._keyed))
         ranges = self._ranges(trace_ids)
         if not ranges:
             return SpanBatch()

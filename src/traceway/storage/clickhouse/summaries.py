@@ -13,7 +13,7 @@ from collections import defaultdict
 from typing import Any
 
 from traceway.storage.api import ServiceSummary, TraceQuery, TraceSummary
-from traceway.storage.clickhouse.queries import Query, trace_spans
+from traceway.storage.clickhouse.queries import Query, TraceRange, trace_spans
 from traceway.storage.clickhouse.schema import Location, status_forms
 
 _COLUMNS = ("TraceId, SpanId, ParentSpanId, ServiceName, SpanName, SpanKind, "
@@ -23,7 +23,7 @@ _COLUMNS = ("TraceId, SpanId, ParentSpanId, ServiceName, SpanName, SpanKind, "
 _RANK = "(multiIf(ParentSpanId = '', 0, Orphan, 1, 2), StartNs, -toInt64(Duration))"
 
 
-def summary_query(loc: Location, ranges: list[tuple[str, int, int]]) -> Query:
+def summary_query(loc: Location, ranges: list[TraceRange]) -> Query:
     """Per (trace, service): spans, errors, orphans, first start, last end, and
     the best root candidate's rank and name."""
     spans_sql, params = trace_spans(loc, ranges, _COLUMNS)
@@ -61,7 +61,7 @@ class ClickHouseSummaries:
     def _find_trace_ids(self, query: TraceQuery) -> list[str]:
         raise NotImplementedError
 
-    def _ranges(self, trace_ids: list[str]) -> list[tuple[str, int, int]]:
+    def _ranges(self, trace_ids: list[str]) -> list[TraceRange]:
         raise NotImplementedError
 
     def find_trace_summaries(self, query: TraceQuery) -> list[TraceSummary]:
