@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 from collections.abc import Iterator
@@ -22,6 +23,23 @@ class Listener(uvicorn.Server):
 
     def install_signal_handlers(self) -> None:  # older uvicorn
         pass
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn's graceful shutdown, which tells every open connection once to
+        close after its response. A connection accepted just before it stopped
+        accepting joins the open ones a moment later (``connection_made`` runs on
+        a later turn of the loop) and was never told: a client sending request
+        after request on it kept the process from exiting until the graceful
+        timeout (30 s). Connections that appear meanwhile are told too."""
+        stopping = asyncio.ensure_future(super().shutdown(sockets))
+        told: set[object] = set()
+        while not stopping.done():
+            for connection in list(self.server_state.connections):
+                if connection not in told:
+                    told.add(connection)
+                    connection.shutdown()
+            await asyncio.wait({stopping}, timeout=0.05)
+        await stopping
 
 
 def http_listener(app: ASGIApp, host: str, port: int, security: Security,

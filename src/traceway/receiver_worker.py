@@ -2,7 +2,9 @@
 
 The main process starts it (``traceway/workers.py``) as
 ``python -m traceway.receiver_worker INDEX HTTP_FD STATUS_FD PARENT_PID``, the settings
-as JSON on its standard input.
+as a line of JSON on its standard input; later lines there say whether the store is
+failing (``store-failing <why>``, ``store-ok``), so that a worker far ahead of the
+writer answers 503 during a store outage, as the main process does, and 429 otherwise.
 It serves the same receivers with the same settings (tokens, TLS, limits) as the
 main process: OTLP/HTTP on the listening socket it inherits (both processes
 accept from it) and OTLP/gRPC on the same port (SO_REUSEPORT). Spans go to its
@@ -126,6 +128,45 @@ class _CountersFile:
                 os.write(status_fd, line.encode() + b"\n")
 
 
+def read_first_line(fd: int) -> tuple[bytes, bytes]:
+    """The first line on ``fd`` (without its newline) and what was read after it."""
+    data = b""
+    while b"\n" not in data:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        data += chunk
+    line, _, rest = data.partition(b"\n")
+    return line, rest
+
+
+class _StoreStatusFromParent:
+    """The main process's ``store-failing <why>`` / ``store-ok`` lines, read on the event
+    loop from standard input, into the stage's ``store_problem``."""
+
+    def __init__(self, stage: WorkerSpoolStage, fd: int, unread: bytes) -> None:
+        self._stage = stage
+        self._fd = fd
+        self._unread = b""
+        self._take(unread)
+
+    def _take(self, chunk: bytes) -> None:
+        *lines, self._unread = (self._unread + chunk).split(b"\n")
+        for line in lines:
+            text = line.decode(errors="replace")
+            if text == "store-ok":
+                self._stage.store_problem = None
+            elif text.startswith("store-failing "):
+                self._stage.store_problem = text.removeprefix("store-failing ")
+
+    def read(self) -> None:
+        chunk = os.read(self._fd, 65536)
+        if chunk:
+            self._take(chunk)
+        else:  # the main process closed it (it is stopping this worker)
+            asyncio.get_running_loop().remove_reader(self._fd)
+
+
 def die_with_parent(parent_pid: int) -> None:
     """SIGKILL this process when the main process exits, however it exits."""
     libc = ctypes.CDLL(None, use_errno=True)
@@ -136,7 +177,8 @@ def die_with_parent(parent_pid: int) -> None:
 
 
 async def run_worker(settings: Settings, index: int, http_sock: socket.socket,
-                     status_fd: int) -> None:
+                     status_fd: int, from_parent: bytes = b"") -> None:
+    """``from_parent``: what was read from standard input after the settings line."""
     telemetry = Telemetry()
     security = replace(settings.security(), on_refusal=telemetry.count_unauthenticated)
     directory = worker_directory(settings.data_dir / SPOOL_DIR, index)
@@ -146,8 +188,10 @@ async def run_worker(settings: Settings, index: int, http_sock: socket.socket,
     counters = _CountersFile(directory, telemetry)
     spool = Spool(directory, segment_age_s=SEGMENT_AGE_S, segment_bytes=SEGMENT_BYTES)
     spool.start()
-    ingest = Ingest(WorkerSpoolStage(spool, settings.max_queue_bytes_int), telemetry,
-                    max_in_flight_bytes=in_flight_share(settings))
+    stage = WorkerSpoolStage(spool, settings.max_queue_bytes_int)
+    store_status = _StoreStatusFromParent(stage, sys.stdin.fileno(), from_parent)
+    asyncio.get_running_loop().add_reader(sys.stdin.fileno(), store_status.read)
+    ingest = Ingest(stage, telemetry, max_in_flight_bytes=in_flight_share(settings))
     listener, sock = http_listener(
         security.ingest_app(otlp_http_app(ingest), security.otlp_cors_origins),
         settings.host, settings.otlp_http_port, security, http_sock)
@@ -178,7 +222,8 @@ async def run_worker(settings: Settings, index: int, http_sock: socket.socket,
 def main(argv: list[str]) -> int:
     index, http_fd, status_fd, parent_pid = argv
     die_with_parent(int(parent_pid))
-    settings = settings_from_json(sys.stdin.read())
+    settings_line, from_parent = read_first_line(sys.stdin.fileno())
+    settings = settings_from_json(settings_line.decode())
     sys.setswitchinterval(0.0005)  # as in the main process (server.serve)
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -187,7 +232,7 @@ def main(argv: list[str]) -> int:
     http_sock = socket.socket(fileno=int(http_fd))
     try:
         with asyncio.Runner(loop_factory=OneAcceptPerWakeup) as runner:
-            runner.run(run_worker(settings, int(index), http_sock, int(status_fd)))
+            runner.run(run_worker(settings, int(index), http_sock, int(status_fd), from_parent))
     except OSError as exc:
         log.error("%s", exc)
         return 1

@@ -8,6 +8,7 @@ import logging
 import signal
 import socket
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -46,7 +47,7 @@ from traceway.query.trace_analysis_api import trace_analysis_routes
 from traceway.query.zipkin_api import zipkin_read_routes
 from traceway.receiver_worker import in_flight_share
 from traceway.settings import Settings
-from traceway.storage.api import Reader
+from traceway.storage.api import Reader, WaitsOutOutages
 from traceway.storage.factory import open_store
 from traceway.telemetry import CONTENT_TYPE, Telemetry
 from traceway.workers import ReceiverWorkers
@@ -92,6 +93,9 @@ def zipkin_app(ingest: Ingest, store: Reader, autocomplete_keys: tuple[str, ...]
 
 SPOOL_DIR = "spool"
 QUARANTINE_DIR = "quarantine"
+# After SIGTERM, once the receivers have stopped, storing what they accepted may
+# take this long; the rest stays in the spools for the next start.
+DRAIN_S = 20.0
 
 
 def _spools_left(spool_dir: Path) -> list[Path]:
@@ -221,7 +225,8 @@ class TracewayServer:
         if self.receives and s.workers > 1:
             otlp_http_sock = bound[1][1]
             self.workers = ReceiverWorkers(s, s.workers - 1, otlp_http_sock,
-                                           s.data_dir / SPOOL_DIR, self.telemetry)
+                                           s.data_dir / SPOOL_DIR, self.telemetry,
+                                           store_problem=lambda: self.queue.failing)
             await self.workers.start()
         if self.retention is not None:
             self.retention.start()
@@ -234,35 +239,50 @@ class TracewayServer:
                  "https" if guard.tls_cert else "http", s.host, s.ui_port)
 
     async def stop(self) -> None:
-        """Stop accepting, finish in-flight requests, write what was queued."""
+        """SIGTERM: stop accepting, answer the requests in flight, then store what was
+        accepted for up to DRAIN_S seconds without waiting out a store outage. What
+        is not stored by then stays in the spools (acknowledged = fsynced there) and
+        the next start stores it: a stop is prompt, never a hang."""
         log.info("traceway stopping: draining accepted spans")
-        workers_stopped = asyncio.create_task(self._stop_workers())
+        if isinstance(self.store, WaitsOutOutages):
+            self.store.stop_waiting()
+        workers_stopped = asyncio.create_task(self.workers.stop()) if self.workers else None
         for listener in self._listeners:
             listener.should_exit = True
         if self._grpc is not None:
             await self._grpc.stop(grace=30)
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await workers_stopped
-        if self.sampler is not None:
-            # Held traces are decided now and the kept ones queued before the queue closes.
-            await asyncio.to_thread(self.sampler.close)
-        await asyncio.to_thread(self.queue.close)
-        if self.spool is not None:
-            # Everything spooled is in the store now: its segments go.
-            await asyncio.to_thread(self.spool.close)
+        if workers_stopped is not None:
+            await workers_stopped
+        await asyncio.to_thread(self._store_accepted, time.monotonic() + DRAIN_S)
         if self.retention is not None:
             self.retention.stop()
-        self.store.close()
+        if self.queue.close(0):  # a writer still writing would use the store after close
+            self.store.close()
+        else:
+            log.error("the store write in progress did not end within %g s; exiting", DRAIN_S)
+        left = sorted((self.settings.data_dir / SPOOL_DIR).rglob("segment-*.spool"))
+        if left:
+            log.warning("%d spool segments hold spans not stored yet: the next start stores "
+                        "them", len(left))
         log.info("traceway stopped")
 
-    async def _stop_workers(self) -> None:
-        """Drain the receiver workers, then store everything they spooled."""
-        if self.workers is not None:
-            await self.workers.stop()
+    def _store_accepted(self, deadline: float) -> None:
+        """Store what the receivers (and workers) accepted until ``deadline`` or a
+        write fails; the spools keep the rest."""
+        def left() -> float:
+            return max(0.0, deadline - time.monotonic())
+
         if self.worker_spools is not None:
             self.worker_spools.close()
-            if not await asyncio.to_thread(self.worker_spools.drain):
-                log.error("receiver workers' spools not stored in time: the next start does it")
+            self.worker_spools.drain(left())
+        if self.sampler is not None:
+            # Held traces are decided now and the kept ones queued before the queue closes.
+            self.sampler.close(left())
+        self.queue.close(left())
+        if self.spool is not None:
+            # Segments whose spans are all stored go; the others stay for the next start.
+            self.spool.close()
 
     async def run_until_signalled(self) -> None:
         loop = asyncio.get_running_loop()

@@ -2,7 +2,9 @@
 
 Each worker (``receiver_worker.py``) is a fresh interpreter running the same
 receivers with the same settings; the main process keeps receiving too, stays
-the only writer and serves the query API. Workers are started from the event
+the only writer and serves the query API. It tells each worker on its standard
+input when the store starts or stops failing (a worker far ahead of the writer
+then answers 503, not 429). Workers are started from the event
 loop's thread: PR_SET_PDEATHSIG fires when the thread that forked a worker
 exits, so it must be the one that lives as long as the process.
 """
@@ -17,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from traceway.pipeline.worker_spools import worker_directory
@@ -39,6 +42,8 @@ class _Worker:
         self.index = index
         self.process: subprocess.Popen[bytes] | None = None
         self.status_fd = -1  # lines from the worker: "ready", "problem <why>", "ok"
+        self.to_worker_fd = -1  # its standard input: the settings, then the store's state
+        self.told_store_problem: str | None = None
         self._unread = b""
         self.ready = False
         self.problem: str | None = None
@@ -64,10 +69,25 @@ class _Worker:
                     self.problem = text.removeprefix("problem ")
         return self.ready
 
+    def tell_store_problem(self, problem: str | None) -> None:
+        """Tell the worker the store's problem if it changed (None: well again)."""
+        if self.to_worker_fd < 0 or problem == self.told_store_problem:
+            return
+        line = "store-ok" if problem is None else "store-failing " + problem.replace("\n", " ")
+        try:  # under PIPE_BUF (4096) bytes: written whole or not at all
+            os.write(self.to_worker_fd, line.encode()[:4000] + b"\n")
+        except (BlockingIOError, BrokenPipeError):
+            return  # a busy or exiting worker: told on a later tick, or not at all
+        self.told_store_problem = problem
+
     def forget(self) -> None:
         if self.status_fd >= 0:
             os.close(self.status_fd)
         self.status_fd = -1
+        if self.to_worker_fd >= 0:
+            os.close(self.to_worker_fd)
+        self.to_worker_fd = -1
+        self.told_store_problem = None
         self._unread = b""
         self.ready = False
         self.problem = None
@@ -78,8 +98,11 @@ class ReceiverWorkers:
     """``count`` receiver worker processes sharing the OTLP/HTTP socket ``http_sock``."""
 
     def __init__(self, settings: Settings, count: int, http_sock: socket.socket,
-                 spool_root: Path, telemetry: Telemetry) -> None:
+                 spool_root: Path, telemetry: Telemetry,
+                 store_problem: Callable[[], str | None] = lambda: None) -> None:
+        """``store_problem()``: why the store fails now (None when well), for the workers."""
         self._settings_json = settings_to_json(settings)
+        self._store_problem = store_problem
         self._http_sock = http_sock
         self._workers = [_Worker(index) for index in range(1, count + 1)]
         self._directories = [worker_directory(spool_root, w.index) for w in self._workers]
@@ -97,18 +120,25 @@ class ReceiverWorkers:
     def _spawn(self, worker: _Worker) -> None:
         status_r, status_w = os.pipe()
         os.set_blocking(status_r, False)
+        to_worker_r, to_worker_w = os.pipe()
         fd = self._http_sock.fileno()
         try:
             worker.process = subprocess.Popen(
                 [sys.executable, "-m", "traceway.receiver_worker",
                  str(worker.index), str(fd), str(status_w), str(os.getpid())],
-                pass_fds=(fd, status_w), stdin=subprocess.PIPE)
-            assert worker.process.stdin is not None
-            with worker.process.stdin as settings_pipe:  # not in argv: ps shows that
-                settings_pipe.write(self._settings_json.encode())
+                pass_fds=(fd, status_w), stdin=to_worker_r)
+            # The settings go on its standard input, not in argv: ps shows that.
+            os.write(to_worker_w, self._settings_json.encode() + b"\n")
+            os.set_blocking(to_worker_w, False)
+        except BaseException:
+            os.close(to_worker_w)
+            raise
         finally:
             os.close(status_w)
+            os.close(to_worker_r)
         worker.status_fd = status_r
+        worker.to_worker_fd = to_worker_w
+        worker.tell_store_problem(self._store_problem())
 
     async def start(self, timeout_s: float = 60.0) -> None:
         """Start every worker and return once all receive; WorkerStartError if one exits."""
@@ -130,8 +160,10 @@ class ReceiverWorkers:
         """Start a worker again a moment after it exits (kill -9, a crash)."""
         while not self._stopping:
             now = time.monotonic()
+            store_problem = self._store_problem()
             for worker in self._workers:
                 worker.poll_status()
+                worker.tell_store_problem(store_problem)
                 if worker.process is not None and worker.process.poll() is not None:
                     log.error("receiver worker %d (pid %d) exited with %d; starting it again",
                               worker.index, worker.process.pid, worker.process.returncode)

@@ -18,65 +18,20 @@ import grpc
 import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from otlp_traffic import PROTOBUF, acknowledged_around, post_fresh, span_counts
 
 from traceway.sample import sample_request
 from traceway.testing import ServerProcess
 
-PROTOBUF = {"Content-Type": "application/x-protobuf"}
 WORKERS = ["--workers", "2"]
+# Requests on new connections: either process may accept each.
+TRAFFIC = {"senders": 6, "min_traces": 100, "new_connection_each": True}
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 
 @pytest.fixture(scope="module")
 def decoder_path() -> str:
     return "default"  # process handling does not depend on the OTLP decoder: run once
-
-
-def _span_counts(request) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for rs in request.resource_spans:
-        for ss in rs.scope_spans:
-            for span in ss.spans:
-                counts[span.trace_id.hex()] = counts.get(span.trace_id.hex(), 0) + 1
-    return counts
-
-
-def _post_fresh(server: ServerProcess, body: bytes, headers: dict[str, str]) -> httpx.Response:
-    """On a new connection, so either process may accept it."""
-    return httpx.post(server.otlp_http_url + "/v1/traces", content=body,
-                      headers={**headers, "Connection": "close"}, timeout=10)
-
-
-def _send_until_stopped(server: ServerProcess, stop: threading.Event,
-                        acknowledged: dict[str, int], seed: int) -> None:
-    i = 0
-    while not stop.is_set():
-        request = sample_request(3, seed=seed * 100_000 + i)
-        i += 1
-        try:
-            answer = _post_fresh(server, request.SerializeToString(), PROTOBUF)
-        except httpx.HTTPError:
-            continue  # the receiving process died mid-request: not acknowledged
-        if answer.status_code == 200:
-            acknowledged.update(_span_counts(request))
-
-
-def _ingest_then(server: ServerProcess, action: Callable[[], object]) -> dict[str, int]:
-    acknowledged: dict[str, int] = {}
-    stop = threading.Event()
-    senders = [threading.Thread(target=_send_until_stopped, args=(server, stop, acknowledged, n))
-               for n in range(6)]
-    for sender in senders:
-        sender.start()
-    deadline = time.monotonic() + 30
-    while len(acknowledged) <= 100 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    action()  # while requests are in flight
-    stop.set()
-    for sender in senders:
-        sender.join()
-    assert len(acknowledged) > 100, "the test must acknowledge real traffic first"
-    return acknowledged
 
 
 def _assert_all_stored(server: ServerProcess, acknowledged: dict[str, int],
@@ -132,9 +87,9 @@ def test_spans_over_many_connections_to_every_receiver_are_all_stored(server):
 
     def over_http(seed: int) -> None:
         request = sample_request(2, seed=seed)
-        assert _post_fresh(server, request.SerializeToString(), PROTOBUF).status_code == 200
+        assert post_fresh(server, request.SerializeToString(), PROTOBUF).status_code == 200
         with lock:
-            expected.update(_span_counts(request))
+            expected.update(span_counts(request))
 
     def over_grpc(seed: int) -> None:
         request = sample_request(2, seed=seed)
@@ -143,7 +98,7 @@ def test_spans_over_many_connections_to_every_receiver_are_all_stored(server):
                                          response_deserializer=ExportTraceServiceResponse.FromString)
             export(request, timeout=10)
         with lock:
-            expected.update(_span_counts(request))
+            expected.update(span_counts(request))
 
     def over_zipkin(seed: int) -> None:
         trace_id = os.urandom(16).hex()
@@ -178,37 +133,39 @@ def test_the_worker_alone_answers_bad_input_and_stores_good_input(server):
     assert server.process is not None
     server.process.send_signal(signal.SIGSTOP)
     try:
-        bad = _post_fresh(server, b"\xff\xff\xff garbage", PROTOBUF)
+        bad = post_fresh(server, b"\xff\xff\xff garbage", PROTOBUF)
         assert bad.status_code == 400 and bad.content
-        assert _post_fresh(server, b"{}", {"Content-Type": "text/plain"}).status_code == 415
+        assert post_fresh(server, b"{}", {"Content-Type": "text/plain"}).status_code == 415
         request = sample_request(2, seed=5)
         request.resource_spans[0].scope_spans[0].spans[0].trace_id = b"short"
-        partial = _post_fresh(server, request.SerializeToString(), PROTOBUF)
+        partial = post_fresh(server, request.SerializeToString(), PROTOBUF)
         assert partial.status_code == 200
         answer = ExportTraceServiceResponse.FromString(partial.content)
         assert answer.partial_success.rejected_spans == 1
         good = sample_request(2, seed=6)
-        assert _post_fresh(server, good.SerializeToString(), PROTOBUF).status_code == 200
+        assert post_fresh(server, good.SerializeToString(), PROTOBUF).status_code == 200
     finally:
         server.process.send_signal(signal.SIGCONT)
-    _assert_all_stored(server, _span_counts(good))
+    _assert_all_stored(server, span_counts(good))
 
 
 def test_kill_9_of_the_worker_loses_nothing_acknowledged_and_it_is_started_again(server):
     [worker] = server.worker_pids()
-    acknowledged = _ingest_then(server, lambda: os.kill(worker, signal.SIGKILL))
+    acknowledged = acknowledged_around(server, lambda: os.kill(worker, signal.SIGKILL), **TRAFFIC)
+    assert len(acknowledged) > 100, "the test must acknowledge real traffic first"
     _assert_all_stored(server, acknowledged)
     _wait_until(lambda: len(server.worker_pids()) == 1 and worker not in server.worker_pids())
     _wait_until(lambda: httpx.get(server.ui_url + "/ready").status_code == 200)
     request = sample_request(1, seed=9)
-    assert _post_fresh(server, request.SerializeToString(), PROTOBUF).status_code == 200
-    _assert_all_stored(server, _span_counts(request))
+    assert post_fresh(server, request.SerializeToString(), PROTOBUF).status_code == 200
+    _assert_all_stored(server, span_counts(request))
 
 
 def test_kill_9_of_the_main_process_loses_nothing_acknowledged_after_restart(tmp_path):
     server = ServerProcess(tmp_path / "data", WORKERS).start()
     [worker] = server.worker_pids()
-    acknowledged = _ingest_then(server, server.kill9)
+    acknowledged = acknowledged_around(server, server.kill9, **TRAFFIC)
+    assert len(acknowledged) > 100, "the test must acknowledge real traffic first"
     _wait_until(lambda: not _alive(worker), timeout_s=10)  # the worker dies with it
     restarted = ServerProcess(tmp_path / "data", WORKERS).start()
     try:
@@ -221,7 +178,8 @@ def test_sigterm_drains_both_processes_and_exits_0(tmp_path):
     server = ServerProcess(tmp_path / "data", WORKERS).start()
     [worker] = server.worker_pids()
     codes: list[int] = []
-    acknowledged = _ingest_then(server, lambda: codes.append(server.stop()))
+    acknowledged = acknowledged_around(server, lambda: codes.append(server.stop()), **TRAFFIC)
+    assert len(acknowledged) > 100, "the test must acknowledge real traffic first"
     assert codes == [0]
     assert not _alive(worker)
     assert not list((tmp_path / "data" / "spool").glob("worker-*/segment-*.spool"))

@@ -71,3 +71,14 @@ def test_a_failed_write_fails_every_waiter():
     with pytest.raises(RuntimeError, match="disk full"):
         future.result(10)
     queue.close()
+
+
+def test_close_with_a_timeout_says_when_the_writer_is_still_writing():
+    store = GatedMemoryStore()
+    queue = WriteQueue(store, Telemetry())
+    future = queue.submit(_batch(1))
+    assert queue.close(timeout_s=0.2) is False  # stuck in the store's write
+    assert not future.done()
+    store.gate.set()
+    assert queue.close() is True
+    assert future.result(10) is None

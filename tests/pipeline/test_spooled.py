@@ -45,3 +45,19 @@ def test_spool_segments_go_once_their_spans_are_in_the_store(tmp_path):
     assert not list((tmp_path / "spool").glob("*.spool"))
     assert all(len(store.get_trace(make_span(i, 1, start_ns=T0).trace_id)) == 1
                for i in range(1, 20))
+
+
+def test_a_spool_replays_in_large_writes_not_one_per_request(tmp_path):
+    """A spool that backed up during a store outage is replayed as a few large
+    writes (one ClickHouse part each), not one write per acknowledged request."""
+    spool = Spool(tmp_path / "spool", segment_age_s=60)
+    spool.start()
+    for i in range(1, 101):
+        spool.append(batch_of(make_span(i, 1, start_ns=T0)), lambda segment: 1).result(10)
+    spool.close()
+    recovered = GatedMemoryStore()
+    recovered.gate.set()
+    assert drain_spool(tmp_path / "spool", recovered, Quarantine(None, Telemetry())) == 100
+    assert recovered.write_sizes == [100]
+    assert all(len(recovered.get_trace(make_span(i, 1, start_ns=T0).trace_id)) == 1
+               for i in range(1, 101))

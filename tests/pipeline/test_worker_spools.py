@@ -1,6 +1,7 @@
 """A receiver worker's spool read by the writer: closed segments stored, then deleted."""
 
 import os
+import threading
 import time
 
 import pytest
@@ -14,6 +15,7 @@ from traceway.pipeline.worker_spools import (
     lock_directory,
     worker_directory,
 )
+from traceway.storage.distinct import distinct_spans
 from traceway.storage.memory import GatedMemoryStore, MemoryStore
 from traceway.storage.testspans import batch_of, make_span
 from traceway.telemetry import Telemetry
@@ -170,4 +172,54 @@ def test_a_request_body_spooled_as_it_arrived_is_decoded_by_the_writer(tmp_path)
     assert reader.drain(10)
     for trace_id in set(decoded.batch.trace_id):
         assert len(store.get_trace(trace_id)) == decoded.batch.trace_id.count(trace_id)
+    queue.close()
+
+
+def _spooled_by_a_stopped_worker(root, count):
+    lock, spool = _worker_spool(root, segment_age_s=60)
+    stage = WorkerSpoolStage(spool, max_backlog_bytes=1 << 30)
+    for n in range(1, count + 1):
+        stage.submit(batch_of(_span(n))).result(10)
+    spool.close()
+    os.close(lock)
+    return spool.directory
+
+
+def test_close_does_not_wait_for_room_behind_a_stuck_store(tmp_path):
+    """SIGTERM during a store outage: the reader stops although the writer's queue
+    stays full; the segment it was reading stays on disk and is stored later."""
+    directory = _spooled_by_a_stopped_worker(tmp_path, 5)
+    store = GatedMemoryStore()
+    queue = WriteQueue(store, Telemetry(), max_bytes=1)  # full after one batch
+    reader = WorkerSpoolReader(tmp_path, queue.submit, Quarantine(None, Telemetry()),
+                               lambda batch: None)
+    reader.start()
+    time.sleep(0.3)  # the writer holds one batch, the reader waits for room
+    closing = threading.Thread(target=reader.close)
+    closing.start()
+    closing.join(5)
+    assert not closing.is_alive(), "close() waited for the stuck store"
+    assert _segments(directory)
+    store.gate.set()
+    assert reader.drain(10)
+    # The batch stored before the close is read again with its segment: stored twice,
+    # returned once.
+    assert [len(distinct_spans(store.get_trace(_span(n).trace_id))) for n in range(1, 6)] == [1] * 5
+    queue.close()
+
+
+def test_drain_stops_at_a_failed_write_and_leaves_the_segment(tmp_path):
+    """A store that fails at a stop is not retried until the drain's timeout: what
+    is left waits on disk for the next start."""
+    directory = _spooled_by_a_stopped_worker(tmp_path, 2)
+
+    class BrokenStore(MemoryStore):
+        def write(self, batch):
+            raise OSError("disk full")
+
+    queue, reader = _reader(tmp_path, BrokenStore())
+    started = time.monotonic()
+    assert reader.drain(60) is False
+    assert time.monotonic() - started < 30, "the drain retried a failing store until its timeout"
+    assert _segments(directory)
     queue.close()

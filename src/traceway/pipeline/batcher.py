@@ -116,12 +116,15 @@ class WriteQueue:
         store_problem: str | None = getattr(self._writer, "problem", None)
         return self.problem or store_problem
 
-    def close(self, timeout: float | None = None) -> None:
-        """Stop accepting, write everything already queued, then return."""
+    def close(self, timeout_s: float | None = None) -> bool:
+        """Stop accepting and write everything already queued; False if the
+        writer was still writing after ``timeout_s`` (the spool keeps what it
+        had not stored for the next start)."""
         with self._cond:
             self._closed = True
             self._cond.notify()
-        self._thread.join(timeout)
+        self._thread.join(timeout_s)
+        return not self._thread.is_alive()
 
     def _take(self) -> list[tuple[SpanBatch, int, Future[None]]] | None:
         with self._cond:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 _RETRY_MIN_S = 0.5
 _RETRY_MAX_S = 10.0
+REPLAY_GROUP_SPANS = 20_000
 
 
 class SpooledWrites:
@@ -119,6 +121,9 @@ class SpooledWrites:
 def drain_spool(directory: Path, store: Writer, quarantine: Quarantine) -> int:
     """Store what a previous run left in the spool; return how many spans.
 
+    Records are written in groups of up to ``REPLAY_GROUP_SPANS`` spans, as the
+    WriteQueue groups them: a spool that backed up during an outage is a few
+    large writes, not one small insert (one ClickHouse part) per request.
     Batches that reached the store before a crash are written again (readers
     return identical spans once), unless the store can tell which spans it
     already holds (``replay_remainder``, ClickHouse): then only the rest. Spans
@@ -127,11 +132,26 @@ def drain_spool(directory: Path, store: Writer, quarantine: Quarantine) -> int:
     spool = Spool(directory, quarantine=quarantine)
     spans = 0
     replay_remainder = getattr(store, "replay_remainder", None)
-    for _, batch in spool.replay():
+    for group in _groups(batch for _, batch in spool.replay()):
         if replay_remainder is not None:
-            batch = replay_remainder(batch)
-        write_isolating(store, batch, quarantine)
-        spans += len(batch)
+            group = replay_remainder(group)
+        write_isolating(store, group, quarantine)
+        spans += len(group)
     for segment in spool.existing_segments():
         (directory / f"segment-{segment:012d}.spool").unlink()
     return spans
+
+
+def _groups(batches: Iterable[SpanBatch]) -> Iterator[SpanBatch]:
+    """``batches`` joined in order into groups of at most REPLAY_GROUP_SPANS spans
+    (a larger batch is a group of its own)."""
+    group: list[SpanBatch] = []
+    spans = 0
+    for batch in batches:
+        if group and spans + len(batch) > REPLAY_GROUP_SPANS:
+            yield SpanBatch.concat(group)
+            group, spans = [], 0
+        group.append(batch)
+        spans += len(batch)
+    if group:
+        yield SpanBatch.concat(group)

@@ -31,7 +31,12 @@ from functools import partial
 from pathlib import Path
 
 from traceway.model import SpanBatch
-from traceway.pipeline.batcher import QueueClosedError, QueueFullError, StageUnavailableError
+from traceway.pipeline.batcher import (
+    QueueClosedError,
+    QueueFullError,
+    StageUnavailableError,
+    StoreUnavailableError,
+)
 from traceway.pipeline.quarantine import Quarantine
 from traceway.pipeline.spool import Spool
 
@@ -68,23 +73,29 @@ def _held_for_the_writer(segment: int) -> int:
 
 class WorkerSpoolStage:
     """A receiver worker's Stage: ``submit`` resolves once the batch is fsynced to the
-    worker's spool. It refuses (QueueFullError: the sender retries) while the writer
-    is more than ``max_backlog_bytes`` of segments behind, so a slow store slows the
-    senders rather than filling the disk."""
+    worker's spool. It refuses while the writer is more than ``max_backlog_bytes`` of
+    segments behind, so a slow store slows the senders rather than filling the disk:
+    QueueFullError (429) while the store is busy, StoreUnavailableError (503) while
+    ``store_problem`` (the main process tells it) says the store is failing."""
 
     def __init__(self, spool: Spool, max_backlog_bytes: int) -> None:
         self._spool = spool
         self._max_backlog_bytes = max_backlog_bytes
         self._backlog_bytes = 0
         self._backlog_checked = 0.0
+        self.store_problem: str | None = None
 
     def submit(self, batch: SpanBatch, request: bytes | None = None) -> Future[None]:
         """``request``: the OTLP body ``batch`` is every span of, spooled as it arrived
         (the main process decodes it again, in C when built)."""
         backlog = self._backlog()
         if backlog > self._max_backlog_bytes:
-            raise QueueFullError(f"the writer is {backlog >> 20} MiB behind this receiver "
-                                 f"(limit {self._max_backlog_bytes >> 20} MiB)")
+            behind = (f"the writer is {backlog >> 20} MiB behind this receiver "
+                      f"(limit {self._max_backlog_bytes >> 20} MiB)")
+            problem = self.store_problem
+            if problem:
+                raise StoreUnavailableError(f"{problem}; {behind}")
+            raise QueueFullError(behind)
         return self._spool.append(batch, _held_for_the_writer, request)
 
     def _backlog(self) -> int:
@@ -146,6 +157,7 @@ class WorkerSpoolReader:
         self._max_in_memory_bytes = max_in_memory_bytes
         self._segments: dict[tuple[Path, int], _Segment] = {}
         self._retry_after: dict[tuple[Path, int], float] = {}
+        self._failed_writes = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -157,7 +169,7 @@ class WorkerSpoolReader:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                consumed = self.consume_closed()
+                consumed = self.consume_closed(self._stop.is_set)
             except QueueClosedError:
                 return
             except OSError as exc:  # a vanished directory, EIO: try again
@@ -166,8 +178,11 @@ class WorkerSpoolReader:
             if not consumed:
                 self._stop.wait(self._poll_s)
 
-    def consume_closed(self) -> int:
-        """Submit every closed segment not yet submitted; return how many."""
+    def consume_closed(self, give_up: Callable[[], bool] = lambda: False) -> int:
+        """Submit every closed segment not yet submitted; return how many.
+
+        Raises QueueClosedError once ``give_up()`` is true while waiting for room
+        in the writer's queue: the segment then stays on disk, read again later."""
         count = 0
         for directory in sorted(self._root.glob(WORKER_DIR.format("*"))):
             for number in self._closed_segments(directory):
@@ -176,7 +191,7 @@ class WorkerSpoolReader:
                     if key in self._segments or self._retry_after.get(key, 0) > time.monotonic():
                         continue
                     segment = self._segments[key] = _Segment(self._spools[directory], number)
-                self._consume(segment)
+                self._consume(segment, give_up)
                 count += 1
         return count
 
@@ -193,11 +208,11 @@ class WorkerSpoolReader:
         os.close(fd)  # no worker: all closed, and a worker starting now opens a new one
         return numbers
 
-    def _consume(self, segment: _Segment) -> None:
+    def _consume(self, segment: _Segment, give_up: Callable[[], bool]) -> None:
         try:
             for batch in segment.spool.read(segment.number):
                 size = batch.approx_bytes()
-                future = self._submit_patiently(batch, size)
+                future = self._submit_patiently(batch, size, give_up)
                 with self._lock:
                     segment.waiting += 1
                 future.add_done_callback(partial(self._settle, segment, batch, size))
@@ -213,18 +228,25 @@ class WorkerSpoolReader:
             segment.read = True
         self._maybe_finish(segment)
 
-    def _submit_patiently(self, batch: SpanBatch, size: int) -> Future[None]:
-        """Submit once there is room, waiting while the writer's queue is full;
-        QueueClosedError when stopping."""
+    def _submit_patiently(self, batch: SpanBatch, size: int,
+                          give_up: Callable[[], bool]) -> Future[None]:
+        """Submit once there is room, waiting while the writer's queue is full (a
+        store outage can make that last); QueueClosedError when stopping or once
+        ``give_up()`` is true."""
         with self._room:
             # An oversized batch still goes alone.
             while self._in_memory_bytes and self._in_memory_bytes + size > self._max_in_memory_bytes:
-                self._room.wait(1.0)
+                if give_up():
+                    raise QueueClosedError("stopping: the rest waits in the workers' spools")
+                self._room.wait(_RETRY_S)
             self._in_memory_bytes += size
         while True:
             try:
                 return self._submit(batch)
             except (QueueFullError, StageUnavailableError):
+                if give_up():
+                    self._release_room(size)
+                    raise QueueClosedError("stopping: the rest waits in the workers' spools") from None
                 time.sleep(_RETRY_S)
             except BaseException:
                 self._release_room(size)
@@ -241,11 +263,13 @@ class WorkerSpoolReader:
         error = done.exception()
         with self._lock:
             segment.waiting -= 1
+            first_failure = error is not None and not segment.failed
             if error is not None:
                 segment.failed = True
+                self._failed_writes += 1
         if error is None:
             self._on_durable(batch)
-        else:
+        elif first_failure and not self._stop.is_set():  # a stop logs what it leaves
             log.warning("worker segment %d: a write failed (%s); it is read again later",
                         segment.number, error)
         self._maybe_finish(segment)
@@ -272,10 +296,18 @@ class WorkerSpoolReader:
 
     def drain(self, timeout_s: float = 60.0) -> bool:
         """Consume every segment of every worker directory (call it when no worker runs)
-        and wait until all are durable and deleted; False if that took over ``timeout_s``."""
+        and wait until all are durable and deleted. False, leaving the rest on disk for
+        the next start, if that takes over ``timeout_s`` or a write fails (a store that
+        fails now, at a start or a stop, is not retried here)."""
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            self.consume_closed()
+        with self._lock:
+            self._retry_after.clear()  # a segment given up on by close() is read now
+            failed_before = self._failed_writes
+        while time.monotonic() < deadline and self._failed_writes == failed_before:
+            try:
+                self.consume_closed(lambda: time.monotonic() >= deadline)
+            except QueueClosedError:
+                return False
             if not self.pending() and not any(
                     self._root.glob(WORKER_DIR.format("*") + "/segment-*.spool")):
                 return True
@@ -283,6 +315,10 @@ class WorkerSpoolReader:
         return False
 
     def close(self) -> None:
+        """Stop the polling thread; a segment it was submitting stays on disk (``drain``
+        or the next start reads it)."""
         self._stop.set()
+        with self._room:
+            self._room.notify_all()
         if self._thread is not None:
             self._thread.join()

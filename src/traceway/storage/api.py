@@ -95,6 +95,24 @@ class Writer(Protocol):
 
 
 @runtime_checkable
+class WaitsOutOutages(Protocol):
+    """Optional: a Writer whose ``write`` waits out an outage of its database (a
+    ClickHouse server that is down or refuses inserts) instead of failing, so the
+    write queue fills and the receivers answer 503 until it ends."""
+
+    @property
+    def problem(self) -> str | None:
+        """Why writes are stalled now (the outage); None while they land."""
+        ...
+
+    def stop_waiting(self) -> None:
+        """Shutting down: from now on a write that meets an outage raises StorageError
+        (after at most one more attempt) instead of waiting; its spans stay in the
+        spool, and the next start stores them."""
+        ...
+
+
+@runtime_checkable
 class Reader(Protocol):
     def get_trace(self, trace_id: bytes, start_min_ns: int | None = None,
                   start_max_ns: int | None = None) -> SpanBatch:

@@ -8,6 +8,10 @@ write queue behind a stalled write fills up to its bound; the receivers then
 answer 503/UNAVAILABLE with Retry-After (not 429), ``/ready`` lists the
 problem and ``traceway_write_path_healthy{component="store"}`` is 0. Any
 other ClickHouse error (a bad value, say) fails the write at once.
+
+Once ``closed`` is set (SIGTERM: ``stop_waiting``, or ``close``) an outage
+fails the write instead: the server stops promptly, and the spans stay in the
+spool for the next start.
 """
 
 from __future__ import annotations
@@ -62,7 +66,7 @@ class OutageRetry:
                 if not is_outage(exc):
                     raise StorageError(f"ClickHouse {what} failed: {exc}") from None
                 if self.closed.is_set():
-                    raise StorageError(f"ClickHouse unavailable while closing: {exc}") from None
+                    raise StorageError(f"ClickHouse unavailable while stopping: {exc}") from None
                 first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 self.problem = f"ClickHouse unavailable: {first_line}"
                 log.warning("ClickHouse %s failed, retrying in %.1fs: %s", what, delay, exc)

@@ -105,6 +105,10 @@ class ClickHouseStore(ClickHouseRollups, ClickHouseSummaries):
         """Why writes are stalled (a ClickHouse outage); None while they land."""
         return self._outage.problem
 
+    def stop_waiting(self) -> None:
+        """Shutting down: a write that meets an outage fails instead of waiting (``api.WaitsOutOutages``)."""
+        self._outage.closed.set()
+
     def _fresh(self, batch: SpanBatch, narrow_by_lookup: bool) -> SpanBatch:
         """``batch`` without the spans stored already or repeated in it (``dedup``)."""
         if not len(batch):
