@@ -20,6 +20,7 @@ from pathlib import Path
 
 from traceway.model import SpanBatch
 from traceway.pipeline.batcher import (
+    MAX_BATCH_SPANS,
     QueueClosedError,
     QueueFullError,
     StageUnavailableError,
@@ -33,7 +34,6 @@ log = logging.getLogger(__name__)
 
 _RETRY_MIN_S = 0.5
 _RETRY_MAX_S = 10.0
-REPLAY_GROUP_SPANS = 20_000
 
 
 class SpooledWrites:
@@ -121,8 +121,8 @@ class SpooledWrites:
 def drain_spool(directory: Path, store: Writer, quarantine: Quarantine) -> int:
     """Store what a previous run left in the spool; return how many spans.
 
-    Records are written in groups of up to ``REPLAY_GROUP_SPANS`` spans, as the
-    WriteQueue groups them: a spool that backed up during an outage is a few
+    Records are written in groups of up to ``MAX_BATCH_SPANS`` spans, the
+    WriteQueue's largest group: a spool that backed up during an outage is a few
     large writes, not one small insert (one ClickHouse part) per request.
     Batches that reached the store before a crash are written again (readers
     return identical spans once), unless the store can tell which spans it
@@ -143,12 +143,12 @@ def drain_spool(directory: Path, store: Writer, quarantine: Quarantine) -> int:
 
 
 def _groups(batches: Iterable[SpanBatch]) -> Iterator[SpanBatch]:
-    """``batches`` joined in order into groups of at most REPLAY_GROUP_SPANS spans
+    """``batches`` joined in order into groups of at most MAX_BATCH_SPANS spans
     (a larger batch is a group of its own)."""
     group: list[SpanBatch] = []
     spans = 0
     for batch in batches:
-        if group and spans + len(batch) > REPLAY_GROUP_SPANS:
+        if group and spans + len(batch) > MAX_BATCH_SPANS:
             yield SpanBatch.concat(group)
             group, spans = [], 0
         group.append(batch)
