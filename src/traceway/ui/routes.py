@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -50,6 +51,22 @@ class _HashedAssets(StaticFiles):
 _API_PREFIXES = ("/api", "/analytics")
 
 
+class _AnyPath(Convertor[str]):
+    """Starlette's ``path`` without its blind spot: ``.*`` stops at a newline
+    (``%0A``), so such a path matched no route and got Starlette's plain-text 404."""
+
+    regex = r"[\s\S]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("any_path", _AnyPath())
+
+
 def _is_api_path(path: str) -> bool:
     return path == "/metrics" or any(path == prefix or path.startswith(prefix + "/")
                                      for prefix in _API_PREFIXES)
@@ -85,5 +102,5 @@ def ui_routes(static_dir: Path = STATIC_DIR) -> list[BaseRoute]:
     return [
         Mount("/assets", app=_HashedAssets(directory=static_dir / "assets", check_dir=False), name="ui-assets"),
         Route("/", spa, methods=["GET", "HEAD"], name="ui-index"),
-        Route("/{path:path}", spa, methods=["GET", "HEAD"], name="ui"),
+        Route("/{path:any_path}", spa, methods=["GET", "HEAD"], name="ui"),
     ]
