@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 from ui_traces import new_trace_id, send_otlp, wait_for_trace
 
 from traceway.testing import ServerProcess
@@ -167,11 +167,15 @@ def test_flame_graph_shows_every_span_and_selects_one(page: Page, failed: str) -
     page.goto(f"/trace/{failed}?view=flame")
     flame = page.get_by_test_id("flame-graph")
     expect(flame.locator(".flame-box")).to_have_count(5)
-    boxes = {b.get_attribute("title").split(" · ")[0]: b for b in flame.locator(".flame-box").all()}  # type: ignore[union-attr]
-    origin = boxes["payment: authorize card"]
-    assert origin.get_attribute("data-error-role") == "origin"
-    root = boxes["frontend: POST /checkout"].bounding_box()
-    child = boxes["checkout: place order"].bounding_box()
+
+    def box(title: str) -> Locator:  # by title: the boxes may render again in another order
+        return flame.locator(f".flame-box[title^='{title} · ']")
+
+    origin = box("payment: authorize card")
+    # The error analysis may arrive after the boxes: wait for it.
+    expect(origin).to_have_attribute("data-error-role", "origin")
+    root = box("frontend: POST /checkout").bounding_box()
+    child = box("checkout: place order").bounding_box()
     assert root and child and child["y"] > root["y"] and child["width"] < root["width"]
     origin.click()
     expect(page.get_by_test_id("span-details").locator("h2")).to_have_text("authorize card")
