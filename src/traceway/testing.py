@@ -24,12 +24,14 @@ def free_port() -> int:
         return port
 
 
-def wait_until(predicate: Callable[[], object], timeout_s: float = 10.0) -> None:
-    """Poll ``predicate`` until it is true; AssertionError after ``timeout_s``."""
+def wait_until(predicate: Callable[[], object], timeout_s: float = 10.0,
+               what: str = "condition", interval_s: float = 0.01) -> None:
+    """Poll ``predicate`` every ``interval_s`` until it is true; AssertionError
+    naming ``what`` after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     while not predicate():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.01)
+        assert time.monotonic() < deadline, f"not within {timeout_s}s: {what}"
+        time.sleep(interval_s)
 
 
 class _PortTakenError(RuntimeError):

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from urllib.parse import urlencode
 
 import httpx
 import pytest
 
 from traceway.sample import sample_request
-from traceway.testing import ServerProcess
+from traceway.testing import ServerProcess, wait_until
 
 pytest.importorskip("chdb")
 
@@ -49,10 +48,7 @@ def fill(path) -> None:
 
 
 def until(predicate, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, f"not within {timeout_s}s: {what}"
-        time.sleep(0.05)
+    wait_until(predicate, timeout_s, what, interval_s=0.05)
 
 
 def store_healthy(client: httpx.Client, server: ServerProcess) -> float:

@@ -21,7 +21,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from otlp_traffic import PROTOBUF, acknowledged_around, post_fresh, span_counts
 
 from traceway.sample import sample_request
-from traceway.testing import ServerProcess
+from traceway.testing import ServerProcess, wait_until
 
 WORKERS = ["--workers", "2"]
 # Requests on new connections: either process may accept each.
@@ -59,10 +59,7 @@ def _metric(server: ServerProcess, name: str) -> float:
 
 
 def _wait_until(condition: Callable[[], bool], timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
+    wait_until(condition, timeout_s, interval_s=0.1)
 
 
 def _alive(pid: int) -> bool:
