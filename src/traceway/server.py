@@ -35,7 +35,7 @@ from traceway.pipeline.retention import RetentionLoop
 from traceway.pipeline.sampling import RemoteConfig, Strategies, TailSampler
 from traceway.pipeline.sampling.tail import tune_gc_for_holding
 from traceway.pipeline.spool import Spool
-from traceway.pipeline.spooled import SpooledWrites, drain_spool
+from traceway.pipeline.spooled import SpooledWrites, drain_spool, rederive_stored_copies
 from traceway.pipeline.worker_spools import WORKER_DIR, WorkerSpoolReader
 from traceway.query.health_api import health_routes
 from traceway.query.jaeger_api import jaeger_routes
@@ -102,7 +102,8 @@ def _spools_left(spool_dir: Path) -> list[Path]:
     """The main spool and the receiver workers' spools an earlier run left. They
     are stored before serving, through ``drain_spool``: a store that can tell
     which spans it already holds (ClickHouse, after a ``kill -9`` between an
-    insert and its views' commits) then inserts none twice."""
+    insert and its views' commits) then inserts none twice. Under tail sampling
+    the sampler holds them again, after ``rederive_stored_copies``."""
     if not spool_dir.exists():
         return []
     return [spool_dir, *sorted(spool_dir.glob(WORKER_DIR.format("*")))]
@@ -134,6 +135,8 @@ class TracewayServer:
         if not self.receives:
             pass
         elif config.tail is not None:
+            for directory in _spools_left(spool_dir):
+                rederive_stored_copies(directory, self.store)
             wait_s = config.tail.decision_wait_ns / 1e9
             spool = Spool(spool_dir, segment_age_s=max(0.5, min(wait_s, 10.0)),
                           quarantine=self.quarantine)

@@ -90,8 +90,25 @@ def test_collector_has_no_query_api_and_query_has_no_receivers(tmp_path):
 
 # A kill between an insert's commit to otel_traces and its lookup view's commit once left
 # acknowledged traces that trace-by-id never found (test_clickhouse.py pins that case).
-def test_collector_killed_mid_write_loses_and_doubles_nothing(tmp_path):
+# Keeps every trace, decided 0.2 s after its last span: the spool holds spans until their
+# trace is written, so a restart holds again (and keeps again) spans already inserted.
+KEEP_ALL_TAIL = """
+[sampling.tail]
+decision_wait = "200ms"
+
+[[sampling.tail.policy]]
+name = "all"
+type = "probabilistic"
+percent = 100.0
+"""
+
+
+@pytest.mark.parametrize("sampling", ["none", "tail"])
+def test_collector_killed_mid_write_loses_and_doubles_nothing(tmp_path, sampling):
     storage = ["--storage", f"chdb://{tmp_path / 'ch'}", "--role", "collector"]
+    if sampling == "tail":
+        (tmp_path / "tail.toml").write_text(KEEP_ALL_TAIL)
+        storage += ["--config", str(tmp_path / "tail.toml")]
     collector = ServerProcess(tmp_path / "collector", storage).start(timeout_s=60)
     acknowledged: dict[str, int] = {}
     stop = threading.Event()

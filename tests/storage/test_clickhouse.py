@@ -88,6 +88,36 @@ def test_a_replayed_spool_restores_lookup_rows_a_kill_cut_off(clickhouse_client,
     assert clickhouse_store.services() == sorted(set(inserted.service))
 
 
+def test_a_tail_sampler_restart_repairs_lookup_rows_of_spans_it_kept(clickhouse_client,
+                                                                     clickhouse_store,
+                                                                     fresh_database, tmp_path):
+    """Under tail sampling the stored copy of a kept span carries its policy and
+    the spooled copy does not. After a kill -9 that cut the views short, the
+    start-up repair must still restore the lookup rows (the trace was invisible,
+    or the sampler's next write of it was stored twice)."""
+    from traceway.pipeline.spool import Spool
+    from traceway.pipeline.spooled import rederive_stored_copies
+    from traceway.storage.testspans import batch_of, make_span
+
+    t0 = 1_700_000_000 * 10**9
+    received = batch_of(*(make_span(1, s, start_ns=t0 + s * 10**9) for s in range(1, 4)))
+    kept = batch_of(*(make_span(1, s, start_ns=t0 + s * 10**9,
+                                attributes={"sampling.policy": "all"}) for s in range(1, 4)))
+    clickhouse_store.write(kept)
+    for table in ("otel_traces_trace_id_ts", "otel_traces_trace_keys", "otel_traces_operations"):
+        clickhouse_client.command(f"TRUNCATE TABLE `{fresh_database}`.{table}")
+    spool = Spool(tmp_path / "spool")
+    spool.start()
+    spool.append(received, lambda segment: 1).result()
+    spool.close()
+    rederive_stored_copies(tmp_path / "spool", clickhouse_store)
+    assert len(clickhouse_store.get_trace(kept.trace_id[0])) == 3
+    clickhouse_store.write(kept)  # the sampler keeps the trace again
+    rows = clickhouse_client.query(f"SELECT count() FROM `{fresh_database}`.otel_traces").result_rows
+    assert rows == [(3,)]
+    assert len(Spool(tmp_path / "spool").existing_segments()) == 1  # left for the sampler
+
+
 def test_a_span_written_again_is_stored_and_counted_once(clickhouse_client, clickhouse_store,
                                                          fresh_database):
     """A retried write, an overlapping one and a batch repeating a span: each

@@ -142,6 +142,22 @@ def drain_spool(directory: Path, store: Writer, quarantine: Quarantine) -> int:
     return spans
 
 
+def rederive_stored_copies(directory: Path, store: Writer) -> None:
+    """Before a tail sampler holds again what an earlier run spooled: let a store
+    that can tell which spans it already holds (``replay_remainder``, ClickHouse)
+    repair what a ``kill -9`` cut short. Without it, spans whose insert committed
+    but whose lookup rows did not were stored a second time once their trace was
+    kept again, and a trace whose keys row was cut off was never found by id.
+    The remainder is not written here: the spool's records stay for the sampler's
+    own replay, and its writes then find the stored copies."""
+    replay_remainder = getattr(store, "replay_remainder", None)
+    if replay_remainder is None:
+        return
+    spool = Spool(directory)  # never started: nothing is appended or deleted
+    for group in _groups(batch for _, batch in spool.replay()):
+        replay_remainder(group)
+
+
 def _groups(batches: Iterable[SpanBatch]) -> Iterator[SpanBatch]:
     """``batches`` joined in order into groups of at most MAX_BATCH_SPANS spans
     (a larger batch is a group of its own)."""

@@ -111,15 +111,19 @@ class ClickHouseStore(ClickHouseRollups, ClickHouseSummaries):
 
     def _fresh(self, batch: SpanBatch, narrow_by_lookup: bool) -> SpanBatch:
         """``batch`` without the spans stored already or repeated in it (``dedup``)."""
+        return dedup.fresh(batch, self._stored(batch, narrow_by_lookup), self.own_columns)
+
+    def _stored(self, batch: SpanBatch, narrow_by_lookup: bool) -> dedup.Stored:
+        """The stored spans of ``batch``'s traces in its time range (only of the
+        traces the lookup table knows, if ``narrow_by_lookup``)."""
         if not len(batch):
-            return batch
+            return {}
         trace_ids = sorted({t.hex() for t in batch.trace_id})
         if narrow_by_lookup:
             trace_ids = [t for (t,) in self._rows(dedup.known_traces(self.location, trace_ids))]
-        stored = self._rows(dedup.stored_spans(
+        return dedup.stored_of(self._rows(dedup.stored_spans(
             self.location, trace_ids, min(batch.start_ns), max(batch.start_ns),
-            self.own_columns)) if trace_ids else []
-        return dedup.fresh(batch, dedup.stored_of(stored), self.own_columns)
+            self.own_columns))) if trace_ids else {}
 
     def replay_remainder(self, batch: SpanBatch) -> SpanBatch:
         """The spans of a spool batch replayed after a crash that are still to
@@ -129,15 +133,20 @@ class ClickHouseStore(ClickHouseRollups, ClickHouseSummaries):
         before its materialized views committed (ClickHouse writes the table
         first, then each view), leaving stored spans that the lookup table does
         not know (so they are looked for without it), and that trace by id
-        would never find. The lookup (and operations) rows of those traces are
-        written again from the stored spans; a repeat of them changes nothing."""
-        remainder = self._outage.run(lambda: self._fresh(batch, narrow_by_lookup=False), "read")
-        if len(remainder) < len(batch):
+        would never find. So when any of the batch's traces has spans stored,
+        their lookup (and operations, trace keys) rows are written again from
+        the stored spans; a repeat of them changes nothing. That holds even when
+        the stored copies differ in content from the spooled ones (a tail
+        sampler adds its policy to the spans it keeps)."""
+        stored = self._outage.run(lambda: self._stored(batch, narrow_by_lookup=False), "read")
+        if stored:
+            log.info("%d spans replayed from the spool share traces with %d stored spans: "
+                     "rewriting those traces' lookup rows", len(batch), len(stored))
             for statement in dedup.rederived(self.location, sorted({t.hex() for t in batch.trace_id}),
                                              min(batch.start_ns), max(batch.start_ns),
                                              self._has_operations, self._keyed):
                 self._command(statement)
-        return remainder
+        return dedup.fresh(batch, stored, self.own_columns)
 
     def _command(self, sql_params: queries.Query) -> None:
         sql, params = sql_params
