@@ -66,7 +66,9 @@ def test_a_replayed_spool_restores_lookup_rows_a_kill_cut_off(clickhouse_client,
                                                               fresh_database, tmp_path):
     """``kill -9`` between the insert into otel_traces and its views' commits:
     the spans are stored but the lookup table lacks their trace. Replaying the
-    spool must make the trace readable by id again (it was invisible before)."""
+    spool must restore its rows: the exporter's readers (Grafana) find traces
+    through it, the service list comes from the operations view, and a write's
+    copy check looks only at traces it knows (a retried request was stored twice)."""
     from traceway.pipeline.quarantine import Quarantine
     from traceway.pipeline.spool import Spool
     from traceway.pipeline.spooled import drain_spool
@@ -76,9 +78,8 @@ def test_a_replayed_spool_restores_lookup_rows_a_kill_cut_off(clickhouse_client,
     t0 = 1_700_000_000 * 10**9
     inserted = batch_of(*(make_span(1, s, start_ns=t0 + s * 10**9) for s in range(1, 4)))
     clickhouse_store.write(inserted)
-    for table in ("otel_traces_trace_id_ts", "otel_traces_trace_keys", "otel_traces_operations"):
-        clickhouse_client.command(f"TRUNCATE TABLE `{fresh_database}`.{table}")
-    assert not len(clickhouse_store.get_trace(inserted.trace_id[0]))
+    cut_views_short(clickhouse_client, fresh_database)
+    assert clickhouse_store.services() == []
     spool = Spool(tmp_path / "spool")
     spool.start()
     spool.append(inserted, lambda segment: 1).result()
@@ -86,6 +87,22 @@ def test_a_replayed_spool_restores_lookup_rows_a_kill_cut_off(clickhouse_client,
     assert drain_spool(tmp_path / "spool", clickhouse_store, Quarantine(None, Telemetry())) == 0
     assert len(clickhouse_store.get_trace(inserted.trace_id[0])) == 3
     assert clickhouse_store.services() == sorted(set(inserted.service))
+    assert lookup_rows(clickhouse_client, fresh_database, inserted.trace_id[0]) > 0
+    clickhouse_store.write(inserted)  # the sender's retry
+    rows = clickhouse_client.query(f"SELECT count() FROM `{fresh_database}`.otel_traces").result_rows
+    assert rows == [(3,)]
+
+
+def cut_views_short(client, database: str) -> None:
+    """What a kill between the insert and its views' commits leaves: spans without view rows."""
+    for table in ("otel_traces_trace_id_ts", "otel_traces_operations"):
+        client.command(f"TRUNCATE TABLE `{database}`.{table}")
+
+
+def lookup_rows(client, database: str, trace_id: bytes) -> int:
+    return int(client.query(f"SELECT count() FROM `{database}`.otel_traces_trace_id_ts "
+                            "WHERE TraceId = {id:String}", parameters={"id": trace_id.hex()}
+                            ).result_rows[0][0])
 
 
 def test_a_tail_sampler_restart_repairs_lookup_rows_of_spans_it_kept(clickhouse_client,
@@ -93,8 +110,8 @@ def test_a_tail_sampler_restart_repairs_lookup_rows_of_spans_it_kept(clickhouse_
                                                                      fresh_database, tmp_path):
     """Under tail sampling the stored copy of a kept span carries its policy and
     the spooled copy does not. After a kill -9 that cut the views short, the
-    start-up repair must still restore the lookup rows (the trace was invisible,
-    or the sampler's next write of it was stored twice)."""
+    start-up repair must still restore the lookup rows (else the sampler's next
+    write of the trace was stored twice)."""
     from traceway.pipeline.spool import Spool
     from traceway.pipeline.spooled import rederive_stored_copies
     from traceway.storage.testspans import batch_of, make_span
@@ -104,18 +121,41 @@ def test_a_tail_sampler_restart_repairs_lookup_rows_of_spans_it_kept(clickhouse_
     kept = batch_of(*(make_span(1, s, start_ns=t0 + s * 10**9,
                                 attributes={"sampling.policy": "all"}) for s in range(1, 4)))
     clickhouse_store.write(kept)
-    for table in ("otel_traces_trace_id_ts", "otel_traces_trace_keys", "otel_traces_operations"):
-        clickhouse_client.command(f"TRUNCATE TABLE `{fresh_database}`.{table}")
+    cut_views_short(clickhouse_client, fresh_database)
     spool = Spool(tmp_path / "spool")
     spool.start()
     spool.append(received, lambda segment: 1).result()
     spool.close()
     rederive_stored_copies(tmp_path / "spool", clickhouse_store)
-    assert len(clickhouse_store.get_trace(kept.trace_id[0])) == 3
+    assert lookup_rows(clickhouse_client, fresh_database, kept.trace_id[0]) > 0
     clickhouse_store.write(kept)  # the sampler keeps the trace again
     rows = clickhouse_client.query(f"SELECT count() FROM `{fresh_database}`.otel_traces").result_rows
     assert rows == [(3,)]
     assert len(Spool(tmp_path / "spool").existing_segments()) == 1  # left for the sampler
+
+
+def test_trace_reads_and_the_copy_check_use_the_trace_ordered_projection(clickhouse_client,
+                                                                         clickhouse_store,
+                                                                         fresh_database):
+    """The exporter's ORDER BY puts each (service, span name) of a trace in its own
+    granule; Traceway's projection keeps the trace in one. A column read that the
+    projection lacks would send these reads back to every granule of the table."""
+    from traceway.storage.clickhouse import Location, dedup, queries
+    from traceway.storage.clickhouse.rows import NARROW_READ_COLUMNS
+    from traceway.storage.testspans import batch_of, make_span
+
+    t0 = 1_700_000_000 * 10**9
+    # 3 granules of 8,192 spans, each trace with a span in every one.
+    batch = batch_of(*(make_span(t, s, start_ns=t0 + t * 10 + s, service=f"svc{s % 3}",
+                                 name=f"op{s % 3}") for t in range(1, 3001) for s in range(1, 9)))
+    clickhouse_store.write(batch)
+    loc, trace_id = Location(database=fresh_database), batch.trace_id[0].hex()
+    for sql, params in (queries.traces_in_order(loc, [trace_id], NARROW_READ_COLUMNS),
+                        dedup.stored_spans(loc, [trace_id], t0, t0 + 10**6, own_columns=True)):
+        plan = "\n".join(row[0] for row in clickhouse_client.query(
+            "EXPLAIN projections = 1 " + sql, parameters=params).result_rows)
+        assert "ReadFromMergeTree (traceway_trace_order)" in plan, plan
+    assert len(clickhouse_store.get_trace(batch.trace_id[0])) == 8
 
 
 def test_a_span_written_again_is_stored_and_counted_once(clickhouse_client, clickhouse_store,

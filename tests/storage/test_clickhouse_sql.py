@@ -55,8 +55,8 @@ def test_search_query() -> None:
 
 
 def test_trace_and_dependency_queries() -> None:
-    parts = [queries.trace_by_id(Location(), "ab" * 16, NARROW_READ_COLUMNS, keyed=False),
-             queries.trace_by_id(Location(), "ab" * 16, NARROW_READ_COLUMNS, keyed=True),
+    parts = [queries.traces_in_order(Location(), ["ab" * 16, "cd" * 16], NARROW_READ_COLUMNS),
+             queries.trace_by_id(Location(), "ab" * 16, NARROW_READ_COLUMNS),
              queries.trace_ranges(Location(), ["ab" * 16]),
              queries.trace_spans(Location(), [("ab" * 16, 10, 12), ("cd" * 16, 11, 11)],
                                  NARROW_READ_COLUMNS),
@@ -83,7 +83,7 @@ def test_rollup_and_dedup_queries() -> None:
              rollups.calls_query(Location(), 10 * minute, 70 * minute),
              dedup.known_traces(Location(), ["ab" * 16]),
              dedup.stored_spans(Location(), ["ab" * 16], 1, 2, own_columns=True),
-             *dedup.rederived(Location(), ["ab" * 16], 1, 2, operations=True, trace_keys=True)]
+             *dedup.rederived(Location(), ["ab" * 16], 1, 2, operations=True)]
     check("rollups_and_dedup.sql",
           "\n\n".join(f"{sql}\n-- {sorted(params.items())!r}" for sql, params in parts) + "\n")
 

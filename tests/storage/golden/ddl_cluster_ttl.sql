@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS `tracing`.`otel_traces_local` ON CLUSTER `prod` (
     INDEX idx_span_attr_key mapKeys(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX idx_span_attr_value mapValues(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX idx_duration Duration TYPE minmax GRANULARITY 1,
-    INDEX idx_lower_span_name lower(SpanName) TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8
+    INDEX idx_lower_span_name lower(SpanName) TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8,
+    PROJECTION traceway_trace_order (SELECT TraceId, SpanId, ParentSpanId, ServiceName, SpanName, SpanKind, Timestamp, Duration, StatusCode, StatusMessage, TracewaySpan, TracewayResource, TracewayScope ORDER BY TraceId)
 ) ENGINE = ReplicatedMergeTree()
 PARTITION BY toDate(Timestamp)
 PRIMARY KEY (ServiceName, SpanName, toDateTime(Timestamp))
@@ -105,30 +106,8 @@ AS SELECT toStartOfMinute(toDateTime(Timestamp)) AS Minute, ServiceName, SpanNam
 FROM `tracing`.`otel_traces_local`
 GROUP BY Minute, ServiceName, SpanName, SpanKind, StatusCode;
 
-CREATE TABLE IF NOT EXISTS `tracing`.`otel_traces_local_trace_keys` ON CLUSTER `prod` (
-    TraceId String CODEC(ZSTD(1)),
-    Start DateTime CODEC(Delta(4), ZSTD(1)),
-    End DateTime CODEC(Delta(4), ZSTD(1)),
-    Keys Array(Tuple(LowCardinality(String), LowCardinality(String))) CODEC(ZSTD(1))
-) ENGINE = ReplicatedMergeTree()
-PARTITION BY toStartOfWeek(Start)
-ORDER BY (TraceId)
-TTL Start + toIntervalSecond(604800)
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
-
-CREATE MATERIALIZED VIEW IF NOT EXISTS `tracing`.`otel_traces_local_trace_keys_mv` ON CLUSTER `prod`
-TO `tracing`.`otel_traces_local_trace_keys`
-AS SELECT TraceId, min(toDateTime(Timestamp)) AS Start, max(toDateTime(Timestamp)) AS End,
-    groupUniqArray((ServiceName, SpanName)) AS Keys
-FROM `tracing`.`otel_traces_local`
-WHERE TraceId != ''
-GROUP BY TraceId;
-
 CREATE TABLE IF NOT EXISTS `tracing`.`otel_traces_red` ON CLUSTER `prod` AS `tracing`.`otel_traces_local_red`
 ENGINE = Distributed(`prod`, `tracing`, `otel_traces_local_red`, rand());
-
-CREATE TABLE IF NOT EXISTS `tracing`.`otel_traces_trace_keys` ON CLUSTER `prod` AS `tracing`.`otel_traces_local_trace_keys`
-ENGINE = Distributed(`prod`, `tracing`, `otel_traces_local_trace_keys`, cityHash64(TraceId));
 
 CREATE TABLE IF NOT EXISTS `tracing`.`otel_traces` ON CLUSTER `prod` AS `tracing`.`otel_traces_local`
 ENGINE = Distributed(`prod`, `tracing`, `otel_traces_local`, cityHash64(TraceId));

@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS `default`.`otel_traces` (
     INDEX idx_span_attr_key mapKeys(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX idx_span_attr_value mapValues(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX idx_duration Duration TYPE minmax GRANULARITY 1,
-    INDEX idx_lower_span_name lower(SpanName) TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8
+    INDEX idx_lower_span_name lower(SpanName) TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8,
+    PROJECTION traceway_trace_order (SELECT TraceId, SpanId, ParentSpanId, ServiceName, SpanName, SpanKind, Timestamp, Duration, StatusCode, StatusMessage, TracewaySpan, TracewayResource, TracewayScope ORDER BY TraceId)
 ) ENGINE = MergeTree()
 PARTITION BY toDate(Timestamp)
 PRIMARY KEY (ServiceName, SpanName, toDateTime(Timestamp))
@@ -100,21 +101,3 @@ AS SELECT toStartOfMinute(toDateTime(Timestamp)) AS Minute, ServiceName, SpanNam
     sumMap([toInt16(ceil(log(greatest(Duration, 1)) / 0.020000666706669435))], [toUInt64(1)]) AS Sketch
 FROM `default`.`otel_traces`
 GROUP BY Minute, ServiceName, SpanName, SpanKind, StatusCode;
-
-CREATE TABLE IF NOT EXISTS `default`.`otel_traces_trace_keys` (
-    TraceId String CODEC(ZSTD(1)),
-    Start DateTime CODEC(Delta(4), ZSTD(1)),
-    End DateTime CODEC(Delta(4), ZSTD(1)),
-    Keys Array(Tuple(LowCardinality(String), LowCardinality(String))) CODEC(ZSTD(1))
-) ENGINE = MergeTree()
-PARTITION BY toStartOfWeek(Start)
-ORDER BY (TraceId)
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
-
-CREATE MATERIALIZED VIEW IF NOT EXISTS `default`.`otel_traces_trace_keys_mv`
-TO `default`.`otel_traces_trace_keys`
-AS SELECT TraceId, min(toDateTime(Timestamp)) AS Start, max(toDateTime(Timestamp)) AS End,
-    groupUniqArray((ServiceName, SpanName)) AS Keys
-FROM `default`.`otel_traces`
-WHERE TraceId != ''
-GROUP BY TraceId;

@@ -51,11 +51,3 @@ SELECT ServiceName, SpanName, SpanKind, max(toDateTime(Timestamp)) FROM `default
 WHERE TraceId IN {ids:Array(String)} AND Timestamp BETWEEN fromUnixTimestamp64Nano({first:Int64}) AND fromUnixTimestamp64Nano({last:Int64})
 GROUP BY ServiceName, SpanName, SpanKind
 -- [('first', 1), ('ids', ['abababababababababababababababab']), ('last', 2)]
-
-INSERT INTO `default`.`otel_traces_trace_keys`
-SELECT TraceId, min(toDateTime(Timestamp)) AS Start, max(toDateTime(Timestamp)) AS End,
-    groupUniqArray((ServiceName, SpanName)) AS Keys
-FROM `default`.`otel_traces`
-WHERE TraceId IN {ids:Array(String)} AND Timestamp BETWEEN fromUnixTimestamp64Nano({first:Int64}) AND fromUnixTimestamp64Nano({last:Int64})
-GROUP BY TraceId
--- [('first', 1), ('ids', ['abababababababababababababababab']), ('last', 2)]

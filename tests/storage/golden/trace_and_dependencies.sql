@@ -1,15 +1,12 @@
 SELECT TraceId, SpanId, ParentSpanId, ServiceName, SpanName, SpanKind, toUnixTimestamp64Nano(Timestamp) AS StartNs, Duration, StatusCode, StatusMessage, TracewaySpan, TracewayResource, TracewayScope FROM `default`.`otel_traces`
-WHERE TraceId = {id:String}
-  AND Timestamp >= fromUnixTimestamp64Nano(toInt64(toUnixTimestamp((SELECT min(Start) FROM `default`.`otel_traces_trace_id_ts` WHERE TraceId = {id:String}))) * 1000000000)
-  AND Timestamp < fromUnixTimestamp64Nano((toInt64(toUnixTimestamp((SELECT max(End) FROM `default`.`otel_traces_trace_id_ts` WHERE TraceId = {id:String}))) + 1) * 1000000000)
+WHERE TraceId IN {ids:Array(String)}
 ORDER BY Timestamp, SpanId
--- [('id', 'abababababababababababababababab')]
+-- [('ids', ['abababababababababababababababab', 'cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd'])]
 
 SELECT TraceId, SpanId, ParentSpanId, ServiceName, SpanName, SpanKind, toUnixTimestamp64Nano(Timestamp) AS StartNs, Duration, StatusCode, StatusMessage, TracewaySpan, TracewayResource, TracewayScope FROM `default`.`otel_traces`
 WHERE TraceId = {id:String}
-  AND Timestamp >= fromUnixTimestamp64Nano(toInt64(toUnixTimestamp((SELECT min(Start) FROM `default`.`otel_traces_trace_keys` WHERE TraceId = {id:String}))) * 1000000000)
-  AND Timestamp < fromUnixTimestamp64Nano((toInt64(toUnixTimestamp((SELECT max(End) FROM `default`.`otel_traces_trace_keys` WHERE TraceId = {id:String}))) + 1) * 1000000000)
-  AND (ServiceName, SpanName) GLOBAL IN (SELECT k.1, k.2 FROM `default`.`otel_traces_trace_keys` ARRAY JOIN Keys AS k WHERE TraceId = {id:String})
+  AND Timestamp >= fromUnixTimestamp64Nano(toInt64(toUnixTimestamp((SELECT min(Start) FROM `default`.`otel_traces_trace_id_ts` WHERE TraceId = {id:String}))) * 1000000000)
+  AND Timestamp < fromUnixTimestamp64Nano((toInt64(toUnixTimestamp((SELECT max(End) FROM `default`.`otel_traces_trace_id_ts` WHERE TraceId = {id:String}))) + 1) * 1000000000)
 ORDER BY Timestamp, SpanId
 -- [('id', 'abababababababababababababababab')]
 

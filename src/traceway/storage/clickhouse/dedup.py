@@ -18,7 +18,7 @@ from typing import Any
 
 from traceway.model import SpanBatch
 from traceway.storage.clickhouse.queries import Query
-from traceway.storage.clickhouse.schema import KIND_BY_NAME, TRACE_KEYS_SELECT, Location
+from traceway.storage.clickhouse.schema import KIND_BY_NAME, Location
 
 SpanKey = tuple[str, str, int, str, int]  # trace id hex, span id hex, start ns, service, kind
 Stored = dict[SpanKey, set[bytes]]  # -> digests of the stored copies' content
@@ -73,11 +73,11 @@ def fresh(batch: SpanBatch, stored: Stored, own_columns: bool) -> SpanBatch:
 
 
 def rederived(loc: Location, trace_ids: list[str], first_ns: int, last_ns: int,
-              operations: bool, trace_keys: bool) -> list[Query]:
-    """Rows of the lookup (and operations, trace keys) tables for the stored
-    spans of these traces in the window, as their views write them. Repeating
-    them is harmless: reads take the min, max and union of a trace's rows, and
-    operations are distinct."""
+              operations: bool) -> list[Query]:
+    """Rows of the lookup (and operations) tables for the stored spans of these
+    traces in the window, as their views write them. Repeating them is
+    harmless: reads take the min and max of a trace's rows, and operations are
+    distinct."""
     params = {"ids": trace_ids, "first": first_ns, "last": last_ns}
     statements = [(f"INSERT INTO {loc.trace_id_ts} (TraceId, Start, End)\n"
                    f"SELECT TraceId, min(Timestamp), max(Timestamp) FROM {loc.traces}\n"
@@ -86,7 +86,4 @@ def rederived(loc: Location, trace_ids: list[str], first_ns: int, last_ns: int,
         statements.append((f"INSERT INTO {loc.operations}\nSELECT ServiceName, SpanName, "
                            f"SpanKind, max(toDateTime(Timestamp)) FROM {loc.traces}\n"
                            f"WHERE {_WINDOW}\nGROUP BY ServiceName, SpanName, SpanKind", params))
-    if trace_keys:
-        statements.append((f"INSERT INTO {loc.trace_keys}\n" + TRACE_KEYS_SELECT.format(
-            traces=loc.traces, where=_WINDOW), params))
     return statements

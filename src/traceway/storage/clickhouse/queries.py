@@ -33,10 +33,8 @@ def trace_ranges(loc: Location, trace_ids: list[str]) -> Query:
 
 def trace_spans(loc: Location, ranges: list[TraceRange], columns: str) -> Query:
     """Every span of the traces, each pruned to its own seconds from the lookup
-    table (partition by day, primary key on the second, bloom filter on TraceId).
-    (Adding each trace's key pairs from the trace keys table, as ``trace_by_id``
-    does, made 20 traces 4x slower to read at 10M spans: ClickHouse's analysis
-    of 20 OR-ed key sets costs more than the granules it saves.)"""
+    table (partition by day, primary key on the second, bloom filter on TraceId):
+    the read for tables without Traceway's trace-ordered projection."""
     conditions, params = [], {}
     for i, (trace_id, first_s, last_s) in enumerate(ranges):
         # (DateTime64 against DateTime bounds trips a skip-index bug in 26.x.)
@@ -49,25 +47,29 @@ def trace_spans(loc: Location, ranges: list[TraceRange], columns: str) -> Query:
             + " ORDER BY Timestamp, SpanId", params)
 
 
-def trace_by_id(loc: Location, trace_id: str, columns: str, keyed: bool) -> Query:
-    """Every span of one trace in one round trip: the lookup table's seconds
-    become the bounds (scalar subqueries, folded to constants before the
-    partition, primary key and bloom filter pick the granules); ``keyed``, the
-    trace keys table gives them and the (service, span name) pairs too."""
-    lookup = loc.trace_keys if keyed else loc.trace_id_ts
+def trace_by_id(loc: Location, trace_id: str, columns: str) -> Query:
+    """Every span of one trace in one round trip, on tables without the
+    projection: the lookup table's seconds become the bounds (scalar subqueries,
+    folded to constants before the partition, primary key and bloom filter pick
+    the granules)."""
 
     def second(aggregate: str) -> str:
-        return (f"toInt64(toUnixTimestamp((SELECT {aggregate} FROM {lookup} "
+        return (f"toInt64(toUnixTimestamp((SELECT {aggregate} FROM {loc.trace_id_ts} "
                 "WHERE TraceId = {id:String})))")
 
     first, last = second("min(Start)"), second("max(End)")
-    # GLOBAL: on a cluster the set is built once, from every shard's keys.
-    keys = (f"  AND (ServiceName, SpanName) GLOBAL IN (SELECT k.1, k.2 FROM {lookup} "
-            "ARRAY JOIN Keys AS k WHERE TraceId = {id:String})\n") if keyed else ""
     return (f"SELECT {columns} FROM {loc.traces}\nWHERE TraceId = {{id:String}}\n"
             f"  AND Timestamp >= fromUnixTimestamp64Nano({first} * 1000000000)\n"
             f"  AND Timestamp < fromUnixTimestamp64Nano(({last} + 1) * 1000000000)\n"
-            f"{keys}ORDER BY Timestamp, SpanId", {"id": trace_id})
+            "ORDER BY Timestamp, SpanId", {"id": trace_id})
+
+
+def traces_in_order(loc: Location, trace_ids: list[str], columns: str) -> Query:
+    """Every span of the traces from the ``traceway_trace_order`` projection
+    (ClickHouse picks it: ordered by TraceId, it has the fewest granules to
+    read). ``columns`` must be among ``schema.TRACE_ORDER_COLUMNS``."""
+    return (f"SELECT {columns} FROM {loc.traces}\nWHERE TraceId IN {{ids:Array(String)}}\n"
+            "ORDER BY Timestamp, SpanId", {"ids": trace_ids})
 
 
 def find_trace_ids(loc: Location, query: TraceQuery, own_columns: bool) -> Query:

@@ -13,11 +13,13 @@ three columns of its own: the span's OTLP ``detail``, resource and scope bytes
 (``model.SpanRecord``). Rows without them (the exporter's) are rebuilt from
 the exporter's columns with string-typed values. ``otel_traces_operations``
 (+ ``_mv``) is Traceway's too: distinct (service, span name, kind) for the
-service and operation lists without scanning spans. So is
-``otel_traces_trace_keys`` (+ ``_mv``): each trace's seconds and its (service,
-span name) pairs, the first two columns of ``otel_traces``' primary key, so a
-trace read picks a few granules by key instead of testing the TraceId bloom
-filter of every granule in its seconds (``bench/clickhouse.py`` at 10M spans).
+service and operation lists without scanning spans. And ``otel_traces`` made
+by Traceway has a projection of its own, ``traceway_trace_order``: the columns
+a trace read needs, ordered by ``TraceId``. The exporter's ORDER BY puts a
+trace's spans in as many granules as it has (service, span name) pairs, so
+reading one trace decompressed ~8 granules of 8,192 rows; the projection holds
+them together (``bench/clickhouse.py``). It lives in the table's parts, so a
+``kill -9`` never leaves it behind the spans, unlike a view's table.
 """
 
 from __future__ import annotations
@@ -50,6 +52,11 @@ def status_forms(code: int) -> list[str]:
 
 
 OWN_COLUMNS = ("TracewaySpan", "TracewayResource", "TracewayScope")
+TRACE_ORDER = "traceway_trace_order"
+# What a trace read of Traceway's rows selects (``rows.NARROW_READ_COLUMNS``).
+TRACE_ORDER_COLUMNS = ("TraceId", "SpanId", "ParentSpanId", "ServiceName", "SpanName", "SpanKind",
+                       "Timestamp", "Duration", "StatusCode", "StatusMessage", *OWN_COLUMNS)
+_TRACE_ORDER_SELECT = ", ".join(TRACE_ORDER_COLUMNS)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -100,10 +107,6 @@ class Location:
     @property
     def operations(self) -> str:
         return self.name("_operations")
-
-    @property
-    def trace_keys(self) -> str:
-        return self.name("_trace_keys")
 
 
 def _on_cluster(loc: Location) -> str:
@@ -163,7 +166,8 @@ def traces_table(loc: Location) -> str:
     INDEX idx_span_attr_key mapKeys(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX idx_span_attr_value mapValues(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX idx_duration Duration TYPE minmax GRANULARITY 1,
-    INDEX idx_lower_span_name lower(SpanName) TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8
+    INDEX idx_lower_span_name lower(SpanName) TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8,
+    PROJECTION {TRACE_ORDER} (SELECT {_TRACE_ORDER_SELECT} ORDER BY TraceId)
 ) ENGINE = {_engine(loc)}
 PARTITION BY toDate(Timestamp)
 PRIMARY KEY (ServiceName, SpanName, toDateTime(Timestamp))
@@ -192,34 +196,6 @@ AS SELECT
 FROM {loc.traces}
 WHERE TraceId != ''
 GROUP BY TraceId"""
-
-
-def trace_keys_table(loc: Location) -> str:
-    """Per trace (and insert): its first and last second and the (ServiceName,
-    SpanName) pairs of its spans. Rows of one trace from several inserts are
-    read together (min, max, union)."""
-    return f"""CREATE TABLE IF NOT EXISTS {loc.trace_keys}{_on_cluster(loc)} (
-    TraceId String CODEC(ZSTD(1)),
-    Start DateTime CODEC(Delta(4), ZSTD(1)),
-    End DateTime CODEC(Delta(4), ZSTD(1)),
-    Keys Array(Tuple(LowCardinality(String), LowCardinality(String))) CODEC(ZSTD(1))
-) ENGINE = {_engine(loc)}
-PARTITION BY toStartOfWeek(Start)
-ORDER BY (TraceId)
-{_ttl(loc, "Start")}SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1"""
-
-
-TRACE_KEYS_SELECT = """SELECT TraceId, min(toDateTime(Timestamp)) AS Start, max(toDateTime(Timestamp)) AS End,
-    groupUniqArray((ServiceName, SpanName)) AS Keys
-FROM {traces}
-WHERE {where}
-GROUP BY TraceId"""
-
-
-def trace_keys_view(loc: Location) -> str:
-    return (f"CREATE MATERIALIZED VIEW IF NOT EXISTS {loc.name('_trace_keys_mv')}"
-            f"{_on_cluster(loc)}\nTO {loc.trace_keys}\nAS "
-            + TRACE_KEYS_SELECT.format(traces=loc.traces, where="TraceId != ''"))
 
 
 def operations_table(loc: Location) -> str:
@@ -299,19 +275,14 @@ def create_statements(loc: Location, existing: set[str]) -> list[str]:
         (f"{local.table}_operations", operations_table(local)),
         (f"{local.table}_operations_mv", operations_view(local)),
     ]
-    # Rollups and trace keys only beside spans they saw from the start: on
-    # tables the exporter (or an older Traceway) made, RED is aggregated from
-    # the spans and traces are read through the exporter's lookup table.
+    # Rollups only beside spans they saw from the start: on tables the exporter
+    # (or an older Traceway) made, RED is aggregated from the spans.
     rollups = local.table not in existing
     if rollups:
         wanted += [(f"{local.table}_red", red_table(local)),
-                   (f"{local.table}_red_mv", red_view(local)),
-                   (f"{local.table}_trace_keys", trace_keys_table(local)),
-                   (f"{local.table}_trace_keys_mv", trace_keys_view(local))]
+                   (f"{local.table}_red_mv", red_view(local))]
     if loc.cluster and rollups:
-        wanted += [(f"{loc.table}_red", _distributed(loc, "_red", "rand()")),
-                   (f"{loc.table}_trace_keys", _distributed(loc, "_trace_keys",
-                                                            "cityHash64(TraceId)"))]
+        wanted += [(f"{loc.table}_red", _distributed(loc, "_red", "rand()"))]
     if loc.cluster:
         wanted += [(loc.table, _distributed(loc, "", "cityHash64(TraceId)")),
                    (f"{loc.table}_trace_id_ts", _distributed(loc, "_trace_id_ts",

@@ -5,7 +5,8 @@ One clickhouse-connect ``Client`` serves a ClickHouse server (HTTP) and chdb
 groups (thousands of spans), each with an ``insert_deduplication_token``; an
 outage (``outage.py``) makes ``write`` wait and retry the same insert, so the
 write queue and the spool behind it fill (senders then get 503/UNAVAILABLE
-with Retry-After) and no acknowledged span is lost. Trace reads go through the lookup table;
+with Retry-After) and no acknowledged span is lost. Trace reads use the trace-ordered
+projection of the tables Traceway made, or the exporter's lookup table on its own tables;
 searches, services, operations and dependencies are SQL with bound values.
 """
 
@@ -32,7 +33,13 @@ from traceway.storage.clickhouse.rows import (
     deduplication_token,
     insert_table,
 )
-from traceway.storage.clickhouse.schema import KIND_BY_NAME, OWN_COLUMNS, Location, create_statements
+from traceway.storage.clickhouse.schema import (
+    KIND_BY_NAME,
+    OWN_COLUMNS,
+    TRACE_ORDER,
+    Location,
+    create_statements,
+)
 from traceway.storage.clickhouse.summaries import ClickHouseSummaries
 from traceway.storage.tagmatch import span_matches
 from traceway.storage.windows import newest_first_windows
@@ -82,7 +89,7 @@ class ClickHouseStore(ClickHouseRollups, ClickHouseSummaries):
         # Without Traceway's operations table (create=false), lists scan the spans.
         self._has_operations = self._exists(location.table + "_operations")
         self._has_red = self._exists(location.table + "_red")
-        self._keyed = self._exists(location.table + "_trace_keys")
+        self._trace_ordered = self._has_trace_order()
         self._operations_from = location.operations if self._has_operations else location.traces
         self._insert_settings = ({"min_free_disk_bytes_to_perform_insert": MIN_FREE_DISK_BYTES}
                                  if self._has_setting("min_free_disk_bytes_to_perform_insert") else {})
@@ -95,6 +102,15 @@ class ClickHouseStore(ClickHouseRollups, ClickHouseSummaries):
     def _has_setting(self, name: str) -> bool:
         return bool(self._client.query("SELECT 1 FROM system.settings WHERE name = {n:String}",
                                         parameters={"n": name}).result_rows)
+
+    def _has_trace_order(self) -> bool:
+        """Whether ``otel_traces`` (on a cluster, each shard's local table) has
+        Traceway's trace-ordered projection (only tables Traceway made do)."""
+        table = f"{self.location.table}_local" if self.location.cluster else self.location.table
+        rows = self._client.query(
+            "SELECT create_table_query FROM system.tables WHERE database = {db:String} "
+            "AND name = {t:String}", parameters={"db": self.location.database, "t": table}).result_rows
+        return bool(rows) and f"PROJECTION {TRACE_ORDER} " in rows[0][0]
 
     def _create_missing(self) -> None:
         loc = self.location
@@ -149,9 +165,9 @@ class ClickHouseStore(ClickHouseRollups, ClickHouseSummaries):
         A ``kill -9`` can land after an insert committed to ``otel_traces`` and
         before its materialized views committed (ClickHouse writes the table
         first, then each view), leaving stored spans that the lookup table does
-        not know (so they are looked for without it), and that trace by id
-        would never find. So when any of the batch's traces has spans stored,
-        their lookup (and operations, trace keys) rows are written again from
+        not know (so they are looked for without it), and that the exporter's
+        readers would never find. So when any of the batch's traces has spans stored,
+        their lookup (and operations) rows are written again from
         the stored spans; a repeat of them changes nothing. That holds even when
         the stored copies differ in content from the spooled ones (a tail
         sampler adds its policy to the spans it keeps)."""
@@ -161,7 +177,7 @@ class ClickHouseStore(ClickHouseRollups, ClickHouseSummaries):
                      "rewriting those traces' lookup rows", len(batch), len(stored))
             for statement in dedup.rederived(self.location, sorted({t.hex() for t in batch.trace_id}),
                                              min(batch.start_ns), max(batch.start_ns),
-                                             self._has_operations, self._keyed):
+                                             self._has_operations):
                 self._command(statement)
         return dedup.fresh(batch, stored, self.own_columns)
 
@@ -197,9 +213,15 @@ class ClickHouseStore(ClickHouseRollups, ClickHouseSummaries):
                 in self._query(queries.trace_ranges(self.location, trace_ids))]
 
     def _spans(self, trace_ids: list[str]) -> SpanBatch:
+        if self._trace_ordered:
+            table = self._arrow(queries.traces_in_order(self.location, trace_ids,
+                                                        NARROW_READ_COLUMNS))
+            if all(table.column("TracewaySpan").to_pylist()):
+                return batch_from_table(table)
+            # Rows without Traceway's columns (the exporter's): the projection lacks their maps.
         if len(trace_ids) == 1:
             return self._read(lambda columns: queries.trace_by_id(
-                self.location, trace_ids[0], columns, self._keyed))
+                self.location, trace_ids[0], columns))
         ranges = self._ranges(trace_ids)
         if not ranges:
             return SpanBatch()
