@@ -175,6 +175,30 @@ def test_a_request_body_spooled_as_it_arrived_is_decoded_by_the_writer(tmp_path)
     queue.close()
 
 
+def test_the_writers_own_spool_keeps_a_worker_request_as_it_arrived(tmp_path):
+    """Under tail sampling the writer's stage spools what the workers spooled again:
+    it gets the body, so it writes those bytes instead of encoding the columns."""
+    from traceway.convert.otlp import spans_from_otlp_proto
+    from traceway.sample import sample_request
+
+    body = sample_request(2, seed=5).SerializeToString()
+    decoded = spans_from_otlp_proto(body)
+    lock, spool = _worker_spool(tmp_path / "spool", segment_age_s=60)
+    WorkerSpoolStage(spool, 1 << 30).submit(decoded.batch, decoded.request).result(10)
+    spool.close()
+    os.close(lock)
+    writers = Spool(tmp_path / "writer", segment_age_s=60)
+    writers.start()
+    reader = WorkerSpoolReader(tmp_path / "spool",
+                               lambda batch, request: writers.append(batch, lambda _: 1, request),
+                               Quarantine(None, Telemetry()), lambda batch: None)
+    assert reader.drain(10)
+    writers.close()
+    [segment] = _segments(tmp_path / "writer")
+    assert body in segment.read_bytes()
+    assert [len(batch) for batch, _ in writers.read(0)] == [len(decoded.batch)]
+
+
 def _spooled_by_a_stopped_worker(root, count):
     lock, spool = _worker_spool(root, segment_age_s=60)
     stage = WorkerSpoolStage(spool, max_backlog_bytes=1 << 30)

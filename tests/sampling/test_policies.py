@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from traceway.model import SpanBatch, StatusCode
-from traceway.pipeline.sampling.policies import TraceView, build_policy, decide
+from traceway.pipeline.sampling.policies import TraceView, build_policy, decide, gather
 from traceway.pipeline.sampling.settings import parse_policy
 from traceway.storage.testspans import batch_of, make_span
 
@@ -128,3 +128,17 @@ def test_view_of_several_chunks(spans):
     assert v.duration_ns == 150
     assert v.root == ("svc", "op")
     assert isinstance(SpanBatch.concat([a, b]), SpanBatch)
+
+
+def test_gather_tags_each_span_with_its_chunks_suffix_whole_batches_or_not():
+    a = batch_of(*[make_span(1 + i % 2, 1 + i, start_ns=BASE + i) for i in range(4)])
+    b = batch_of(*[make_span(3, 10 + i, start_ns=BASE) for i in range(3)])
+    # Every span of a (traces 1 and 2, interleaved), two of b's three.
+    chunks = [(a, [0, 2]), (b, [2, 0]), (a, [1, 3])]
+    out = gather(chunks, [b"-x", b"-y", b"-z"])
+    tagged = {(sid, detail) for sid, detail in zip(out.span_id, out.detail)}
+    expected = {(batch.span_id[i], batch.detail[i] + suffix)
+                for (batch, idx), suffix in zip(chunks, [b"-x", b"-y", b"-z"]) for i in idx}
+    assert tagged == expected and len(out) == 6
+    assert out.trace_id == [a.trace_id[i] for i in range(4)] + [b.trace_id[2], b.trace_id[0]]
+    assert gather(chunks).detail[:4] == a.detail

@@ -94,12 +94,14 @@ class Spool:
             if segment >= self._current:
                 continue
             self._closed_segments.add(segment)
-            for batch in self.read(segment):
+            for batch, _ in self.read(segment):
                 yield segment, batch
 
-    def read(self, segment: int) -> Iterator[SpanBatch]:
+    def read(self, segment: int) -> Iterator[tuple[SpanBatch, bytes | None]]:
         """Every intact record of one segment no one appends to any more, in order
-        (a torn or undecodable record is handled as ``replay`` says)."""
+        (a torn or undecodable record is handled as ``replay`` says): its spans, and
+        the OTLP body they are every span of when the record kept one (so another
+        spool can keep it too, with nothing encoded)."""
         data = self._path(segment).read_bytes()
         position = 0
         while position + _HEADER.size <= len(data):
@@ -110,9 +112,9 @@ class Spool:
                 self._bad_tail(segment, data, position, start + length)
                 break
             position = start + length
-            batch = self._decode(body, f"segment-{segment}-at-{start}")
-            if batch is not None:
-                yield batch
+            decoded = self._decode(body, f"segment-{segment}-at-{start}")
+            if decoded is not None:
+                yield decoded.batch, decoded.request
 
     def _bad_tail(self, segment: int, data: bytes, position: int, record_end: int) -> None:
         if record_end >= len(data) or not any(data[position:]):
@@ -122,7 +124,7 @@ class Spool:
             self._quarantine.record(data[position:], f"segment-{segment}-from-{position}",
                                     "checksum mismatch with data after it")
 
-    def _decode(self, body: bytes, origin: str) -> SpanBatch | None:
+    def _decode(self, body: bytes, origin: str) -> DecodedSpans | None:
         try:
             decoded = decode_record(body)
         except Exception as exc:  # anything unpickling or a foreign record raises
@@ -137,7 +139,7 @@ class Spool:
                 self._quarantine.record(body, origin, reason)
             else:
                 log.error("spool %s: %s", origin, reason)
-        return decoded.batch
+        return decoded
 
     def discard(self, segment: int) -> None:
         """Delete a segment another process has consumed (a receiver worker's, read by

@@ -127,7 +127,9 @@ class _Segment:
         self.failed = False
 
 
-Submit = Callable[[SpanBatch], Future[None]]
+# A Stage's submit: the batch and the OTLP body it is every span of, if there is one
+# (the tail sampler's spool keeps those bytes rather than encoding the batch again).
+Submit = Callable[[SpanBatch, bytes | None], Future[None]]
 
 
 class WorkerSpoolReader:
@@ -210,9 +212,9 @@ class WorkerSpoolReader:
 
     def _consume(self, segment: _Segment, give_up: Callable[[], bool]) -> None:
         try:
-            for batch in segment.spool.read(segment.number):
+            for batch, request in segment.spool.read(segment.number):
                 size = batch.approx_bytes()
-                future = self._submit_patiently(batch, size, give_up)
+                future = self._submit_patiently(batch, request, size, give_up)
                 with self._lock:
                     segment.waiting += 1
                 future.add_done_callback(partial(self._settle, segment, batch, size))
@@ -228,7 +230,7 @@ class WorkerSpoolReader:
             segment.read = True
         self._maybe_finish(segment)
 
-    def _submit_patiently(self, batch: SpanBatch, size: int,
+    def _submit_patiently(self, batch: SpanBatch, request: bytes | None, size: int,
                           give_up: Callable[[], bool]) -> Future[None]:
         """Submit once there is room, waiting while the writer's queue is full (a
         store outage can make that last); QueueClosedError when stopping or once
@@ -242,7 +244,7 @@ class WorkerSpoolReader:
             self._in_memory_bytes += size
         while True:
             try:
-                return self._submit(batch)
+                return self._submit(batch, request)
             except (QueueFullError, StageUnavailableError):
                 if give_up():
                     self._release_room(size)

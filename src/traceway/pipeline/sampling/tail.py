@@ -26,7 +26,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent import futures
 from concurrent.futures import Future
-from operator import add
 from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
@@ -325,7 +324,7 @@ class TailSampler:
         policies = self._policies
         decisions = self._decisions
         kept_chunks: list[Chunk] = []
-        kept_suffixes: list[bytes] = []
+        kept_suffixes: list[bytes] = []  # one per chunk
         kept_segments: list[list[int]] = []
         released: list[int] = []
         kept: dict[str, list[int]] = {}  # policy -> [traces, spans]
@@ -350,7 +349,7 @@ class TailSampler:
             counts[0] += 1
             counts[1] += trace.spans
             kept_chunks += trace.chunks
-            kept_suffixes += [self._suffix(policy)] * trace.spans
+            kept_suffixes += [self._suffix(policy)] * len(trace.chunks)
             kept_segments.append(trace.segments)
         for _ in range(len(decisions) - self.config.decision_cache_size):
             decisions.popitem(last=False)  # the oldest decisions
@@ -358,9 +357,7 @@ class TailSampler:
         if released:
             self._spool.release(released)
         if kept_chunks:
-            batch = gather(kept_chunks)
-            batch.detail = list(map(add, batch.detail, kept_suffixes))
-            self._write(batch, kept_segments)
+            self._write(gather(kept_chunks, kept_suffixes), kept_segments)
 
     def _count(self, kept: dict[str, list[int]], dropped: list[int], latencies: list[float]) -> None:
         t = self._telemetry
