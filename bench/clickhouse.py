@@ -3,8 +3,9 @@
 Fills ``otel_traces`` through the Writer with the same synthetic traffic as
 bench/query.py (20 services, ~10 attributes per span, traces of 8 spans in
 time order), in write-queue-sized batches, then times trace by id (through
-the lookup table), a search (service + tag + min duration, last hour), a
-service-only search, services, operations and dependencies, and reports bytes
+Traceway's trace-ordered projection), a search (service + tag + min duration,
+last hour), a service-only search, services, operations and dependencies, and
+reports bytes
 per span on disk (all of Traceway's tables, compressed, as the fill leaves
 them). Ingest is the time spent inside ``write`` (conversion, insert, and the
 engine's merges and views running meanwhile), as wall and as CPU seconds: on

@@ -158,6 +158,24 @@ def test_trace_reads_and_the_copy_check_use_the_trace_ordered_projection(clickho
     assert len(clickhouse_store.get_trace(batch.trace_id[0])) == 8
 
 
+def test_a_server_refusing_projection_settings_gets_the_projection_without_them(
+        clickhouse_client, fresh_database, monkeypatch):
+    """Servers before 26.4 refuse some projection settings: the table is still
+    created, with the trace-ordered projection at the table's granularity."""
+    from traceway.storage.clickhouse import ClickHouseStore, Location, schema
+    from traceway.storage.testspans import batch_of, make_span
+
+    monkeypatch.setattr(schema, "TRACE_ORDER_SETTINGS", " WITH SETTINGS (no_such_setting = 1)")
+    store = ClickHouseStore(clickhouse_client, Location(database=fresh_database))
+    (ddl,) = clickhouse_client.query(
+        "SELECT create_table_query FROM system.tables WHERE database = {db:String} "
+        "AND name = 'otel_traces'", parameters={"db": fresh_database}).result_rows[0]
+    assert f"PROJECTION {schema.TRACE_ORDER} " in ddl and "no_such_setting" not in ddl
+    batch = batch_of(make_span(1, 1, start_ns=1_700_000_000 * 10**9))
+    store.write(batch)
+    assert len(store.get_trace(batch.trace_id[0])) == 1
+
+
 def test_a_span_written_again_is_stored_and_counted_once(clickhouse_client, clickhouse_store,
                                                          fresh_database):
     """A retried write, an overlapping one and a batch repeating a span: each

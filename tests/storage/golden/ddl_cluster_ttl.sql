@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS `tracing`.`otel_traces_local` ON CLUSTER `prod` (
     INDEX idx_span_attr_value mapValues(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX idx_duration Duration TYPE minmax GRANULARITY 1,
     INDEX idx_lower_span_name lower(SpanName) TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8,
-    PROJECTION traceway_trace_order (SELECT TraceId, SpanId, ParentSpanId, ServiceName, SpanName, SpanKind, Timestamp, Duration, StatusCode, StatusMessage, TracewaySpan, TracewayResource, TracewayScope ORDER BY TraceId)
+    PROJECTION traceway_trace_order (SELECT TraceId, SpanId, ParentSpanId, ServiceName, SpanName, SpanKind, Timestamp, Duration, StatusCode, StatusMessage, TracewaySpan, TracewayResource, TracewayScope ORDER BY TraceId) WITH SETTINGS (index_granularity = 512, min_compress_block_size = 16384, max_compress_block_size = 32768)
 ) ENGINE = ReplicatedMergeTree()
 PARTITION BY toDate(Timestamp)
 PRIMARY KEY (ServiceName, SpanName, toDateTime(Timestamp))

@@ -49,6 +49,17 @@ log = logging.getLogger(__name__)
 # Spans a pattern search confirms in Python per time window, at most.
 _PATTERN_CANDIDATES = 50_000
 
+# Free disk space below which ClickHouse refuses Traceway's inserts with
+# NOT_ENOUGH_SPACE before writing anything: an outage (``outage.py``), so the
+# write waits and senders get 503. Without it ClickHouse writes until the disk
+# is full, and a part whose files then meet ENOSPC is committed anyway with
+# empty files by chdb 26.9 (later reads fail with CORRUPTED_DATA). The floor
+# keeps room for the parts of inserts in flight and for merges: more than one
+# write-queue group's parts at usual rates, small beside any real disk. A
+# query setting, so it covers the materialized views' tables of the insert and
+# alters no table; servers older than the setting (24.x) get none.
+MIN_FREE_DISK_BYTES = 32 << 20
+
 
 def connect(**kwargs: Any) -> Any:
     """A clickhouse-connect client (``dsn="chdb:///path"`` for the embedded engine)."""
@@ -80,11 +91,17 @@ class ClickHouseStore(ClickHouseRollups, ClickHouseSummaries):
         self._has_red = self._exists(location.table + "_red")
         self._trace_ordered = self._has_trace_order()
         self._operations_from = location.operations if self._has_operations else location.traces
+        self._insert_settings = ({"min_free_disk_bytes_to_perform_insert": MIN_FREE_DISK_BYTES}
+                                 if self._has_setting("min_free_disk_bytes_to_perform_insert") else {})
 
     def _exists(self, table: str) -> bool:
         return bool(self._client.query(
             "SELECT 1 FROM system.tables WHERE database = {db:String} AND name = {t:String}",
             parameters={"db": self.location.database, "t": table}).result_rows)
+
+    def _has_setting(self, name: str) -> bool:
+        return bool(self._client.query("SELECT 1 FROM system.settings WHERE name = {n:String}",
+                                        parameters={"n": name}).result_rows)
 
     def _has_trace_order(self) -> bool:
         """Whether ``otel_traces`` (on a cluster, each shard's local table) has
@@ -97,11 +114,21 @@ class ClickHouseStore(ClickHouseRollups, ClickHouseSummaries):
 
     def _create_missing(self) -> None:
         loc = self.location
-        existing = {name for (name,) in self._client.query(
-            "SELECT name FROM system.tables WHERE database = {db:String}",
-            parameters={"db": loc.database}).result_rows}
-        for statement in create_statements(loc, existing):
-            self._client.command(statement)
+        for projection_settings in (True, False):
+            existing = {name for (name,) in self._client.query(
+                "SELECT name FROM system.tables WHERE database = {db:String}",
+                parameters={"db": loc.database}).result_rows}
+            try:
+                for statement in create_statements(loc, existing, projection_settings):
+                    self._client.command(statement)
+                return
+            except ClickHouseError as exc:
+                if not projection_settings:
+                    raise
+                # Older servers refuse the projection's settings: once more without them.
+                log.warning("creating %s without projection settings (%s): trace reads "
+                            "decompress granules of the table's size", loc.traces,
+                            str(exc).splitlines()[0][:300])
 
     # -- Writer -------------------------------------------------------------
     def write(self, batch: SpanBatch) -> None:
@@ -111,7 +138,7 @@ class ClickHouseStore(ClickHouseRollups, ClickHouseSummaries):
         if not len(batch):
             return
         table = insert_table(batch, self.own_columns)
-        settings = {"insert_deduplication_token": deduplication_token(batch)}
+        settings = {**self._insert_settings, "insert_deduplication_token": deduplication_token(batch)}
         self._outage.run(lambda: self._client.insert_arrow(
             f"{self.location.database}.{self.location.table}", table, settings=settings),
             f"insert of {len(batch)} spans")
@@ -167,7 +194,7 @@ class ClickHouseStore(ClickHouseRollups, ClickHouseSummaries):
     def _command(self, sql_params: queries.Query) -> None:
         sql, params = sql_params
         try:
-            self._client.command(sql, parameters=params)
+            self._client.command(sql, parameters=params, settings=self._insert_settings)
         except ClickHouseError as exc:
             raise StorageError(f"ClickHouse command failed: {exc}") from None
 
