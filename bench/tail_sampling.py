@@ -164,7 +164,8 @@ def main_process(requests: int, tail: bool) -> dict:
             sampler = TailSampler(queue, Spool(root, segment_age_s=5.0), config, telemetry)
             tune_gc_for_holding()
             sampler.start()
-        stage = sampler or SpooledWrites(queue, _started(Spool(root, segment_age_s=1.0)))
+        plain_spool = None if tail else _started(Spool(root, segment_age_s=1.0))
+        stage = sampler or SpooledWrites(queue, plain_spool)
         reader = WorkerSpoolReader(root, stage.submit, Quarantine(None, telemetry),
                                    lambda batch: None)
         cpu_started = time.process_time()
@@ -187,6 +188,8 @@ def main_process(requests: int, tail: bool) -> dict:
             sampler.close()
         reader.close()
         queue.close()
+        if plain_spool is not None:
+            plain_spool.close()  # before its directory goes
         decided = time.process_time() - cpu_started
     spans = requests * ingest.SPANS_PER_REQUEST
     return {"cpu_us_per_span_until_durable": round(durable / spans * 1e6, 2),
