@@ -176,6 +176,28 @@ def test_a_server_refusing_projection_settings_gets_the_projection_without_them(
     assert len(store.get_trace(batch.trace_id[0])) == 1
 
 
+def test_without_the_projection_traces_are_read_through_the_lookup_table(clickhouse_client,
+                                                                        fresh_database):
+    """``trace_order=false`` trades trace-read speed for disk: no projection,
+    and every read still finds whole traces."""
+    from traceway.storage.api import TraceQuery
+    from traceway.storage.clickhouse import ClickHouseStore, Location
+    from traceway.storage.testspans import batch_of, make_span
+
+    store = ClickHouseStore(clickhouse_client, Location(database=fresh_database, trace_order=False))
+    (ddl,) = clickhouse_client.query(
+        "SELECT create_table_query FROM system.tables WHERE database = {db:String} "
+        "AND name = 'otel_traces'", parameters={"db": fresh_database}).result_rows[0]
+    assert "PROJECTION" not in ddl
+    t0 = 1_700_000_000 * 10**9
+    batch = batch_of(*(make_span(t, s, start_ns=t0 + t * 10**9 + s, service=f"svc{s}")
+                       for t in range(1, 4) for s in range(1, 4)))
+    store.write(batch)
+    assert len(store.get_trace(batch.trace_id[0])) == 3
+    found = store.find_traces(TraceQuery(t0, t0 + 10 * 10**9, service="svc1", limit=10))
+    assert sorted(len(trace) for trace in found) == [3, 3, 3]
+
+
 def test_a_span_written_again_is_stored_and_counted_once(clickhouse_client, clickhouse_store,
                                                          fresh_database):
     """A retried write, an overlapping one and a batch repeating a span: each

@@ -72,6 +72,14 @@ def test_names_in_the_url_are_checked(options: dict[str, str]) -> None:
         Location.from_options(options)
 
 
+def test_trace_order_false_creates_otel_traces_without_the_projection() -> None:
+    location = Location.from_options({"trace_order": "false"})
+    traces = create_statements(location, existing=set())[1]
+    assert traces.startswith("CREATE TABLE IF NOT EXISTS `default`.`otel_traces` (")
+    assert "PROJECTION" not in traces and traces.count("INDEX ") == 7
+    assert "PROJECTION traceway_trace_order" in create_statements(Location(), existing=set())[1]
+
+
 def test_rollup_and_dedup_queries() -> None:
     from traceway.storage.clickhouse import dedup, rollups
 

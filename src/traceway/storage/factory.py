@@ -10,8 +10,10 @@
 - ``memory://``: the in-memory test double (nothing survives a restart).
 
 ClickHouse URLs take ``table`` (default ``otel_traces``), ``cluster`` (ON
-CLUSTER, Replicated/Distributed engines) and ``create=false`` (never create
-tables: read what the OpenTelemetry Collector's exporter made). The store
+CLUSTER, Replicated/Distributed engines), ``create=false`` (never create
+tables: read what the OpenTelemetry Collector's exporter made) and
+``trace_order=false`` (a new ``otel_traces`` without the trace-ordered
+projection: less disk, slower trace reads). The store
 comes wrapped in ``DistinctReader``: de-duplication on read, once.
 """
 

@@ -76,17 +76,18 @@ class Location:
     cluster: str = ""
     ttl_s: int = 0  # 0: keep forever
     create: bool = True
+    trace_order: bool = True  # the trace-ordered projection on a new otel_traces
 
     @classmethod
     def from_options(cls, options: dict[str, str], retention_ns: int = 0) -> Location:
-        unknown = set(options) - {"database", "table", "cluster", "create",
+        unknown = set(options) - {"database", "table", "cluster", "create", "trace_order",
                                   "secure", "verify", "ca_cert", "client_cert", "client_cert_key"}
         if unknown:
             raise StorageError(f"unknown --storage option(s): {', '.join(sorted(unknown))}")
         location = cls(database=options.get("database", cls.database),
                        table=options.get("table", cls.table),
                        cluster=options.get("cluster", ""), ttl_s=retention_ns // 10**9,
-                       create=options.get("create", "true").lower() not in ("0", "false", "no"))
+                       create=_flag(options, "create"), trace_order=_flag(options, "trace_order"))
         location.check()
         return location
 
@@ -116,6 +117,11 @@ class Location:
         return self.name("_operations")
 
 
+def _flag(options: dict[str, str], name: str) -> bool:
+    """A URL option that is on unless it says 0, false or no."""
+    return options.get(name, "true").lower() not in ("0", "false", "no")
+
+
 def _on_cluster(loc: Location) -> str:
     return f" ON CLUSTER `{loc.cluster}`" if loc.cluster else ""
 
@@ -135,7 +141,10 @@ def _local(loc: Location) -> Location:
 
 
 def traces_table(loc: Location, projection_settings: bool = True) -> str:
-    order_settings = TRACE_ORDER_SETTINGS if projection_settings else ""
+    projection = ""
+    if loc.trace_order:
+        projection = (f",\n    PROJECTION {TRACE_ORDER} (SELECT {_TRACE_ORDER_SELECT} ORDER BY TraceId)"
+                      + (TRACE_ORDER_SETTINGS if projection_settings else ""))
     return f"""CREATE TABLE IF NOT EXISTS {loc.traces}{_on_cluster(loc)} (
     Timestamp DateTime64(9) CODEC(Delta(8), ZSTD(1)),
     TraceId String CODEC(ZSTD(1)),
@@ -174,8 +183,7 @@ def traces_table(loc: Location, projection_settings: bool = True) -> str:
     INDEX idx_span_attr_key mapKeys(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX idx_span_attr_value mapValues(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX idx_duration Duration TYPE minmax GRANULARITY 1,
-    INDEX idx_lower_span_name lower(SpanName) TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8,
-    PROJECTION {TRACE_ORDER} (SELECT {_TRACE_ORDER_SELECT} ORDER BY TraceId){order_settings}
+    INDEX idx_lower_span_name lower(SpanName) TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8{projection}
 ) ENGINE = {_engine(loc)}
 PARTITION BY toDate(Timestamp)
 PRIMARY KEY (ServiceName, SpanName, toDateTime(Timestamp))
