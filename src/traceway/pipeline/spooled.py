@@ -147,7 +147,7 @@ def rederive_stored_copies(directory: Path, store: Writer) -> None:
     that can tell which spans it already holds (``replay_remainder``, ClickHouse)
     repair what a ``kill -9`` cut short. Without it, spans whose insert committed
     but whose lookup rows did not were stored a second time once their trace was
-    kept again, and a trace whose keys row was cut off was never found by id.
+    kept again (a write's copy check looks only at traces the lookup table knows).
     The remainder is not written here: the spool's records stay for the sampler's
     own replay, and its writes then find the stored copies."""
     replay_remainder = getattr(store, "replay_remainder", None)
