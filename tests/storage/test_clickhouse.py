@@ -99,6 +99,13 @@ def cut_views_short(client, database: str) -> None:
         client.command(f"TRUNCATE TABLE `{database}`.{table}")
 
 
+def traces_ddl(client, database: str) -> str:
+    """``otel_traces``' CREATE statement as the server keeps it."""
+    return str(client.query("SELECT create_table_query FROM system.tables WHERE database = "
+                            "{db:String} AND name = 'otel_traces'",
+                            parameters={"db": database}).result_rows[0][0])
+
+
 def lookup_rows(client, database: str, trace_id: bytes) -> int:
     return int(client.query(f"SELECT count() FROM `{database}`.otel_traces_trace_id_ts "
                             "WHERE TraceId = {id:String}", parameters={"id": trace_id.hex()}
@@ -167,9 +174,7 @@ def test_a_server_refusing_projection_settings_gets_the_projection_without_them(
 
     monkeypatch.setattr(schema, "TRACE_ORDER_SETTINGS", " WITH SETTINGS (no_such_setting = 1)")
     store = ClickHouseStore(clickhouse_client, Location(database=fresh_database))
-    (ddl,) = clickhouse_client.query(
-        "SELECT create_table_query FROM system.tables WHERE database = {db:String} "
-        "AND name = 'otel_traces'", parameters={"db": fresh_database}).result_rows[0]
+    ddl = traces_ddl(clickhouse_client, fresh_database)
     assert f"PROJECTION {schema.TRACE_ORDER} " in ddl and "no_such_setting" not in ddl
     batch = batch_of(make_span(1, 1, start_ns=1_700_000_000 * 10**9))
     store.write(batch)
@@ -185,9 +190,7 @@ def test_without_the_projection_traces_are_read_through_the_lookup_table(clickho
     from traceway.storage.testspans import batch_of, make_span
 
     store = ClickHouseStore(clickhouse_client, Location(database=fresh_database, trace_order=False))
-    (ddl,) = clickhouse_client.query(
-        "SELECT create_table_query FROM system.tables WHERE database = {db:String} "
-        "AND name = 'otel_traces'", parameters={"db": fresh_database}).result_rows[0]
+    ddl = traces_ddl(clickhouse_client, fresh_database)
     assert "PROJECTION" not in ddl
     t0 = 1_700_000_000 * 10**9
     batch = batch_of(*(make_span(t, s, start_ns=t0 + t * 10**9 + s, service=f"svc{s}")
