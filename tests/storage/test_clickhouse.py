@@ -165,20 +165,58 @@ def test_trace_reads_and_the_copy_check_use_the_trace_ordered_projection(clickho
     assert len(clickhouse_store.get_trace(batch.trace_id[0])) == 8
 
 
-def test_a_server_refusing_projection_settings_gets_the_projection_without_them(
-        clickhouse_client, fresh_database, monkeypatch):
-    """Servers before 26.4 refuse some projection settings: the table is still
-    created, with the trace-ordered projection at the table's granularity."""
+@pytest.mark.parametrize("constant, refused", [
+    ("TRACE_ORDER_SETTINGS", " WITH SETTINGS (no_such_setting = 1)"),
+    ("MAP_BUCKET_SETTINGS", ", no_such_setting = 1")])
+def test_a_server_refusing_recent_settings_gets_the_table_without_them(
+        clickhouse_client, fresh_database, monkeypatch, constant, refused):
+    """Servers before 26.4 refuse some projection settings, older ones bucketed
+    maps: the table is still created, with the trace-ordered projection at the
+    table's granularity and basic maps."""
     from traceway.storage.clickhouse import ClickHouseStore, Location, schema
     from traceway.storage.testspans import batch_of, make_span
 
-    monkeypatch.setattr(schema, "TRACE_ORDER_SETTINGS", " WITH SETTINGS (no_such_setting = 1)")
+    monkeypatch.setattr(schema, constant, refused)
     store = ClickHouseStore(clickhouse_client, Location(database=fresh_database))
     ddl = traces_ddl(clickhouse_client, fresh_database)
     assert f"PROJECTION {schema.TRACE_ORDER} " in ddl and "no_such_setting" not in ddl
+    assert "with_buckets" not in ddl
     batch = batch_of(make_span(1, 1, start_ns=1_700_000_000 * 10**9))
     store.write(batch)
     assert len(store.get_trace(batch.trace_id[0])) == 1
+
+
+def test_a_tag_search_decompresses_one_bucket_of_merged_attribute_maps(clickhouse_client,
+                                                                      fresh_database,
+                                                                      monkeypatch):
+    """Merged parts of tables Traceway makes keep each attribute map in buckets
+    by key: a tag search decompresses the bucket of its key, not every key and
+    value of every span (as it does on the exporter's basic maps)."""
+    from traceway.storage.api import TraceQuery
+    from traceway.storage.clickhouse import ClickHouseStore, Location, schema
+    from traceway.storage.testspans import batch_of, make_span
+
+    t0 = 1_700_000_000 * 10**9
+    batch = batch_of(*(make_span(t, s, start_ns=t0 + t * 10 + s,
+                                 attributes={f"key.{k}": f"value-{t}-{s}-{k}" for k in range(16)})
+                       for t in range(1, 2001) for s in range(1, 9)))
+    query = TraceQuery(t0, t0 + 10**9, tags={"key.3": "value-15-2-3"}, limit=20)
+
+    def decompressed_bytes(table: str) -> tuple[int, list]:
+        store = ClickHouseStore(clickhouse_client, Location(database=fresh_database, table=table))
+        store.write(batch)
+        clickhouse_client.command(f"OPTIMIZE TABLE `{fresh_database}`.`{table}` FINAL")
+        counter = ("SELECT value FROM system.events WHERE event = 'CompressedReadBufferBytes'")
+        before = int(clickhouse_client.query(counter).result_rows[0][0])
+        found = store.find_traces(query)
+        return int(clickhouse_client.query(counter).result_rows[0][0]) - before, found
+
+    bucketed, found = decompressed_bytes("otel_traces")
+    monkeypatch.setattr(schema, "MAP_BUCKET_SETTINGS", "")
+    basic, found_in_basic = decompressed_bytes("basic_traces")
+    assert [t.trace_id[0] for t in found] == [t.trace_id[0] for t in found_in_basic] \
+        == [batch.trace_id[8 * 14]]
+    assert bucketed < 0.6 * basic, (bucketed, basic)
 
 
 def test_without_the_projection_traces_are_read_through_the_lookup_table(clickhouse_client,

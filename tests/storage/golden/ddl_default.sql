@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS `default`.`otel_traces` (
 PARTITION BY toDate(Timestamp)
 PRIMARY KEY (ServiceName, SpanName, toDateTime(Timestamp))
 ORDER BY (ServiceName, SpanName, toDateTime(Timestamp), Timestamp)
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000;
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000, map_serialization_version = 'with_buckets', map_buckets_min_avg_size = 0;
 
 CREATE TABLE IF NOT EXISTS `default`.`otel_traces_trace_id_ts` (
     TraceId String CODEC(ZSTD(1)),

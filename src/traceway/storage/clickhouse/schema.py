@@ -64,6 +64,13 @@ _TRACE_ORDER_SELECT = ", ".join(TRACE_ORDER_COLUMNS)
 # they get the projection at the table's granularity (``ClickHouseStore``).
 TRACE_ORDER_SETTINGS = (" WITH SETTINGS (index_granularity = 512, min_compress_block_size = 16384,"
                         " max_compress_block_size = 32768)")
+# Merged parts split each attribute map into ~sqrt(keys per span) buckets by key
+# hash, so a tag condition (``SpanAttributes['k'] = 'v'``) decompresses one
+# bucket instead of every key and value: a service + tag search at 10M spans
+# went from 125 to 84 ms p50, and the maps took ~15% less disk. Parts an insert
+# makes keep the basic form (the default), as bucketing them costs ~14% more
+# insert CPU. Servers before 26.x refuse these settings (``ClickHouseStore``).
+MAP_BUCKET_SETTINGS = (", map_serialization_version = 'with_buckets', map_buckets_min_avg_size = 0")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -140,11 +147,13 @@ def _local(loc: Location) -> Location:
     return replace(loc, table=f"{loc.table}_local") if loc.cluster else loc
 
 
-def traces_table(loc: Location, projection_settings: bool = True) -> str:
+def traces_table(loc: Location, tuned: bool = True) -> str:
+    """``tuned``: with the settings only recent servers take (the projection's
+    granules, bucketed maps)."""
     projection = ""
     if loc.trace_order:
         projection = (f",\n    PROJECTION {TRACE_ORDER} (SELECT {_TRACE_ORDER_SELECT} ORDER BY TraceId)"
-                      + (TRACE_ORDER_SETTINGS if projection_settings else ""))
+                      + (TRACE_ORDER_SETTINGS if tuned else ""))
     return f"""CREATE TABLE IF NOT EXISTS {loc.traces}{_on_cluster(loc)} (
     Timestamp DateTime64(9) CODEC(Delta(8), ZSTD(1)),
     TraceId String CODEC(ZSTD(1)),
@@ -188,7 +197,7 @@ def traces_table(loc: Location, projection_settings: bool = True) -> str:
 PARTITION BY toDate(Timestamp)
 PRIMARY KEY (ServiceName, SpanName, toDateTime(Timestamp))
 ORDER BY (ServiceName, SpanName, toDateTime(Timestamp), Timestamp)
-{_ttl(loc, "toDateTime(Timestamp)")}SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000"""
+{_ttl(loc, "toDateTime(Timestamp)")}SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000{MAP_BUCKET_SETTINGS if tuned else ""}"""
 
 
 def trace_id_ts_table(loc: Location) -> str:
@@ -280,13 +289,12 @@ def _distributed(loc: Location, suffix: str, key: str) -> str:
             f"`{loc.database}`, `{local.table}{suffix}`, {key})")
 
 
-def create_statements(loc: Location, existing: set[str], projection_settings: bool = True
-                      ) -> list[str]:
+def create_statements(loc: Location, existing: set[str], tuned: bool = True) -> list[str]:
     """DDL for the tables and views missing from ``existing`` (names in the
     database), in creation order. Existing tables are never altered."""
     local = _local(loc)
     wanted = [
-        (f"{local.table}", traces_table(local, projection_settings)),
+        (f"{local.table}", traces_table(local, tuned)),
         (f"{local.table}_trace_id_ts", trace_id_ts_table(local)),
         (f"{local.table}_trace_id_ts_mv", trace_id_ts_view(local)),
         (f"{local.table}_operations", operations_table(local)),

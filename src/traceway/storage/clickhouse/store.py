@@ -114,21 +114,22 @@ class ClickHouseStore(ClickHouseRollups, ClickHouseSummaries):
 
     def _create_missing(self) -> None:
         loc = self.location
-        for projection_settings in (True, False):
+        for tuned in (True, False):
             existing = {name for (name,) in self._client.query(
                 "SELECT name FROM system.tables WHERE database = {db:String}",
                 parameters={"db": loc.database}).result_rows}
             try:
-                for statement in create_statements(loc, existing, projection_settings):
+                for statement in create_statements(loc, existing, tuned):
                     self._client.command(statement)
                 return
             except ClickHouseError as exc:
-                if not projection_settings:
+                if not tuned:
                     raise
-                # Older servers refuse the projection's settings: once more without them.
-                log.warning("creating %s without projection settings (%s): trace reads "
-                            "decompress granules of the table's size", loc.traces,
-                            str(exc).splitlines()[0][:300])
+                # Older servers refuse the projection's or the maps' settings:
+                # once more without them.
+                log.warning("creating %s without the projection's and maps' settings (%s): "
+                            "trace reads decompress granules of the table's size, tag "
+                            "searches whole maps", loc.traces, str(exc).splitlines()[0][:300])
 
     # -- Writer -------------------------------------------------------------
     def write(self, batch: SpanBatch) -> None:
