@@ -23,9 +23,10 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent import futures
 from concurrent.futures import Future
+from itertools import chain
 from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
@@ -88,16 +89,17 @@ class _Held:
     __slots__ = ("bytes", "chunks", "end_ns", "first_seen", "last_seen", "segments", "spans",
                  "start_ns", "status_mask")
 
-    def __init__(self, now: float, start_ns: int, end_ns: int) -> None:
-        self.chunks: list[Chunk] = []
-        self.spans = 0
-        self.bytes = 0
+    def __init__(self, now: float, chunk: Chunk, spans: int, size: int, start_ns: int,
+                 end_ns: int, status_mask: int, segment: int) -> None:
+        self.chunks: list[Chunk] = [chunk]
+        self.spans = spans
+        self.bytes = size
         self.start_ns = start_ns
         self.end_ns = end_ns
-        self.status_mask = 0
+        self.status_mask = status_mask
         self.first_seen = now
         self.last_seen = now
-        self.segments: list[int] = []  # ascending: segment ids only grow
+        self.segments: list[int] = [segment]  # ascending: segment ids only grow
 
 
 def by_trace(batch: SpanBatch) -> dict[bytes, list[int]]:
@@ -254,22 +256,27 @@ class TailSampler:
         added = 0
         span_bytes = sum(map(len, batch.detail)) / max(1, len(batch)) + SPAN_OVERHEAD_BYTES
         starts, ends, masks = group_facts(batch, groups)
-        for (tid, idx), start, end, mask in zip(groups.items(), starts, ends, masks):
+        sizes = list(map(len, groups.values()))
+        for tid, idx, spans, start, end, mask in zip(groups, groups.values(), sizes, starts, ends,
+                                                      masks):
             trace = held.get(tid)
-            if trace is None:
-                trace = held[tid] = _Held(now, start, end)
-            else:
-                held.move_to_end(tid)
-                trace.last_seen = now
-                trace.start_ns = min(trace.start_ns, start)
-                trace.end_ns = max(trace.end_ns, end)
+            if trace is None:  # most spans start a trace or join one: one call each
+                held[tid] = _Held(now, (batch, idx), spans, round(span_bytes * spans), start, end,
+                                  mask, segment)
+                added += 1
+                continue
+            held.move_to_end(tid)
+            trace.last_seen = now
+            if start < trace.start_ns:
+                trace.start_ns = start
+            if end > trace.end_ns:
+                trace.end_ns = end
             trace.status_mask |= mask
             trace.chunks.append((batch, idx))
-            trace.spans += len(idx)
-            trace.bytes += round(span_bytes * len(idx))
-            segments = trace.segments
-            if not segments or segments[-1] != segment:
-                segments.append(segment)
+            trace.spans += spans
+            trace.bytes += round(span_bytes * spans)
+            if trace.segments[-1] != segment:
+                trace.segments.append(segment)
                 added += 1
         self._held_spans += len(batch)
         self._held_bytes += round(span_bytes * len(batch))
@@ -330,10 +337,10 @@ class TailSampler:
         kept: dict[str, list[int]] = {}  # policy -> [traces, spans]
         dropped = [0, 0]
         latencies = []
+        self._unpin(chain.from_iterable(trace.chunks for _, trace in traces))
+        self._held_spans -= sum(trace.spans for _, trace in traces)
+        self._held_bytes -= sum(trace.bytes for _, trace in traces)
         for n, (tid, trace) in enumerate(traces):
-            self._held_spans -= trace.spans
-            self._held_bytes -= trace.bytes
-            self._unpin(trace.chunks)
             policy = decide(policies, TraceView(tid, trace.chunks, trace.spans, trace.start_ns,
                                                 trace.end_ns, trace.status_mask), now)
             decisions[tid] = policy
@@ -371,7 +378,7 @@ class TailSampler:
         for latency in latencies:
             t.sampling_decision_seconds.observe(latency)
 
-    def _unpin(self, chunks: list[Chunk]) -> None:
+    def _unpin(self, chunks: Iterable[Chunk]) -> None:
         pinned = self._pinned
         for batch, _ in chunks:
             entry = pinned[id(batch)]
