@@ -1,6 +1,7 @@
 """The storage suites on the ClickHouse backend: chdb always, a server when
 TRACEWAY_CLICKHOUSE_URL is set (see conftest.py)."""
 
+import time
 from pathlib import Path
 
 import pytest
@@ -217,6 +218,46 @@ def test_a_tag_search_decompresses_one_bucket_of_merged_attribute_maps(clickhous
     assert [t.trace_id[0] for t in found] == [t.trace_id[0] for t in found_in_basic] \
         == [batch.trace_id[8 * 14]]
     assert bucketed < 0.6 * basic, (bucketed, basic)
+
+
+def test_a_larger_free_disk_floor_in_force_is_kept(clickhouse_client, fresh_database):
+    """Traceway's inserts ask ClickHouse to keep 32 MiB free; a larger floor the
+    operator set (a server profile, here the client's session) is not lowered:
+    with one above the free space, the insert waits as in an outage, unwritten."""
+    import threading
+
+    from traceway.storage.api import StorageError
+    from traceway.storage.clickhouse import ClickHouseStore, Location
+    from traceway.storage.testspans import batch_of, make_span
+
+    name = "min_free_disk_bytes_to_perform_insert"
+    floor = f"SELECT value FROM system.settings WHERE name = '{name}'"
+    before = clickhouse_client.query(floor).result_rows[0][0]
+    clickhouse_client.set_client_setting(name, str(1 << 60))
+    try:
+        store = ClickHouseStore(clickhouse_client, Location(database=fresh_database))
+        failed: list[Exception] = []
+
+        def write() -> None:
+            try:
+                store.write(batch_of(make_span(1, 1, start_ns=1_700_000_000 * 10**9)))
+            except StorageError as exc:
+                failed.append(exc)
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        deadline = time.monotonic() + 20
+        while store.problem is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert store.problem is not None and "NOT_ENOUGH_SPACE" in store.problem, store.problem
+        store.stop_waiting()
+        writer.join(timeout=20)
+        assert failed and not writer.is_alive()
+    finally:
+        clickhouse_client.set_client_setting(name, before)
+    assert clickhouse_client.query(floor).result_rows[0][0] == before
+    rows = clickhouse_client.query(f"SELECT count() FROM `{fresh_database}`.otel_traces").result_rows
+    assert rows == [(0,)]
 
 
 def test_without_the_projection_traces_are_read_through_the_lookup_table(clickhouse_client,

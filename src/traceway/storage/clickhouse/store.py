@@ -57,7 +57,8 @@ _PATTERN_CANDIDATES = 50_000
 # keeps room for the parts of inserts in flight and for merges: more than one
 # write-queue group's parts at usual rates, small beside any real disk. A
 # query setting, so it covers the materialized views' tables of the insert and
-# alters no table; servers older than the setting (24.x) get none.
+# alters no table; servers older than the setting (24.x) get none. A larger
+# floor the server's profile (or the client's settings) already asks for stays.
 MIN_FREE_DISK_BYTES = 32 << 20
 
 
@@ -91,17 +92,20 @@ class ClickHouseStore(ClickHouseRollups, ClickHouseSummaries):
         self._has_red = self._exists(location.table + "_red")
         self._trace_ordered = self._has_trace_order()
         self._operations_from = location.operations if self._has_operations else location.traces
-        self._insert_settings = ({"min_free_disk_bytes_to_perform_insert": MIN_FREE_DISK_BYTES}
-                                 if self._has_setting("min_free_disk_bytes_to_perform_insert") else {})
+        self._insert_settings = self._free_disk_floor()
 
     def _exists(self, table: str) -> bool:
         return bool(self._client.query(
             "SELECT 1 FROM system.tables WHERE database = {db:String} AND name = {t:String}",
             parameters={"db": self.location.database, "t": table}).result_rows)
 
-    def _has_setting(self, name: str) -> bool:
-        return bool(self._client.query("SELECT 1 FROM system.settings WHERE name = {n:String}",
-                                        parameters={"n": name}).result_rows)
+    def _free_disk_floor(self) -> dict[str, int]:
+        """The insert setting keeping ``MIN_FREE_DISK_BYTES`` free, or the larger
+        floor already in force; none on servers without the setting."""
+        name = "min_free_disk_bytes_to_perform_insert"
+        rows = self._client.query("SELECT value FROM system.settings WHERE name = {n:String}",
+                                  parameters={"n": name}).result_rows
+        return {name: max(int(rows[0][0]), MIN_FREE_DISK_BYTES)} if rows else {}
 
     def _has_trace_order(self) -> bool:
         """Whether ``otel_traces`` (on a cluster, each shard's local table) has
