@@ -260,7 +260,7 @@ class TailSampler:
         for tid, idx, spans, start, end, mask in zip(groups, groups.values(), sizes, starts, ends,
                                                       masks):
             trace = held.get(tid)
-            if trace is None:  # most spans start a trace or join one: one call each
+            if trace is None:  # a new trace, built in one call
                 held[tid] = _Held(now, (batch, idx), spans, round(span_bytes * spans), start, end,
                                   mask, segment)
                 added += 1

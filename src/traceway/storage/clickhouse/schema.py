@@ -69,7 +69,7 @@ TRACE_ORDER_SETTINGS = (" WITH SETTINGS (index_granularity = 512, min_compress_b
 # bucket instead of every key and value: a service + tag search at 10M spans
 # went from 125 to 84 ms p50, and the maps took ~15% less disk. Parts an insert
 # makes keep the basic form (the default), as bucketing them costs ~14% more
-# insert CPU. Servers before 26.x refuse these settings (``ClickHouseStore``).
+# insert CPU. Servers that predate these settings refuse them (``ClickHouseStore``).
 MAP_BUCKET_SETTINGS = (", map_serialization_version = 'with_buckets', map_buckets_min_avg_size = 0")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
