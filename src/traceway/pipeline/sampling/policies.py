@@ -44,16 +44,12 @@ def gather(chunks: list[Chunk], suffixes: list[bytes] | None = None) -> SpanBatc
     The spans of one batch come together: in the batch's own order when every one
     of them is there (its columns are copied whole), else in chunk order, picked
     once per column. Picking chunk by chunk cost ~1 µs a span for traces of 8."""
-    by_batch: dict[int, tuple[SpanBatch, list[int], list[int]]] = {}  # batch, chunks, spans
-    for k, (batch, idx) in enumerate(chunks):
-        entry = by_batch.get(id(batch))
-        if entry is None:
-            by_batch[id(batch)] = (batch, [k], [len(idx)])
-        else:
-            entry[1].append(k)
-            entry[2][0] += len(idx)
+    by_batch: dict[int, tuple[SpanBatch, list[int]]] = {}  # batch, its chunks' numbers
+    for k, (batch, _) in enumerate(chunks):
+        by_batch.setdefault(id(batch), (batch, []))[1].append(k)
     out = SpanBatch()
-    for batch, ks, (count,) in by_batch.values():
+    for batch, ks in by_batch.values():
+        count = sum(len(chunks[k][1]) for k in ks)
         order: list[int] | None = None  # None: the whole batch as it is
         if count != len(batch):
             order = chunks[ks[0]][1] if len(ks) == 1 else list(

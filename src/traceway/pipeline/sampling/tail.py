@@ -256,9 +256,8 @@ class TailSampler:
         added = 0
         span_bytes = sum(map(len, batch.detail)) / max(1, len(batch)) + SPAN_OVERHEAD_BYTES
         starts, ends, masks = group_facts(batch, groups)
-        sizes = list(map(len, groups.values()))
-        for tid, idx, spans, start, end, mask in zip(groups, groups.values(), sizes, starts, ends,
-                                                      masks):
+        for (tid, idx), start, end, mask in zip(groups.items(), starts, ends, masks):
+            spans = len(idx)
             trace = held.get(tid)
             if trace is None:  # a new trace, built in one call
                 held[tid] = _Held(now, (batch, idx), spans, round(span_bytes * spans), start, end,
